@@ -1,0 +1,122 @@
+//! The hardware layer's contract: every backend (CPU, CUDA, OpenCL, FPGA) implements
+//! [`Accelerator`], and everything above (the Groth16 prover, the server, the benches) only
+//! ever talks to that trait. Callers use the checked free functions [`msm`], [`msm_batch`]
+//! and [`ntt`]; backends implement the `*_unchecked` methods and may assume the checks held.
+
+mod config;
+mod error;
+mod registry;
+mod traits;
+
+pub use config::{MsmConfig, NttConfig, NttDirection};
+pub use error::AccelError;
+pub use registry::{BackendKind, BackendRegistry, Opener};
+pub use traits::{Accelerator, Backend, BackendInfo, Bases, Msm, Ntt};
+
+use ark_ec::CurveGroup;
+use ark_ff::FftField;
+
+/// Result type of the hardware layer.
+pub type Result<T> = std::result::Result<T, AccelError>;
+
+/// Uploads `points` once so that later MSMs against them skip the transfer and any
+/// per-base precomputation. A Groth16 proving key is reused by every job of a circuit.
+pub fn load_bases<G: CurveGroup, A: Msm<G> + ?Sized>(
+    backend: &A,
+    points: &[G::Affine],
+    config: &MsmConfig,
+) -> Result<Bases<G>> {
+    backend.load_bases_unchecked(points, config)
+}
+
+/// `sum_i scalars[i] * bases[i]`, with `scalars.len()` allowed to be shorter than the
+/// loaded bases (the tail is treated as zero scalars), never longer.
+pub fn msm<G: CurveGroup, A: Msm<G> + ?Sized>(
+    backend: &A,
+    bases: &Bases<G>,
+    scalars: &[G::ScalarField],
+    config: &MsmConfig,
+) -> Result<G> {
+    check_msm_lengths(bases, scalars.len())?;
+    check_owner(backend.info().name, bases)?;
+    backend.msm_unchecked(bases, scalars, config)
+}
+
+/// Several scalar vectors against one base set; one result per vector.
+pub fn msm_batch<G: CurveGroup, A: Msm<G> + ?Sized>(
+    backend: &A,
+    bases: &Bases<G>,
+    scalars: &[&[G::ScalarField]],
+    config: &MsmConfig,
+) -> Result<Vec<G>> {
+    for s in scalars {
+        check_msm_lengths(bases, s.len())?;
+    }
+    check_owner(backend.info().name, bases)?;
+    backend.msm_batch_unchecked(bases, scalars, config)
+}
+
+/// In-place NTT of every vector in `data` (all the same power-of-two length).
+pub fn ntt<F: FftField, A: Ntt<F> + ?Sized>(
+    backend: &A,
+    data: &mut [&mut [F]],
+    config: &NttConfig<F>,
+) -> Result<()> {
+    let Some(first) = data.first() else {
+        return Ok(());
+    };
+    let n = first.len();
+    check_ntt_size::<F>(n)?;
+    if let Some(other) = data.iter().find(|d| d.len() != n) {
+        return Err(AccelError::LengthMismatch {
+            what: "NTT batch vectors",
+            expected: n,
+            got: other.len(),
+        });
+    }
+    if config.coset_gen.is_some_and(|g| g.is_zero()) {
+        return Err(AccelError::InvalidInput(
+            "coset generator must be non-zero".into(),
+        ));
+    }
+    backend.ntt_unchecked(data, config)
+}
+
+/// Checks that `n` is a size the field's NTT supports: a power of two (0 and 1 included, as
+/// no-ops) not above `2^TWO_ADICITY`.
+pub fn check_ntt_size<F: FftField>(n: usize) -> Result<()> {
+    if n > 1 && !n.is_power_of_two() {
+        return Err(AccelError::NttSizeNotPowerOfTwo(n));
+    }
+    let log_n = n.max(1).trailing_zeros();
+    if log_n > F::TWO_ADICITY {
+        return Err(AccelError::NttSizeTooLarge {
+            log_n,
+            two_adicity: F::TWO_ADICITY,
+        });
+    }
+    Ok(())
+}
+
+fn check_msm_lengths<G: CurveGroup>(bases: &Bases<G>, scalars: usize) -> Result<()> {
+    if scalars > bases.len() {
+        return Err(AccelError::LengthMismatch {
+            what: "MSM scalars vs loaded bases",
+            expected: bases.len(),
+            got: scalars,
+        });
+    }
+    Ok(())
+}
+
+fn check_owner<G: CurveGroup>(backend: &'static str, bases: &Bases<G>) -> Result<()> {
+    if bases.backend() != backend {
+        return Err(AccelError::ForeignBases {
+            loaded_by: bases.backend(),
+            used_by: backend,
+        });
+    }
+    Ok(())
+}
+
+

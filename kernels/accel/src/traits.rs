@@ -1,0 +1,136 @@
+use std::any::Any;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use ark_ec::{pairing::Pairing, CurveGroup};
+use ark_ff::FftField;
+
+use crate::{AccelError, MsmConfig, NttConfig, Result};
+
+/// What a backend is running on, for logs, `/api/info`, and bench tables.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackendInfo {
+    /// Stable backend name: `cpu`, `cuda`, `opencl`, `fpga`.
+    pub name: &'static str,
+    /// Human-readable device, e.g. `2 rayon threads on x86_64` or the GPU's name.
+    pub device: String,
+    /// Device memory in bytes, where the backend can tell.
+    pub memory_bytes: Option<u64>,
+    /// Parallel compute units (CPU threads, GPU SMs / compute units).
+    pub compute_units: usize,
+}
+
+/// Common to every backend.
+pub trait Backend: Send + Sync {
+    fn info(&self) -> BackendInfo;
+}
+
+/// A set of MSM bases resident in one backend, created by [`crate::load_bases`].
+///
+/// The handle is opaque: each backend stores whatever form it computes with (device
+/// buffers, precomputed endomorphism images, shifted copies) and downcasts it back with
+/// [`Bases::resident`]. Cloning is cheap and shares the resident data.
+pub struct Bases<G: CurveGroup> {
+    backend: &'static str,
+    len: usize,
+    resident: Arc<dyn Any + Send + Sync>,
+    _group: PhantomData<fn() -> G>,
+}
+
+impl<G: CurveGroup> Clone for Bases<G> {
+    fn clone(&self) -> Self {
+        Self {
+            backend: self.backend,
+            len: self.len,
+            resident: Arc::clone(&self.resident),
+            _group: PhantomData,
+        }
+    }
+}
+
+impl<G: CurveGroup> std::fmt::Debug for Bases<G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bases")
+            .field("backend", &self.backend)
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<G: CurveGroup> Bases<G> {
+    /// Wraps a backend's resident form of `len` bases.
+    pub fn new<R: Any + Send + Sync>(backend: &'static str, len: usize, resident: R) -> Self {
+        Self {
+            backend,
+            len,
+            resident: Arc::new(resident),
+            _group: PhantomData,
+        }
+    }
+
+    /// Number of bases the caller loaded.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The backend that loaded these bases.
+    pub fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    /// The backend's own resident form, or an error if these bases belong to another
+    /// backend (or another group).
+    pub fn resident<R: Any + Send + Sync>(&self, used_by: &'static str) -> Result<&R> {
+        self.resident
+            .downcast_ref::<R>()
+            .ok_or(AccelError::ForeignBases {
+                loaded_by: self.backend,
+                used_by,
+            })
+    }
+}
+
+/// Multi-scalar multiplication over one group.
+pub trait Msm<G: CurveGroup>: Backend {
+    /// Makes `points` resident. Points at infinity and duplicates are allowed.
+    fn load_bases_unchecked(&self, points: &[G::Affine], config: &MsmConfig) -> Result<Bases<G>>;
+
+    /// `sum scalars[i] * bases[i]`; `scalars.len() <= bases.len()` and the bases belong to
+    /// this backend (checked by [`crate::msm`]).
+    fn msm_unchecked(
+        &self,
+        bases: &Bases<G>,
+        scalars: &[G::ScalarField],
+        config: &MsmConfig,
+    ) -> Result<G>;
+
+    /// Several scalar vectors against one base set. The default runs them one by one;
+    /// backends that can share work across the batch override it.
+    fn msm_batch_unchecked(
+        &self,
+        bases: &Bases<G>,
+        scalars: &[&[G::ScalarField]],
+        config: &MsmConfig,
+    ) -> Result<Vec<G>> {
+        scalars
+            .iter()
+            .map(|s| self.msm_unchecked(bases, s, config))
+            .collect()
+    }
+}
+
+/// Number-theoretic transforms over one field.
+pub trait Ntt<F: FftField>: Backend {
+    /// Transforms every vector in `data` in place. All vectors have the same length, a
+    /// power of two within the field's two-adicity (checked by [`crate::ntt`]).
+    fn ntt_unchecked(&self, data: &mut [&mut [F]], config: &NttConfig<F>) -> Result<()>;
+}
+
+/// Everything a Groth16 prover over pairing `E` needs from a device.
+pub trait Accelerator<E: Pairing>: Msm<E::G1> + Msm<E::G2> + Ntt<E::ScalarField> {}
+
+impl<E: Pairing, T> Accelerator<E> for T where T: Msm<E::G1> + Msm<E::G2> + Ntt<E::ScalarField> {}
