@@ -1,0 +1,46 @@
+//! The appliance as a library: which backends this binary was built with, and how to open
+//! them. The CLI (`src/main.rs`), the benches and the tests all go through here.
+
+use std::sync::Arc;
+
+use ark_bn254::Bn254;
+use kernels_accel::{Accelerator, BackendKind, BackendRegistry};
+
+/// Build facts baked in by `build.rs` (reported by the CLI, later bound into attestations).
+pub mod build_info {
+    /// SHA-256 over every kernel source file, so a deployed binary names its kernels.
+    pub const KERNEL_SOURCE_HASH: &str = env!("APPLIANCE_KERNEL_HASH");
+    /// Backends compiled in, comma separated.
+    pub const BACKENDS: &str = env!("APPLIANCE_BACKENDS");
+    pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+}
+
+/// Every backend compiled into this binary, CPU ones running on `threads` threads
+/// (0: all cores).
+pub fn registry(threads: usize) -> BackendRegistry<Bn254> {
+    let mut registry = BackendRegistry::default();
+    registry.register(
+        BackendKind::Cpu,
+        Arc::new(move |_index| {
+            let backend: Arc<dyn Accelerator<Bn254>> = kernels_cpu::open(threads)?;
+            Ok(backend)
+        }),
+    );
+    registry
+}
+
+/// The backend named by `BENCH_BACKEND` (default `cpu`) on `BENCH_THREADS` threads, for
+/// the criterion benches. Panics with the reason, which is what a bench harness wants.
+pub fn bench_backend() -> Arc<dyn Accelerator<Bn254>> {
+    let kind = std::env::var("BENCH_BACKEND").unwrap_or_else(|_| "cpu".into());
+    let threads = std::env::var("BENCH_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let kind: BackendKind = kind
+        .parse()
+        .unwrap_or_else(|e| panic!("BENCH_BACKEND: {e}"));
+    registry(threads)
+        .open(kind, 0)
+        .unwrap_or_else(|e| panic!("cannot open backend {kind}: {e}"))
+}
