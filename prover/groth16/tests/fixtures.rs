@@ -1,0 +1,227 @@
+//! Proves every snarkjs fixture circuit and checks the result against material made by
+//! snarkjs itself (verification keys, reference proofs, calldata), and, when snarkjs is
+//! installed, with `snarkjs groth16 verify`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ark_bn254::{Fr, G1Affine};
+use ark_ec::{AffineRepr, CurveGroup};
+use ark_ff::{One, Zero};
+use kernels_cpu::CpuBackend;
+use prover_groth16::*;
+
+const CIRCUITS: [&str; 3] = ["multiplier", "poseidon_chain_32", "range_check"];
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/groth16")
+}
+
+fn read(circuit: &str, file: &str) -> String {
+    let p = fixtures().join(circuit).join(file);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+struct Fixture {
+    key: CircuitKey,
+    witness: Vec<Fr>,
+    vk_json: VerifyingKey,
+    public: Vec<Fr>,
+}
+
+fn load(backend: &CpuBackend, circuit: &str) -> Fixture {
+    let dir = fixtures().join(circuit);
+    let pk = ProvingKey::read(dir.join("circuit_final.zkey")).expect("zkey reads");
+    let witness = read_wtns(dir.join("witness.wtns")).expect("wtns reads");
+    let vk_json = verifying_key_from_json(&read(circuit, "verification_key.json")).expect("vk");
+    let public = public_from_json(&read(circuit, "public.json")).expect("public.json");
+    let key = CircuitKey::load(backend, pk).expect("key loads");
+    Fixture {
+        key,
+        witness,
+        vk_json,
+        public,
+    }
+}
+
+#[test]
+fn every_fixture_proves_and_verifies() {
+    let backend = CpuBackend::new(0).expect("cpu");
+    let mut rng = rand::thread_rng();
+    for circuit in CIRCUITS {
+        let f = load(&backend, circuit);
+        assert_eq!(f.key.vk, f.vk_json, "{circuit}: zkey's vk differs from snarkjs's");
+        let public = public_signals(&f.witness, f.key.header.n_public);
+        assert_eq!(public, f.public, "{circuit}: witness public signals");
+
+        let mut timings = PhaseTimings::default();
+        let proof = prove(&backend, &f.key, &f.witness, &mut rng, &mut timings).expect("proves");
+        assert!(verify(&f.vk_json, &public, &proof).expect("verifies"), "{circuit}: our proof rejected");
+
+        // Randomised: a second proof differs but also verifies.
+        let again = prove(&backend, &f.key, &f.witness, &mut rng, &mut timings).expect("proves");
+        assert_ne!(again, proof);
+        assert!(verify(&f.vk_json, &public, &again).expect("verifies"));
+
+        // Tampering is caught.
+        let mut wrong_public = public.clone();
+        wrong_public[0] += Fr::one();
+        assert!(!verify(&f.vk_json, &wrong_public, &proof).expect("runs"), "{circuit}: wrong public accepted");
+        let tampered = Proof {
+            a: (proof.a + G1Affine::generator()).into_affine(),
+            ..proof
+        };
+        assert!(!verify(&f.vk_json, &public, &tampered).expect("runs"), "{circuit}: tampered A accepted");
+        let swapped = Proof { a: proof.c, c: proof.a, ..proof };
+        assert!(!verify(&f.vk_json, &public, &swapped).expect("runs"));
+        assert!(matches!(
+            verify(&f.vk_json, &public[1..], &proof),
+            Err(Groth16Error::PublicInputCount { .. })
+        ));
+
+        // Encodings round-trip.
+        assert_eq!(proof_from_json(&proof_to_json(&proof)).expect("json"), proof);
+        assert_eq!(public_from_json(&public_to_json(&public)).expect("json"), public);
+        for order in [G2Order::ImaginaryFirst, G2Order::RealFirst] {
+            let abi = proof_to_abi(&proof, order);
+            assert_eq!(abi.len(), 256);
+            assert_eq!(proof_from_abi(&abi, order).expect("abi"), proof);
+        }
+        assert_eq!(public_from_abi(&public_to_abi(&public), public.len()).expect("abi"), public);
+    }
+}
+
+#[test]
+fn snarkjs_reference_material_matches_our_encodings_and_verifier() {
+    for circuit in CIRCUITS {
+        let vk = verifying_key_from_json(&read(circuit, "verification_key.json")).expect("vk");
+        let proof_text = read(circuit, "proof.json");
+        let public_text = read(circuit, "public.json");
+        let proof = proof_from_json(&proof_text).expect("proof.json");
+        let public = public_from_json(&public_text).expect("public.json");
+        assert!(verify(&vk, &public, &proof).expect("runs"), "{circuit}: snarkjs's own proof rejected");
+        // Byte-identical writers.
+        assert_eq!(proof_to_json(&proof), proof_text, "{circuit}: proof.json bytes");
+        assert_eq!(public_to_json(&public), public_text, "{circuit}: public.json bytes");
+        let calldata = fixtures().join(circuit).join("calldata.txt");
+        if calldata.exists() {
+            let want = std::fs::read_to_string(&calldata).expect("calldata");
+            assert_eq!(solidity_calldata(&proof, &public), want.trim_end(), "{circuit}: calldata");
+        }
+    }
+}
+
+#[test]
+fn witness_satisfies_the_r1cs_and_a_changed_one_does_not() {
+    for circuit in CIRCUITS {
+        let dir = fixtures().join(circuit);
+        let r1cs = R1cs::read(dir.join("circuit.r1cs")).expect("r1cs");
+        let mut witness = read_wtns(dir.join("witness.wtns")).expect("wtns");
+        assert_eq!(r1cs.n_wires, witness.len());
+        assert_eq!(r1cs.first_unsatisfied(&witness).expect("fits"), None, "{circuit}");
+        let last = witness.len() - 1;
+        witness[last] += Fr::one();
+        assert!(r1cs.first_unsatisfied(&witness).expect("fits").is_some(), "{circuit}");
+    }
+}
+
+#[test]
+fn bad_witnesses_are_refused() {
+    let backend = CpuBackend::new(1).expect("cpu");
+    let f = load(&backend, "multiplier");
+    let mut rng = rand::thread_rng();
+    let mut t = PhaseTimings::default();
+    let short = &f.witness[..f.witness.len() - 1];
+    assert!(matches!(
+        prove(&backend, &f.key, short, &mut rng, &mut t),
+        Err(Groth16Error::WitnessLength { .. })
+    ));
+    let mut no_one = f.witness.clone();
+    no_one[0] = Fr::zero();
+    assert!(matches!(
+        prove(&backend, &f.key, &no_one, &mut rng, &mut t),
+        Err(Groth16Error::WitnessConstant(_))
+    ));
+    // A witness of another circuit has another length.
+    let other = read_wtns(fixtures().join("range_check/witness.wtns")).expect("wtns");
+    assert!(prove(&backend, &f.key, &other, &mut rng, &mut t).is_err());
+}
+
+#[test]
+fn malformed_zkeys_give_errors_not_panics() {
+    let bytes = std::fs::read(fixtures().join("multiplier/circuit_final.zkey")).expect("zkey");
+    assert!(ProvingKey::from_bytes(&bytes).is_ok());
+    for cut in (0..bytes.len()).step_by(7) {
+        assert!(ProvingKey::from_bytes(&bytes[..cut]).is_err(), "cut at {cut} accepted");
+    }
+    let mut wrong_magic = bytes.clone();
+    wrong_magic[0] = b'x';
+    assert!(matches!(ProvingKey::from_bytes(&wrong_magic), Err(Groth16Error::BadMagic { .. })));
+    // The base-field prime starts at byte 48 (after magic, version, count, section 1 and
+    // the header of section 2 and n8q).
+    let mut other_curve = bytes.clone();
+    other_curve[48] ^= 1;
+    assert!(matches!(ProvingKey::from_bytes(&other_curve), Err(Groth16Error::WrongCurve { .. })));
+    // Flipping bytes anywhere never panics.
+    for i in (0..bytes.len()).step_by(3) {
+        let mut b = bytes.clone();
+        b[i] ^= 0x5a;
+        let _ = ProvingKey::from_bytes(&b);
+    }
+}
+
+/// `snarkjs groth16 verify` on our proof. The test script installs snarkjs and sets
+/// `REQUIRE_SNARKJS=1`, so CI fails instead of skipping when it is missing.
+#[test]
+fn snarkjs_verifies_our_proofs() {
+    let Some(snarkjs) = snarkjs() else {
+        assert!(
+            std::env::var_os("REQUIRE_SNARKJS").is_none(),
+            "REQUIRE_SNARKJS is set but snarkjs was not found (set SNARKJS=path)"
+        );
+        eprintln!("snarkjs not installed: skipping (scripts/test-all.sh installs it)");
+        return;
+    };
+    let backend = CpuBackend::new(0).expect("cpu");
+    let tmp = std::env::temp_dir().join(format!("groth16-snarkjs-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).expect("tmp");
+    let mut rng = rand::thread_rng();
+    for circuit in CIRCUITS {
+        let f = load(&backend, circuit);
+        let proof = prove(&backend, &f.key, &f.witness, &mut rng, &mut PhaseTimings::default())
+            .expect("proves");
+        let public = public_signals(&f.witness, f.key.header.n_public);
+        let run = |proof: &Proof, public: &[Fr]| -> bool {
+            std::fs::write(tmp.join("proof.json"), proof_to_json(proof)).expect("write");
+            std::fs::write(tmp.join("public.json"), public_to_json(public)).expect("write");
+            let out = Command::new(&snarkjs)
+                .args(["groth16", "verify"])
+                .arg(fixtures().join(circuit).join("verification_key.json"))
+                .arg(tmp.join("public.json"))
+                .arg(tmp.join("proof.json"))
+                .output()
+                .expect("snarkjs runs");
+            out.status.success()
+        };
+        assert!(run(&proof, &public), "{circuit}: snarkjs rejected our proof");
+        let mut wrong = public.clone();
+        wrong[0] += Fr::one();
+        assert!(!run(&proof, &wrong), "{circuit}: snarkjs accepted a wrong public input");
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+fn snarkjs() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("SNARKJS") {
+        return Some(PathBuf::from(p));
+    }
+    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/.bin/snarkjs");
+    if local.exists() {
+        return Some(local);
+    }
+    Command::new("snarkjs")
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|_| PathBuf::from("snarkjs"))
+}
