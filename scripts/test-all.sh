@@ -8,6 +8,14 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "toolchain: $(cargo --version)"
 
+step "test tools: snarkjs (npm, pinned in package.json) into node_modules/"
+if ! command -v npm >/dev/null 2>&1; then
+    echo "npm not found: installing Node.js from Debian" >&2
+    apt-get update -qq && apt-get install -y -qq nodejs npm
+fi
+npm install --no-audit --no-fund --loglevel=error
+export REQUIRE_SNARKJS=1
+
 step "format and lint"
 cargo fmt --all --check
 cargo clippy --release --workspace --all-targets -- -D warnings
@@ -21,3 +29,14 @@ BENCH_LOG_SIZES=8 cargo bench -p bench --bench ntt -- --test
 
 step "appliance selftest on the CPU backend"
 cargo run --release --quiet -- selftest --backend cpu --max-log 14
+
+if [ -n "${FUZZ_SECONDS:-}" ]; then
+    step "fuzz the readers for ${FUZZ_SECONDS}s each"
+    command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
+    mkdir -p fuzz/corpus/zkey
+    cp ../shared/fixtures/groth16/*/circuit_final.zkey fuzz/corpus/zkey/ 2>/dev/null || true
+    for target in zkey wtns_r1cs snarkjs_json; do
+        (cd fuzz && cargo +nightly fuzz run "$target" "corpus/$target" -- \
+            -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=4096)
+    done
+fi

@@ -6,6 +6,7 @@
 
 pub mod alloc_track;
 mod compare;
+pub mod prove;
 mod timing;
 
 pub use compare::{compare_msm, compare_ntt, MsmGroup, Row};

@@ -1,0 +1,235 @@
+//! `appliance bench`: our kernels and prover against the references, in one process.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use bench::{MsmGroup, Row};
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::selftest::{selftest, SelftestArgs};
+use super::{open, BackendArgs};
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Group {
+    G1,
+    G2,
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    what: BenchWhat,
+}
+
+#[derive(Subcommand)]
+enum BenchWhat {
+    /// Multi-scalar multiplication against arkworks' VariableBaseMSM (bases resident).
+    Msm(KernelArgs),
+    /// Forward NTT over the BN254 scalar field against ark-poly's Radix2EvaluationDomain.
+    Ntt(KernelArgs),
+    /// A whole Groth16 proof against ark-circom + ark-groth16 (same process) and the
+    /// snarkjs CLI (subprocess, when installed), with our per-phase breakdown.
+    Prove(ProveBenchArgs),
+}
+
+#[derive(Args)]
+struct KernelArgs {
+    /// Sizes as log2, comma separated (e.g. 16,18,20).
+    #[arg(long, value_delimiter = ',', default_value = "16")]
+    log_n: Vec<u32>,
+    /// MSM group (ignored by ntt).
+    #[arg(long, value_enum, default_value = "g1")]
+    group: Group,
+    #[command(flatten)]
+    backend: BackendArgs,
+    /// Timed runs per side (after one warm-up each).
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Seed of the random inputs.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ProveBenchArgs {
+    /// Proving key (snarkjs .zkey).
+    #[arg(long)]
+    zkey: PathBuf,
+    /// Witness (.wtns).
+    #[arg(long)]
+    witness: PathBuf,
+    #[command(flatten)]
+    backend: BackendArgs,
+    /// Timed runs per side (after one warm-up each); snarkjs runs at most 3 times.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// snarkjs executable (default: ./node_modules/.bin/snarkjs, then snarkjs on PATH;
+    /// "none" skips it).
+    #[arg(long)]
+    snarkjs: Option<String>,
+    /// One JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn bench_cmd(args: &BenchArgs) -> Result<ExitCode> {
+    match &args.what {
+        BenchWhat::Msm(k) => kernels(k, false),
+        BenchWhat::Ntt(k) => kernels(k, true),
+        BenchWhat::Prove(p) => prove(p),
+    }
+}
+
+fn kernels(args: &KernelArgs, ntt: bool) -> Result<ExitCode> {
+    let (backend, threads) = open(&args.backend)?;
+    let group = match args.group {
+        Group::G1 => MsmGroup::G1,
+        Group::G2 => MsmGroup::G2,
+    };
+    let mut rows = Vec::new();
+    for &log_n in &args.log_n {
+        let label = if ntt { "ntt".to_string() } else { format!("msm-{group:?}").to_lowercase() };
+        eprintln!(
+            "bench {label} 2^{log_n} on {} ({threads} threads, {} runs)...",
+            backend.info().name,
+            args.runs
+        );
+        let row = if ntt {
+            bench::compare_ntt(&*backend, log_n, threads, args.runs, args.seed)
+        } else {
+            bench::compare_msm(&*backend, group, log_n, threads, args.runs, args.seed)
+        }
+        .with_context(|| format!("{label} at 2^{log_n}"))?;
+        if args.json {
+            println!("{}", serde_json::to_string(&row)?);
+        }
+        rows.push(row);
+    }
+    if !args.json {
+        print_table(&rows);
+    }
+    Ok(if rows.iter().all(|r| r.same_result) {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("error: our result differs from the reference's");
+        ExitCode::from(1)
+    })
+}
+
+fn find_snarkjs(arg: Option<&str>) -> Option<PathBuf> {
+    match arg {
+        Some("none") => None,
+        Some(p) => Some(PathBuf::from(p)),
+        None => {
+            let local = PathBuf::from("node_modules/.bin/snarkjs");
+            if local.exists() {
+                return Some(local);
+            }
+            std::process::Command::new("snarkjs")
+                .arg("--version")
+                .output()
+                .ok()
+                .map(|_| PathBuf::from("snarkjs"))
+        }
+    }
+}
+
+fn prove(args: &ProveBenchArgs) -> Result<ExitCode> {
+    let (backend, threads) = open(&args.backend)?;
+    let snarkjs = find_snarkjs(args.snarkjs.as_deref());
+    eprintln!(
+        "bench prove {} on {} ({threads} threads, {} runs; snarkjs: {})...",
+        args.zkey.display(),
+        backend.info().name,
+        args.runs,
+        snarkjs.as_ref().map_or("not found".into(), |p| p.display().to_string())
+    );
+    let row = bench::prove::compare_prove(
+        &*backend,
+        &args.zkey,
+        &args.witness,
+        threads,
+        args.runs,
+        snarkjs.as_deref(),
+    )?;
+    if args.json {
+        println!("{}", serde_json::to_string(&row)?);
+    } else {
+        println!("{} on {} ({} threads, median of {} runs)", row.zkey, row.backend, row.threads, row.runs);
+        println!("  ours, whole (read zkey + load + prove + write)  {:>9.1} ms", row.ours_whole_ms);
+        println!("  ours, prove with resident key                   {:>9.1} ms", row.ours_prove_ms);
+        println!(
+            "  ark-circom + ark-groth16, whole                 {:>9.1} ms   speedup {:.2}x",
+            row.ark_circom_whole_ms, row.speedup_vs_ark_circom
+        );
+        println!("  ark-groth16, prove only                         {:>9.1} ms", row.ark_circom_prove_ms);
+        match (row.snarkjs_ms, row.speedup_vs_snarkjs) {
+            (Some(ms), Some(x)) => println!(
+                "  snarkjs groth16 prove (CLI process)             {ms:>9.1} ms   speedup {x:.2}x"
+            ),
+            _ => println!("  snarkjs                                         not installed"),
+        }
+        println!("  our phases (resident key):");
+        for (name, ms) in &row.phases_ms {
+            println!("    {name:<40} {ms:>9.1} ms");
+        }
+        println!("  all proofs verified: {}", row.all_verified);
+    }
+    Ok(if row.all_verified {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("error: a proof failed to verify");
+        ExitCode::from(1)
+    })
+}
+
+fn print_table(rows: &[Row]) {
+    println!(
+        "{:<7} {:>5} {:<7} {:>7} {:>11} {:>12} {:>8} {:>12} {:>11} {:>5}",
+        "op", "log_n", "backend", "threads", "ours_ms", "reference_ms", "speedup", "ours_cpu_ms", "extra_MiB", "same"
+    );
+    for r in rows {
+        let extra = r
+            .extra_alloc_bytes
+            .map_or("-".to_string(), |b| format!("{:.1}", b as f64 / (1 << 20) as f64));
+        println!(
+            "{:<7} {:>5} {:<7} {:>7} {:>11.2} {:>12.2} {:>7.2}x {:>12.1} {:>11} {:>5}",
+            r.op, r.log_n, r.backend, r.threads, r.ours_ms, r.reference_ms, r.speedup, r.ours_cpu_ms, extra, r.same_result
+        );
+    }
+}
+
+/// The embedded default: what `cargo run --release` does on a fresh machine.
+pub fn default_job() -> Result<ExitCode> {
+    let args = SelftestArgs {
+        backend: BackendArgs {
+            backend: "cpu".into(),
+            device: 0,
+            threads: 0,
+        },
+        seed: None,
+        max_log: 14,
+        verbose: false,
+    };
+    let code = selftest(&args)?;
+    if code != ExitCode::SUCCESS {
+        return Ok(code);
+    }
+    let (backend, threads) = open(&args.backend)?;
+    let mut rows = Vec::new();
+    for (group, log_n) in [(MsmGroup::G1, 12), (MsmGroup::G1, 16), (MsmGroup::G2, 12)] {
+        eprintln!("bench msm {group:?} 2^{log_n}...");
+        rows.push(bench::compare_msm(&*backend, group, log_n, threads, 3, 1)?);
+    }
+    for log_n in [12, 16] {
+        eprintln!("bench ntt 2^{log_n}...");
+        rows.push(bench::compare_ntt(&*backend, log_n, threads, 3, 1)?);
+    }
+    print_table(&rows);
+    Ok(ExitCode::SUCCESS)
+}
