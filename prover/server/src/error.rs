@@ -1,0 +1,79 @@
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use thiserror::Error;
+
+/// Every failure of the service. Each maps to one HTTP status; the body is always JSON
+/// `{"error": "..."}` and never carries internals (store or backend details are logged, not
+/// returned).
+#[derive(Debug, Error)]
+pub enum ServerError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("job store: {0}")]
+    Store(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("unknown circuit `{0}`")]
+    UnknownCircuit(String),
+    #[error("unknown market `{0}`")]
+    UnknownMarket(String),
+    #[error("no job {0}")]
+    UnknownJob(u64),
+    #[error("job {0} has not finished")]
+    NotFinished(u64),
+    #[error("job failed: {0}")]
+    JobFailed(String),
+    #[error("the queue is full ({0} unfinished jobs); retry later")]
+    QueueFull(usize),
+    #[error("the appliance is shutting down")]
+    ShuttingDown,
+    #[error("operator token missing or wrong")]
+    Unauthorized,
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("circuit: {0}")]
+    Circuit(#[from] prover_groth16::Groth16Error),
+    #[error("witness: {0}")]
+    Witness(#[from] prover_witness::WitnessError),
+    #[error("backend: {0}")]
+    Backend(#[from] kernels_accel::AccelError),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ServerError {
+    pub fn status(&self) -> StatusCode {
+        use ServerError::*;
+        match self {
+            BadRequest(_) | Witness(_) | Circuit(_) => StatusCode::BAD_REQUEST,
+            UnknownCircuit(_) | UnknownMarket(_) | UnknownJob(_) => StatusCode::NOT_FOUND,
+            NotFinished(_) => StatusCode::CONFLICT,
+            JobFailed(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            QueueFull(_) => StatusCode::TOO_MANY_REQUESTS,
+            ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Unauthorized => StatusCode::UNAUTHORIZED,
+            Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
+            Config(_) | Store(_) | Backend(_) | Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ServerError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = if status.is_server_error() && !matches!(self, ServerError::ShuttingDown) {
+            tracing::error!("request failed: {self}");
+            "internal error (see the appliance log)".to_string()
+        } else {
+            self.to_string()
+        };
+        let mut response = (status, Json(serde_json::json!({ "error": message }))).into_response();
+        if matches!(self, ServerError::QueueFull(_) | ServerError::ShuttingDown) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
+    }
+}

@@ -1,0 +1,279 @@
+//! The job queue and its worker. Requests only enqueue: proving happens on the worker, one
+//! job at a time per device (the backend already uses every core), inside
+//! `spawn_blocking` so the async runtime keeps serving.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use ark_bn254::{Bn254, Fr};
+use kernels_accel::Accelerator;
+use prover_groth16::{proof_to_json, public_signals, verify, PhaseTimings};
+use tokio::sync::{oneshot, Notify};
+
+use crate::circuits::Circuit;
+use crate::store::{now_ms, JobInput, JobRecord, JobState, ProofRecord};
+use crate::{AppState, ServerError};
+
+/// Pending job ids plus what must not touch the disk.
+#[derive(Default)]
+pub struct JobQueue {
+    pending: Mutex<VecDeque<u64>>,
+    /// Queued + running jobs, for the capacity check.
+    unfinished: AtomicUsize,
+    notify: Notify,
+    /// Inputs of ephemeral jobs (Kalypso requests may carry private secrets).
+    ephemeral: Mutex<HashMap<u64, JobInput>>,
+    waiters: Mutex<HashMap<u64, Vec<oneshot::Sender<JobRecord>>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl JobQueue {
+    pub fn depth(&self) -> usize {
+        lock(&self.pending).len()
+    }
+
+    pub fn unfinished(&self) -> usize {
+        self.unfinished.load(Ordering::SeqCst)
+    }
+
+    fn push(&self, id: u64) {
+        lock(&self.pending).push_back(id);
+        self.notify.notify_one();
+    }
+
+    /// Wakes the worker so it can notice shutdown.
+    pub fn wake(&self) {
+        self.notify.notify_one();
+    }
+
+    async fn next(&self, state: &AppState) -> Option<u64> {
+        loop {
+            if state.is_shutting_down() {
+                return None;
+            }
+            if let Some(id) = lock(&self.pending).pop_front() {
+                return Some(id);
+            }
+            // notify_one stores a permit when nobody waits, so a push between the check
+            // above and this await is not lost.
+            self.notify.notified().await;
+        }
+    }
+}
+
+/// Accepts a job: persists it, then queues it. Fails fast when full or shutting down.
+pub fn submit(
+    state: &AppState,
+    circuit: &str,
+    input: JobInput,
+    ephemeral: bool,
+    expected_public: Option<Vec<String>>,
+) -> Result<JobRecord, ServerError> {
+    if state.is_shutting_down() {
+        return Err(ServerError::ShuttingDown);
+    }
+    state.circuits.get(circuit)?;
+    let queue = &state.queue;
+    let capacity = state.config.queue_capacity;
+    if queue.unfinished.fetch_add(1, Ordering::SeqCst) >= capacity {
+        queue.unfinished.fetch_sub(1, Ordering::SeqCst);
+        return Err(ServerError::QueueFull(capacity));
+    }
+    let record = JobRecord {
+        id: 0,
+        circuit: circuit.to_string(),
+        state: JobState::Queued,
+        input: if ephemeral { None } else { Some(input.clone()) },
+        ephemeral,
+        expected_public,
+        created_ms: now_ms(),
+        started_ms: None,
+        finished_ms: None,
+        attempts: 0,
+        error: None,
+        proof: None,
+    };
+    let record = match state.store.insert(record) {
+        Ok(r) => r,
+        Err(e) => {
+            queue.unfinished.fetch_sub(1, Ordering::SeqCst);
+            return Err(e);
+        }
+    };
+    if ephemeral {
+        lock(&queue.ephemeral).insert(record.id, input);
+    }
+    state.metrics.transition(None, JobState::Queued);
+    queue.push(record.id);
+    Ok(record)
+}
+
+/// Resolves when job `id` finishes (immediately if it already has).
+pub async fn wait(state: &AppState, id: u64) -> Result<JobRecord, ServerError> {
+    let (tx, rx) = oneshot::channel();
+    lock(&state.queue.waiters).entry(id).or_default().push(tx);
+    // Registered first, then checked: a job finishing in between is seen either way.
+    match state.store.get(id)? {
+        None => return Err(ServerError::UnknownJob(id)),
+        Some(r) if r.state.finished() => return Ok(r),
+        Some(_) => {}
+    }
+    rx.await
+        .map_err(|_| ServerError::ShuttingDown)
+}
+
+/// Re-queues what a previous run left unfinished. Ephemeral jobs cannot be resumed (their
+/// input was never stored) and are failed with a reason.
+pub fn recover(state: &AppState) -> Result<usize, ServerError> {
+    let mut resumed = 0;
+    for mut record in state.store.all()? {
+        state.metrics.transition(None, record.state);
+        if record.state.finished() {
+            continue;
+        }
+        if record.ephemeral {
+            let old = record.state;
+            record.state = JobState::Failed;
+            record.finished_ms = Some(now_ms());
+            record.error = Some(
+                "the appliance restarted before this job finished; its input was held in memory \
+                 only (it may contain secrets) and must be submitted again"
+                    .into(),
+            );
+            state.store.update(&record)?;
+            state.metrics.transition(Some(old), JobState::Failed);
+            continue;
+        }
+        if record.state == JobState::Running {
+            record.state = JobState::Queued;
+            state.store.update(&record)?;
+            state.metrics.transition(Some(JobState::Running), JobState::Queued);
+        }
+        state.queue.unfinished.fetch_add(1, Ordering::SeqCst);
+        state.queue.push(record.id);
+        resumed += 1;
+    }
+    Ok(resumed)
+}
+
+/// The worker: runs jobs until shutdown. The job in progress at shutdown is finished first.
+pub async fn run_worker(state: AppState) {
+    while let Some(id) = state.queue.next(&state).await {
+        if let Err(e) = process(&state, id).await {
+            tracing::error!("job {id}: {e}");
+        }
+    }
+}
+
+async fn process(state: &AppState, id: u64) -> Result<(), ServerError> {
+    let Some(mut record) = state.store.get(id)? else {
+        state.queue.unfinished.fetch_sub(1, Ordering::SeqCst);
+        return Ok(());
+    };
+    if record.state.finished() {
+        state.queue.unfinished.fetch_sub(1, Ordering::SeqCst);
+        return Ok(());
+    }
+    let input = if record.ephemeral {
+        lock(&state.queue.ephemeral).remove(&id)
+    } else {
+        record.input.clone()
+    };
+    let old = record.state;
+    record.state = JobState::Running;
+    record.started_ms = Some(now_ms());
+    record.attempts += 1;
+    state.store.update(&record)?;
+    state.metrics.transition(Some(old), JobState::Running);
+
+    let outcome = match (input, state.circuits.get(&record.circuit)) {
+        (None, _) => Err("the job's input is gone".to_string()),
+        (_, Err(e)) => Err(e.to_string()),
+        (Some(input), Ok(circuit)) => {
+            let backend = state.backend.clone();
+            let expected = record.expected_public.clone();
+            let task = tokio::task::spawn_blocking(move || run_job(&*backend, &circuit, &input, expected));
+            let limit = Duration::from_secs(state.config.job_timeout_secs.max(1));
+            match tokio::time::timeout(limit, task).await {
+                Ok(Ok(result)) => result,
+                Ok(Err(join)) => Err(format!("the prover crashed: {join}")),
+                Err(_) => Err(format!("timed out after {}s", limit.as_secs())),
+            }
+        }
+    };
+    record.finished_ms = Some(now_ms());
+    match outcome {
+        Ok((proof, timings)) => {
+            state.metrics.observe_prove(proof.prove_ms / 1e3, &timings);
+            record.state = JobState::Done;
+            record.proof = Some(proof);
+        }
+        Err(e) => {
+            record.state = JobState::Failed;
+            record.error = Some(e);
+        }
+    }
+    state.store.update(&record)?;
+    state.metrics.transition(Some(JobState::Running), record.state);
+    state.queue.unfinished.fetch_sub(1, Ordering::SeqCst);
+    for tx in lock(&state.queue.waiters).remove(&id).unwrap_or_default() {
+        let _ = tx.send(record.clone());
+    }
+    Ok(())
+}
+
+/// The canonical integer of a scalar in decimal (arkworks' `Display` prints exactly that).
+pub(crate) fn decimal(x: &Fr) -> String {
+    x.to_string()
+}
+
+/// Witness, proof, and the self-check that keeps an invalid proof from ever being returned.
+fn run_job(
+    backend: &dyn Accelerator<Bn254>,
+    circuit: &Circuit,
+    input: &JobInput,
+    expected_public: Option<Vec<String>>,
+) -> Result<(ProofRecord, PhaseTimings), String> {
+    let started = Instant::now();
+    let witness = match input {
+        JobInput::Json(json) => circuit.witness_from_json(json).map_err(|e| e.to_string())?,
+        JobInput::Wtns(bytes) => prover_groth16::parse_wtns(bytes).map_err(|e| e.to_string())?,
+    };
+    let n_public = circuit.n_public();
+    let public = public_signals(&witness, n_public);
+    let public_dec: Vec<String> = public.iter().map(decimal).collect();
+    if let Some(expected) = expected_public {
+        if expected != public_dec {
+            return Err(format!(
+                "the inputs compute public signals {public_dec:?}, not the requested {expected:?}"
+            ));
+        }
+    }
+    let mut timings = PhaseTimings::default();
+    let proof = prover_groth16::prove(
+        backend,
+        &circuit.key,
+        &witness,
+        &mut rand::rngs::OsRng,
+        &mut timings,
+    )
+    .map_err(|e| e.to_string())?;
+    match verify(&circuit.key.vk, &public, &proof) {
+        Ok(true) => {}
+        Ok(false) => return Err("the proof failed its self-check; not returned".into()),
+        Err(e) => return Err(e.to_string()),
+    }
+    Ok((
+        ProofRecord {
+            proof_json: proof_to_json(&proof),
+            public: public_dec,
+            prove_ms: started.elapsed().as_secs_f64() * 1e3,
+        },
+        timings,
+    ))
+}

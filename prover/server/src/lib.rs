@@ -1,0 +1,303 @@
+//! The appliance as a service: the Kalypso prover API (what the Kalypso listener calls), a
+//! native job API, a persistent queue (redb) worked by one worker per device, Prometheus
+//! metrics and an OpenAPI document.
+//!
+//! [`app`] builds the router from a state, so tests drive it in process with `oneshot`;
+//! [`serve`] binds a socket, runs the worker and drains gracefully on SIGTERM/SIGINT.
+
+pub mod circuits;
+pub mod config;
+mod error;
+pub mod jobs;
+mod kalypso;
+pub mod metrics;
+mod native;
+mod openapi;
+pub mod store;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use ark_bn254::Bn254;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use kernels_accel::Accelerator;
+use prover_groth16::G2Order;
+
+pub use config::{Config, MarketConfig};
+pub use error::ServerError;
+
+use circuits::{Circuit, Circuits};
+use jobs::JobQueue;
+use metrics::Metrics;
+use store::JobStore;
+
+/// The bundled sample circuit (`samples/multiplier`): lets a fresh machine serve real
+/// proofs with no files at all.
+pub mod sample {
+    pub const ID: &str = "sample";
+    pub const MARKET: &str = "1";
+    pub const ZKEY: &[u8] = include_bytes!("../../../samples/multiplier/circuit_final.zkey");
+    pub const WASM: &[u8] = include_bytes!("../../../samples/multiplier/circuit.wasm");
+    pub const INPUT: &str = include_str!("../../../samples/multiplier/input.json");
+    /// `c` is the circuit's public input; `out` (the first public signal) is its output.
+    pub const PUBLIC_INPUTS: &[&str] = &["c"];
+}
+
+/// A Kalypso market as the appliance serves it.
+#[derive(Clone, Debug)]
+pub struct Market {
+    pub id: String,
+    pub circuit: String,
+    /// (name, length) of each public input signal, in order.
+    pub public_inputs: Vec<(String, usize)>,
+    pub g2_order: G2Order,
+    pub benchmark_input: Option<String>,
+}
+
+pub struct Inner {
+    pub config: Config,
+    pub backend: Arc<dyn Accelerator<Bn254>>,
+    pub circuits: Circuits,
+    pub markets: HashMap<String, Market>,
+    pub store: JobStore,
+    pub queue: JobQueue,
+    pub metrics: Metrics,
+    operator_token: String,
+    shutting_down: AtomicBool,
+}
+
+/// Shared state of every handler and the worker.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Opens the store, loads circuits (bundled, configured, registered earlier), checks
+    /// the markets, and re-queues jobs a previous run left unfinished.
+    pub fn new(config: Config, backend: Arc<dyn Accelerator<Bn254>>) -> Result<Self, ServerError> {
+        let store = JobStore::open(&config.data_dir)?;
+        let circuits = Circuits::default();
+        if config.bundled_sample {
+            circuits.insert(Circuit::load(&*backend, sample::ID, sample::ZKEY, sample::WASM)?);
+        }
+        for c in &config.circuits {
+            let read = |p: &Path| {
+                std::fs::read(p).map_err(|e| ServerError::Config(format!("circuit {}: {}: {e}", c.id, p.display())))
+            };
+            circuits.insert(Circuit::load(&*backend, &c.id, &read(&c.zkey)?, &read(&c.wasm)?)?);
+        }
+        load_registered(&config.data_dir, &*backend, &circuits)?;
+        let markets = build_markets(&config, &circuits)?;
+        let operator_token = operator_token(&config)?;
+        let state = AppState(Arc::new(Inner {
+            config,
+            backend,
+            circuits,
+            markets,
+            store,
+            queue: JobQueue::default(),
+            metrics: Metrics::default(),
+            operator_token,
+            shutting_down: AtomicBool::new(false),
+        }));
+        let resumed = jobs::recover(&state)?;
+        if resumed > 0 {
+            tracing::info!("re-queued {resumed} unfinished jobs from the previous run");
+        }
+        Ok(state)
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// Stops accepting jobs and lets the worker stop after its current job.
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        self.queue.wake();
+    }
+
+    /// Where the operator token is kept when it was generated.
+    pub fn token_path(&self) -> std::path::PathBuf {
+        self.config.data_dir.join("operator_token")
+    }
+
+    fn token_matches(&self, given: &str) -> bool {
+        let (a, b) = (given.as_bytes(), self.operator_token.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+
+    /// The market a Kalypso request means: the one named, else the configured default, else
+    /// the only one.
+    pub fn market(&self, id: Option<&str>) -> Result<&Market, ServerError> {
+        let id = match id.or(self.config.default_market.as_deref()) {
+            Some(id) => id.to_string(),
+            None if self.markets.len() == 1 => self.markets.keys().next().cloned().unwrap_or_default(),
+            None => return Err(ServerError::BadRequest("several markets are served: name one with ?market_id=".into())),
+        };
+        self.markets.get(&id).ok_or(ServerError::UnknownMarket(id))
+    }
+}
+
+fn load_registered(data_dir: &Path, backend: &dyn Accelerator<Bn254>, circuits: &Circuits) -> Result<(), ServerError> {
+    let dir = data_dir.join("circuits");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let id = entry.file_name().to_string_lossy().to_string();
+        if !circuits::valid_id(&id) {
+            continue;
+        }
+        let (zkey, wasm) = (entry.path().join("circuit.zkey"), entry.path().join("circuit.wasm"));
+        match (std::fs::read(&zkey), std::fs::read(&wasm)) {
+            (Ok(z), Ok(w)) => match Circuit::load(backend, &id, &z, &w) {
+                Ok(c) => circuits.insert(c),
+                Err(e) => tracing::error!("registered circuit {id} no longer loads: {e}"),
+            },
+            _ => tracing::error!("registered circuit {id} is missing its files in {}", entry.path().display()),
+        }
+    }
+    Ok(())
+}
+
+fn build_markets(config: &Config, circuits: &Circuits) -> Result<HashMap<String, Market>, ServerError> {
+    let mut list: Vec<MarketConfig> = config.markets.clone();
+    if config.bundled_sample && !list.iter().any(|m| m.id == sample::MARKET) {
+        list.push(MarketConfig {
+            id: sample::MARKET.into(),
+            circuit: sample::ID.into(),
+            public_inputs: sample::PUBLIC_INPUTS.iter().map(|s| s.to_string()).collect(),
+            g2_order: Default::default(),
+            benchmark_input: Some(sample::INPUT.into()),
+        });
+    }
+    let mut markets = HashMap::new();
+    for m in list {
+        let circuit = circuits
+            .get(&m.circuit)
+            .map_err(|_| ServerError::Config(format!("market {} uses unknown circuit `{}`", m.id, m.circuit)))?;
+        let public_inputs = m
+            .public_inputs
+            .iter()
+            .map(|s| config::parse_input_spec(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let width: usize = public_inputs.iter().map(|(_, k)| k).sum();
+        if width > circuit.n_public() {
+            return Err(ServerError::Config(format!(
+                "market {}: {width} public inputs but circuit `{}` has {} public signals",
+                m.id,
+                m.circuit,
+                circuit.n_public()
+            )));
+        }
+        markets.insert(
+            m.id.clone(),
+            Market {
+                id: m.id,
+                circuit: m.circuit,
+                public_inputs,
+                g2_order: m.g2_order.into(),
+                benchmark_input: m.benchmark_input,
+            },
+        );
+    }
+    Ok(markets)
+}
+
+fn operator_token(config: &Config) -> Result<String, ServerError> {
+    if let Some(t) = &config.operator_token {
+        return Ok(t.clone());
+    }
+    let path = config.data_dir.join("operator_token");
+    if let Ok(t) = std::fs::read_to_string(&path) {
+        return Ok(t.trim().to_string());
+    }
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = hex::encode(bytes);
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| ServerError::Config(e.to_string()))?;
+    std::fs::write(&path, &token).map_err(|e| ServerError::Config(format!("{}: {e}", path.display())))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok(token)
+}
+
+/// Every route. Bodies are limited per route (`max_body_bytes`, larger for circuit uploads).
+pub fn app(state: AppState) -> Router {
+    let upload_limit = state.config.max_upload_bytes;
+    let body_limit = state.config.max_body_bytes;
+    Router::new()
+        .route("/api/test", get(kalypso::test))
+        .route("/api/benchmark", get(kalypso::benchmark))
+        .route("/api/generateProof", post(kalypso::generate_proof))
+        .route("/api/checkInput", post(kalypso::check_input))
+        .route("/api/verifyInputsAndProof", post(kalypso::verify_inputs_and_proof))
+        .route("/v1/jobs", post(native::submit_job))
+        .route("/v1/jobs/{id}", get(native::job_status))
+        .route("/v1/jobs/{id}/proof", get(native::job_proof))
+        .route("/v1/circuits", get(native::list_circuits))
+        .route(
+            "/v1/circuits",
+            post(native::register_circuit).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/healthz", get(native::healthz))
+        .route("/metrics", get(native::metrics))
+        .route("/openapi.json", get(openapi::document))
+        .fallback(native::not_found)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+/// Serves until SIGTERM/SIGINT, then stops accepting, finishes the job in progress and
+/// returns (queued jobs stay in the store for the next start).
+pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> Result<(), ServerError> {
+    let worker = tokio::spawn(jobs::run_worker(state.clone()));
+    let shutdown_state = state.clone();
+    axum::serve(listener, app(state.clone()))
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: finishing the job in progress");
+            shutdown_state.begin_shutdown();
+        })
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))?;
+    state.begin_shutdown();
+    let _ = worker.await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,210 @@
+//! The persistent job store (redb, one file in the data directory). Every state change is a
+//! committed transaction, so an accepted job survives `kill -9`; on start-up unfinished jobs
+//! are queued again.
+
+use std::path::Path;
+
+use redb::{Database, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+use crate::ServerError;
+
+const JOBS: TableDefinition<u64, &[u8]> = TableDefinition::new("jobs");
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+impl JobState {
+    pub const ALL: [JobState; 4] = [JobState::Queued, JobState::Running, JobState::Done, JobState::Failed];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Done => "done",
+            JobState::Failed => "failed",
+        }
+    }
+
+    pub fn finished(self) -> bool {
+        matches!(self, JobState::Done | JobState::Failed)
+    }
+}
+
+/// What a job proves from.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobInput {
+    /// The circuit's input JSON (computed into a witness by the circuit's wasm).
+    Json(String),
+    /// A ready witness (`.wtns` bytes).
+    Wtns(#[serde(with = "hex_bytes")] Vec<u8>),
+}
+
+/// A finished proof, in snarkjs form (other encodings are derived on request).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ProofRecord {
+    pub proof_json: String,
+    /// Public signals in decimal.
+    pub public: Vec<String>,
+    pub prove_ms: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct JobRecord {
+    pub id: u64,
+    pub circuit: String,
+    pub state: JobState,
+    /// `None` for ephemeral jobs, whose input (it may hold private secrets) is kept in
+    /// memory only and never written to disk.
+    pub input: Option<JobInput>,
+    pub ephemeral: bool,
+    /// Public signals the request claimed (decimal); the job fails if the witness's differ.
+    pub expected_public: Option<Vec<String>>,
+    pub created_ms: u64,
+    pub started_ms: Option<u64>,
+    pub finished_ms: Option<u64>,
+    pub attempts: u32,
+    pub error: Option<String>,
+    pub proof: Option<ProofRecord>,
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+pub struct JobStore {
+    db: Database,
+}
+
+fn db_err(e: impl std::fmt::Display) -> ServerError {
+    ServerError::Store(e.to_string())
+}
+
+impl JobStore {
+    pub fn open(dir: &Path) -> Result<Self, ServerError> {
+        std::fs::create_dir_all(dir).map_err(|e| ServerError::Store(format!("{}: {e}", dir.display())))?;
+        let db = Database::create(dir.join("jobs.redb")).map_err(db_err)?;
+        let txn = db.begin_write().map_err(db_err)?;
+        {
+            txn.open_table(JOBS).map_err(db_err)?;
+            txn.open_table(META).map_err(db_err)?;
+        }
+        txn.commit().map_err(db_err)?;
+        Ok(Self { db })
+    }
+
+    /// Stores a new job under a fresh id (assigned in the same transaction).
+    pub fn insert(&self, mut record: JobRecord) -> Result<JobRecord, ServerError> {
+        let txn = self.db.begin_write().map_err(db_err)?;
+        {
+            let mut meta = txn.open_table(META).map_err(db_err)?;
+            let next = meta.get("next_id").map_err(db_err)?.map_or(1, |v| v.value());
+            meta.insert("next_id", next + 1).map_err(db_err)?;
+            record.id = next;
+            let bytes = serde_json::to_vec(&record).map_err(db_err)?;
+            txn.open_table(JOBS)
+                .map_err(db_err)?
+                .insert(next, bytes.as_slice())
+                .map_err(db_err)?;
+        }
+        txn.commit().map_err(db_err)?;
+        Ok(record)
+    }
+
+    pub fn update(&self, record: &JobRecord) -> Result<(), ServerError> {
+        let bytes = serde_json::to_vec(record).map_err(db_err)?;
+        let txn = self.db.begin_write().map_err(db_err)?;
+        txn.open_table(JOBS)
+            .map_err(db_err)?
+            .insert(record.id, bytes.as_slice())
+            .map_err(db_err)?;
+        txn.commit().map_err(db_err)
+    }
+
+    pub fn get(&self, id: u64) -> Result<Option<JobRecord>, ServerError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = txn.open_table(JOBS).map_err(db_err)?;
+        let Some(v) = table.get(id).map_err(db_err)? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(v.value()).map(Some).map_err(db_err)
+    }
+
+    /// Every job, in id order.
+    pub fn all(&self) -> Result<Vec<JobRecord>, ServerError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = txn.open_table(JOBS).map_err(db_err)?;
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(db_err)? {
+            let (_, v) = entry.map_err(db_err)?;
+            out.push(serde_json::from_slice(v.value()).map_err(db_err)?);
+        }
+        Ok(out)
+    }
+}
+
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(v))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        hex::decode(s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> JobRecord {
+        JobRecord {
+            id: 0,
+            circuit: "c".into(),
+            state: JobState::Queued,
+            input: Some(JobInput::Wtns(vec![1, 2, 3])),
+            ephemeral: false,
+            expected_public: None,
+            created_ms: now_ms(),
+            started_ms: None,
+            finished_ms: None,
+            attempts: 0,
+            error: None,
+            proof: None,
+        }
+    }
+
+    #[test]
+    fn ids_are_unique_and_records_persist_across_reopen() {
+        let dir = std::env::temp_dir().join(format!("store-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        {
+            let store = JobStore::open(&dir).expect("opens");
+            let a = store.insert(record()).expect("insert");
+            let mut b = store.insert(record()).expect("insert");
+            assert_ne!(a.id, b.id);
+            b.state = JobState::Done;
+            store.update(&b).expect("update");
+        }
+        let store = JobStore::open(&dir).expect("reopens");
+        let all = store.all().expect("all");
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[1].state, JobState::Done);
+        assert!(matches!(&all[0].input, Some(JobInput::Wtns(b)) if b == &[1, 2, 3]));
+        assert!(store.get(99).expect("get").is_none());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
