@@ -5,6 +5,8 @@
 //! every leaf with JavaScript's `BigInt(x) % p`. Matching that exactly matters: a client that
 //! tested its inputs with snarkjs must get the same witness, or the same refusal, here.
 
+use std::collections::HashMap;
+
 use ark_bn254::Fr;
 use ark_ff::{AdditiveGroup, Field};
 use serde_json::{Number, Value};
@@ -25,6 +27,8 @@ const MAX_DEPTH: usize = 256;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Inputs {
     signals: Vec<(String, Vec<Fr>)>,
+    /// Position of each name in `signals`: bus inputs can produce thousands of names.
+    index: HashMap<String, usize>,
 }
 
 impl Inputs {
@@ -56,17 +60,17 @@ impl Inputs {
     /// key does in snarkjs.
     pub fn insert(&mut self, name: impl Into<String>, values: Vec<Fr>) {
         let name = name.into();
-        match self.signals.iter_mut().find(|(n, _)| *n == name) {
-            Some(slot) => slot.1 = values,
-            None => self.signals.push((name, values)),
+        match self.index.get(&name) {
+            Some(&i) => self.signals[i].1 = values,
+            None => {
+                self.index.insert(name.clone(), self.signals.len());
+                self.signals.push((name, values));
+            }
         }
     }
 
     pub fn get(&self, name: &str) -> Option<&[Fr]> {
-        self.signals
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_slice())
+        self.index.get(name).map(|&i| self.signals[i].1.as_slice())
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[Fr])> {
