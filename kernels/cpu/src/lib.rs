@@ -4,6 +4,7 @@
 pub mod glv;
 pub mod msm;
 pub mod ntt;
+pub mod simd;
 mod sync_ptr;
 
 use std::any::{Any, TypeId};
