@@ -126,12 +126,22 @@ pub fn run_suite(
 mod tests {
     use super::*;
 
-    #[test]
-    fn cpu_backend_passes_the_whole_suite() {
-        let cpu = kernels_cpu::CpuBackend::new(0).expect("cpu backend");
+    fn cpu_backend_passes_the_whole_suite_with(simd: bool) {
+        let cpu = kernels_cpu::CpuBackend::with_simd(0, simd).expect("cpu backend");
         let report = run_suite(&cpu, &SuiteOptions::default(), &mut |_| {});
         assert!(report.passed(), "{report}");
         assert!(report.checks.len() > 40, "suite ran too few checks: {report}");
+    }
+
+    #[test]
+    fn cpu_backend_passes_the_whole_suite() {
+        cpu_backend_passes_the_whole_suite_with(true);
+    }
+
+    /// The scalar fallback, which machines without AVX-512 IFMA run.
+    #[test]
+    fn cpu_backend_scalar_path_passes_the_whole_suite() {
+        cpu_backend_passes_the_whole_suite_with(false);
     }
 
     #[test]

@@ -12,8 +12,12 @@ use std::sync::OnceLock;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod field;
 #[cfg(target_arch = "x86_64")]
+mod msm;
+#[cfg(target_arch = "x86_64")]
 mod ntt;
 
+#[cfg(target_arch = "x86_64")]
+pub(crate) use msm::{flush_g1, FlushScratch};
 #[cfg(target_arch = "x86_64")]
 pub(crate) use ntt::NttTables;
 
@@ -66,4 +70,20 @@ impl NttTables {
     ) {
         match *self {}
     }
+}
+
+/// Stand-in on targets without IFMA.
+#[cfg(not(target_arch = "x86_64"))]
+#[derive(Default)]
+pub(crate) struct FlushScratch;
+
+/// Stand-in on targets without IFMA: always declines, so the scalar flush runs.
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) fn flush_g1(
+    _buckets: &mut [ark_bn254::G1Affine],
+    _bucket_of: &[u32],
+    _points: &[ark_bn254::G1Affine],
+    _scratch: &mut FlushScratch,
+) -> bool {
+    false
 }
