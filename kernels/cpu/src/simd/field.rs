@@ -470,12 +470,10 @@ mod tests {
                 let ub = from_lanes(&pack(&b.map(|x| add_int(raw(x * sixteen), kb))));
                 let r = mul::<F>(ua, ub);
                 let r_raw = unpack(&to_lanes(r));
-                for l in 0..8 {
-                    assert!(
-                        BigInt(r_raw[l]) < BigInt(p2),
-                        "mul output must stay below 2p"
-                    );
-                }
+                assert!(
+                    r_raw.iter().all(|r| BigInt(*r) < BigInt(p2)),
+                    "mul output must stay below 2p"
+                );
                 assert_eq!(unpack(&to_lanes(reduce2::<F>(r))), prod, "mul of unreduced");
             }
 

@@ -61,13 +61,8 @@ fn root(m: usize) -> Fr {
 
 /// Limb-major lanes of eight host values given by `f(lane)`.
 fn lanes(f: impl Fn(usize) -> [u64; 5]) -> [[u64; 8]; 5] {
-    let mut out = [[0u64; 8]; 5];
-    for l in 0..8 {
-        for (k, limb) in f(l).into_iter().enumerate() {
-            out[k][l] = limb;
-        }
-    }
-    out
+    let values: [[u64; 5]; 8] = std::array::from_fn(f);
+    std::array::from_fn(|k| std::array::from_fn(|l| values[l][k]))
 }
 
 impl NttTables {
