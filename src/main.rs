@@ -163,7 +163,10 @@ fn selftest(args: &SelftestArgs) -> Result<ExitCode> {
         ..SuiteOptions::default()
     };
     let info = backend.info();
-    eprintln!("selftest: backend {} on {}, seed {seed:#x}", info.name, info.device);
+    eprintln!(
+        "selftest: backend {} on {}, seed {seed:#x}",
+        info.name, info.device
+    );
     let mut count = 0usize;
     let report = kernels_testkit::run_suite(&*backend, &options, &mut |name| {
         count += 1;
@@ -208,8 +211,22 @@ fn bench_cmd(args: &BenchArgs) -> Result<ExitCode> {
         );
         let row = match (op, args.group) {
             ("ntt", _) => bench::compare_ntt(&*backend, log_n, threads, args.runs, args.seed),
-            (_, Group::G1) => bench::compare_msm(&*backend, MsmGroup::G1, log_n, threads, args.runs, args.seed),
-            (_, Group::G2) => bench::compare_msm(&*backend, MsmGroup::G2, log_n, threads, args.runs, args.seed),
+            (_, Group::G1) => bench::compare_msm(
+                &*backend,
+                MsmGroup::G1,
+                log_n,
+                threads,
+                args.runs,
+                args.seed,
+            ),
+            (_, Group::G2) => bench::compare_msm(
+                &*backend,
+                MsmGroup::G2,
+                log_n,
+                threads,
+                args.runs,
+                args.seed,
+            ),
         }
         .with_context(|| format!("{label} at 2^{log_n}"))?;
         if args.json {
@@ -231,15 +248,33 @@ fn bench_cmd(args: &BenchArgs) -> Result<ExitCode> {
 fn print_table(rows: &[Row]) {
     println!(
         "{:<7} {:>5} {:<7} {:>7} {:>11} {:>12} {:>8} {:>12} {:>11} {:>5}",
-        "op", "log_n", "backend", "threads", "ours_ms", "reference_ms", "speedup", "ours_cpu_ms", "extra_MiB", "same"
+        "op",
+        "log_n",
+        "backend",
+        "threads",
+        "ours_ms",
+        "reference_ms",
+        "speedup",
+        "ours_cpu_ms",
+        "extra_MiB",
+        "same"
     );
     for r in rows {
-        let extra = r
-            .extra_alloc_bytes
-            .map_or("-".to_string(), |b| format!("{:.1}", b as f64 / (1 << 20) as f64));
+        let extra = r.extra_alloc_bytes.map_or("-".to_string(), |b| {
+            format!("{:.1}", b as f64 / (1 << 20) as f64)
+        });
         println!(
             "{:<7} {:>5} {:<7} {:>7} {:>11.2} {:>12.2} {:>7.2}x {:>12.1} {:>11} {:>5}",
-            r.op, r.log_n, r.backend, r.threads, r.ours_ms, r.reference_ms, r.speedup, r.ours_cpu_ms, extra, r.same_result
+            r.op,
+            r.log_n,
+            r.backend,
+            r.threads,
+            r.ours_ms,
+            r.reference_ms,
+            r.speedup,
+            r.ours_cpu_ms,
+            extra,
+            r.same_result
         );
     }
 }

@@ -130,7 +130,10 @@ mod tests {
         let cpu = kernels_cpu::CpuBackend::with_simd(0, simd).expect("cpu backend");
         let report = run_suite(&cpu, &SuiteOptions::default(), &mut |_| {});
         assert!(report.passed(), "{report}");
-        assert!(report.checks.len() > 40, "suite ran too few checks: {report}");
+        assert!(
+            report.checks.len() > 40,
+            "suite ran too few checks: {report}"
+        );
     }
 
     #[test]
@@ -161,14 +164,12 @@ mod tests {
 
     /// A deliberately wrong backend: proves the suite can fail.
     mod broken {
-        use ark_bn254::{G1Projective, G2Projective};
-        use ark_ec::{AffineRepr, CurveGroup};
         use ark_bn254::{g1, g2};
+        use ark_bn254::{G1Projective, G2Projective};
         use ark_ec::short_weierstrass::Projective;
+        use ark_ec::{AffineRepr, CurveGroup};
         use ark_ff::FftField;
-        use kernels_accel::{
-            Backend, BackendInfo, Bases, Msm, MsmConfig, Ntt, NttConfig, Result,
-        };
+        use kernels_accel::{Backend, BackendInfo, Bases, Msm, MsmConfig, Ntt, NttConfig, Result};
         use kernels_cpu::CpuBackend;
 
         pub struct OffByOne(pub CpuBackend);

@@ -109,11 +109,7 @@ fn reference<G: CurveGroup<ScalarField = Fr> + VariableBaseMSM>(
     }
 }
 
-fn check_msm<G, A>(
-    backend: &A,
-    bases: &[G::Affine],
-    scalars: &[Fr],
-) -> Result<(), String>
+fn check_msm<G, A>(backend: &A, bases: &[G::Affine], scalars: &[Fr]) -> Result<(), String>
 where
     G: CurveGroup<ScalarField = Fr> + VariableBaseMSM,
     A: Msm<G> + ?Sized,
@@ -142,10 +138,7 @@ where
     Ok(())
 }
 
-fn check_too_many_scalars<G, A>(
-    backend: &A,
-    rng: &mut StdRng,
-) -> Result<(), String>
+fn check_too_many_scalars<G, A>(backend: &A, rng: &mut StdRng) -> Result<(), String>
 where
     G: CurveGroup<ScalarField = Fr> + VariableBaseMSM,
     A: Msm<G> + ?Sized,
