@@ -15,10 +15,9 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
             if path.file_name().is_some_and(|n| n != "target") {
                 collect(&path, out);
             }
-        } else if path
-            .extension()
-            .is_some_and(|e| ["rs", "cu", "cl", "h", "cuh", "v", "sv", "cpp"].contains(&e.to_str().unwrap_or("")))
-        {
+        } else if path.extension().is_some_and(|e| {
+            ["rs", "cu", "cl", "h", "cuh", "v", "sv", "cpp"].contains(&e.to_str().unwrap_or(""))
+        }) {
             out.push(path);
         }
     }
@@ -37,7 +36,11 @@ fn main() {
         hasher.update(rel.to_string_lossy().as_bytes());
         hasher.update(fs::read(f).unwrap_or_default());
     }
-    let hash: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let hash: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     println!("cargo:rustc-env=APPLIANCE_KERNEL_HASH={hash}");
 
     let mut backends = vec!["cpu"];

@@ -108,8 +108,12 @@ pub fn compare_msm(
     seed: u64,
 ) -> Result<Row, AccelError> {
     match group {
-        MsmGroup::G1 => compare_msm_in::<G1Projective, _>("msm-g1", backend, log_n, threads, runs, seed),
-        MsmGroup::G2 => compare_msm_in::<G2Projective, _>("msm-g2", backend, log_n, threads, runs, seed),
+        MsmGroup::G1 => {
+            compare_msm_in::<G1Projective, _>("msm-g1", backend, log_n, threads, runs, seed)
+        }
+        MsmGroup::G2 => {
+            compare_msm_in::<G2Projective, _>("msm-g2", backend, log_n, threads, runs, seed)
+        }
     }
 }
 
@@ -128,7 +132,8 @@ where
     let n = 1usize << log_n;
     let pool = reference_pool(threads)?;
     let mut rng = StdRng::seed_from_u64(seed);
-    let (bases, scalars) = pool.install(|| (random_bases::<G>(n, &mut rng), random_scalars(n, &mut rng)));
+    let (bases, scalars) =
+        pool.install(|| (random_bases::<G>(n, &mut rng), random_scalars(n, &mut rng)));
     let config = MsmConfig::default();
     let (loaded, load_ms, _) = time(|| kernels_accel::load_bases::<G, _>(backend, &bases, &config));
     let loaded = loaded?;
@@ -168,8 +173,10 @@ pub fn compare_ntt(
     let pool = reference_pool(threads)?;
     let mut rng = StdRng::seed_from_u64(seed);
     let input = pool.install(|| random_scalars(n, &mut rng));
-    let domain = Radix2EvaluationDomain::<Fr>::new(n)
-        .ok_or(AccelError::NttSizeTooLarge { log_n, two_adicity: 28 })?;
+    let domain = Radix2EvaluationDomain::<Fr>::new(n).ok_or(AccelError::NttSizeTooLarge {
+        log_n,
+        two_adicity: 28,
+    })?;
     let config = NttConfig::forward();
     // Warm the plan cache once, as a prover does on its first job of a size.
     let mut warm = input.clone();
@@ -229,7 +236,11 @@ fn row(
         runs: ours.wall_ms.len(),
         ours_ms,
         reference_ms,
-        speedup: if ours_ms > 0.0 { reference_ms / ours_ms } else { 0.0 },
+        speedup: if ours_ms > 0.0 {
+            reference_ms / ours_ms
+        } else {
+            0.0
+        },
         same_result: same,
         ours_cpu_ms: ours.cpu_ms,
         reference_cpu_ms: reference.cpu_ms,

@@ -118,5 +118,3 @@ fn check_owner<G: CurveGroup>(backend: &'static str, bases: &Bases<G>) -> Result
     }
     Ok(())
 }
-
-

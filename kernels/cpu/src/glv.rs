@@ -61,7 +61,10 @@ fn to_i320(v: &BigInt) -> I320 {
 
 fn magnitude3(v: &BigInt) -> ([u64; 3], bool) {
     let (sign, digits) = v.to_u64_digits();
-    assert!(digits.len() <= 3, "GLV rounding constant wider than 192 bits");
+    assert!(
+        digits.len() <= 3,
+        "GLV rounding constant wider than 192 bits"
+    );
     let mut out = [0u64; 3];
     out[..digits.len()].copy_from_slice(&digits);
     (out, sign == Sign::Minus)
@@ -194,7 +197,10 @@ mod tests {
         let mut limbs = [0u64; 4];
         limbs[..3].copy_from_slice(&h.magnitude);
         let f = P::ScalarField::from_le_bytes_mod_order(
-            &limbs.iter().flat_map(|l| l.to_le_bytes()).collect::<Vec<_>>(),
+            &limbs
+                .iter()
+                .flat_map(|l| l.to_le_bytes())
+                .collect::<Vec<_>>(),
         );
         if h.negative {
             -f
@@ -210,7 +216,10 @@ mod tests {
         cases.extend((0..2000).map(|_| Fr::rand(&mut rng)));
         for k in cases {
             let (k1, k2) = d.decompose(&k.into_bigint().0);
-            assert!(k1.num_bits() <= 130 && k2.num_bits() <= 130, "halves too wide for {k}");
+            assert!(
+                k1.num_bits() <= 130 && k2.num_bits() <= 130,
+                "halves too wide for {k}"
+            );
             let back = recompose::<P>(&k1) + P::LAMBDA * recompose::<P>(&k2);
             assert_eq!(back, k, "decomposition of {k} does not recompose");
         }

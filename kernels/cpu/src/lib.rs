@@ -4,6 +4,7 @@
 pub mod glv;
 pub mod msm;
 pub mod ntt;
+pub mod simd;
 mod sync_ptr;
 
 use std::any::{Any, TypeId};
@@ -29,11 +30,19 @@ pub struct CpuBackend {
     threads: usize,
     /// NTT plans by (field, log size): twiddles are computed once per size.
     plans: Mutex<HashMap<(TypeId, u32), Arc<dyn Any + Send + Sync>>>,
+    /// Whether kernels take the AVX-512 IFMA path where they have one.
+    simd: bool,
 }
 
 impl CpuBackend {
-    /// `threads = 0` uses every core.
+    /// `threads = 0` uses every core. Takes the IFMA path when [`simd::enabled`] says so.
     pub fn new(threads: usize) -> Result<Self> {
+        Self::with_simd(threads, simd::enabled())
+    }
+
+    /// Like [`CpuBackend::new`], choosing the path explicitly so that tests can run both on
+    /// one machine; `simd` is ignored on CPUs without IFMA.
+    pub fn with_simd(threads: usize, simd: bool) -> Result<Self> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("cpu-backend-{i}"))
@@ -49,7 +58,13 @@ impl CpuBackend {
             pool,
             threads,
             plans: Mutex::new(HashMap::new()),
+            simd: simd && simd::available(),
         })
+    }
+
+    /// Whether this backend runs the IFMA kernels.
+    pub fn uses_simd(&self) -> bool {
+        self.simd
     }
 
     pub fn threads(&self) -> usize {
@@ -73,7 +88,7 @@ impl CpuBackend {
         if let Some(plan) = cached.and_then(|p| p.downcast::<NttPlan<F>>().ok()) {
             return plan;
         }
-        let plan = Arc::new(self.install(|| NttPlan::<F>::new(n)));
+        let plan = Arc::new(self.install(|| NttPlan::<F>::with_simd(n, self.simd)));
         self.plans
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -86,7 +101,12 @@ impl Backend for CpuBackend {
     fn info(&self) -> BackendInfo {
         BackendInfo {
             name: NAME,
-            device: format!("{} rayon threads on {}", self.threads, std::env::consts::ARCH),
+            device: format!(
+                "{} rayon threads on {}{}",
+                self.threads,
+                std::env::consts::ARCH,
+                if self.simd { " (avx512ifma)" } else { "" }
+            ),
             memory_bytes: None,
             compute_units: self.threads,
         }
@@ -118,7 +138,7 @@ impl<P: GLVConfig> Msm<Projective<P>> for CpuBackend {
                 )));
             }
         }
-        Ok(self.install(|| msm::msm(resident, scalars, config.window_bits)))
+        Ok(self.install(|| msm::msm_with(resident, scalars, config.window_bits, self.simd)))
     }
 }
 

@@ -15,7 +15,12 @@
 //! - Windows and point chunks are independent tasks for rayon; the window size `c` and the
 //!   chunk count come from a cost model of the input size, the scalar width actually present
 //!   and the thread count.
+//! - On CPUs with AVX-512 IFMA, the batch-affine flush of G1 runs eight additions at a time
+//!   (`crate::simd`); the results are identical, so the choice is invisible to callers.
 
+use std::any::TypeId;
+
+use ark_bn254::G1Affine;
 use ark_ec::scalar_mul::glv::GLVConfig;
 use ark_ec::short_weierstrass::{Affine, Bucket, Projective, SWCurveConfig};
 use ark_ec::{AdditiveGroup, AffineRepr, CurveGroup};
@@ -124,12 +129,25 @@ pub fn plan(points: usize, bits: u32, threads: usize, forced_c: Option<u32>) -> 
     })
 }
 
-/// `sum scalars[i] * bases[i]` over the first `scalars.len()` bases.
+/// `sum scalars[i] * bases[i]` over the first `scalars.len()` bases, on the IFMA path when
+/// [`crate::simd::enabled`] says so.
 pub fn msm<P: GLVConfig>(
     bases: &CpuBases<P>,
     scalars: &[P::ScalarField],
     forced_c: Option<u32>,
 ) -> Projective<P> {
+    msm_with(bases, scalars, forced_c, crate::simd::enabled())
+}
+
+/// Like [`msm`], choosing the path explicitly (tests compare both). `simd` is only a wish:
+/// it applies to BN254 G1 on CPUs with IFMA.
+pub fn msm_with<P: GLVConfig>(
+    bases: &CpuBases<P>,
+    scalars: &[P::ScalarField],
+    forced_c: Option<u32>,
+    simd: bool,
+) -> Projective<P> {
+    let simd = simd && crate::simd::available() && is_bn254_g1::<P>();
     let m = scalars.len().min(bases.n);
     if m == 0 {
         return Projective::zero();
@@ -161,7 +179,7 @@ pub fn msm<P: GLVConfig>(
             let lo = k * chunk_len;
             let hi = ((k + 1) * chunk_len).min(points);
             let row = &digits[w * points..(w + 1) * points];
-            let sum = window_sum(bases, m, row, lo, hi, plan);
+            let sum = window_sum(bases, m, row, lo, hi, plan, simd);
             (w, sum)
         })
         .collect();
@@ -221,7 +239,6 @@ fn signed_digits(halves: &[(HalfScalar, HalfScalar)], c: u32, windows: usize) ->
     digits
 }
 
-
 #[inline]
 fn window_bits(m: &[u64; 3], start: u32, c: u32) -> u64 {
     let limb = (start / 64) as usize;
@@ -244,6 +261,7 @@ fn window_sum<P: GLVConfig>(
     lo: usize,
     hi: usize,
     plan: Plan,
+    simd: bool,
 ) -> Bucket<P> {
     let buckets = 1usize << (plan.window_bits - 1);
     // Column j < m uses point j; column m + i uses phi(point i), stored at n + i.
@@ -261,7 +279,7 @@ fn window_sum<P: GLVConfig>(
         Some(((d.unsigned_abs() - 1) as usize, p, neg))
     });
     if plan.batch_affine {
-        let mut acc = BatchAffine::<P>::new(buckets);
+        let mut acc = BatchAffine::<P>::new(buckets, simd);
         for (b, p, neg) in columns {
             acc.add(b, if neg { -*p } else { *p });
         }
@@ -307,11 +325,29 @@ struct BatchAffine<P: SWCurveConfig> {
     pending_point: Vec<Affine<P>>,
     prefix: Vec<P::BaseField>,
     batch: usize,
+    /// Scratch of the IFMA flush; `Some` only for BN254 G1 on the IFMA path.
+    simd: Option<crate::simd::FlushScratch>,
+}
+
+fn is_bn254_g1<P: SWCurveConfig>() -> bool {
+    TypeId::of::<P>() == TypeId::of::<ark_bn254::g1::Config>()
+}
+
+/// The slice as BN254 G1 points, when `P` is that curve.
+fn as_g1<P: SWCurveConfig>(points: &[Affine<P>]) -> Option<&[G1Affine]> {
+    // SAFETY: P is g1::Config (equal TypeIds), so the slice is reinterpreted as itself.
+    is_bn254_g1::<P>().then(|| unsafe { &*(points as *const [Affine<P>] as *const [G1Affine]) })
+}
+
+fn as_g1_mut<P: SWCurveConfig>(points: &mut [Affine<P>]) -> Option<&mut [G1Affine]> {
+    // SAFETY: as in `as_g1`.
+    is_bn254_g1::<P>().then(|| unsafe { &mut *(points as *mut [Affine<P>] as *mut [G1Affine]) })
 }
 
 impl<P: SWCurveConfig> BatchAffine<P> {
-    fn new(buckets: usize) -> Self {
+    fn new(buckets: usize, simd: bool) -> Self {
         let batch = batch_size(buckets);
+        let simd = (simd && is_bn254_g1::<P>()).then(crate::simd::FlushScratch::default);
         Self {
             buckets: vec![Affine::identity(); buckets],
             overflow: Vec::new(),
@@ -321,6 +357,7 @@ impl<P: SWCurveConfig> BatchAffine<P> {
             pending_point: Vec::with_capacity(batch),
             prefix: Vec::with_capacity(batch),
             batch,
+            simd,
         }
     }
 
@@ -359,6 +396,31 @@ impl<P: SWCurveConfig> BatchAffine<P> {
         if self.pending_point.is_empty() {
             return;
         }
+        if !self.flush_simd() {
+            self.flush_scalar();
+        }
+        self.pending_bucket.clear();
+        self.pending_point.clear();
+        self.epoch = self.epoch.wrapping_add(1).max(1);
+        if self.epoch == 1 {
+            self.stamp.fill(0);
+        }
+    }
+
+    /// The IFMA flush; `false` when it does not apply (and nothing was changed).
+    fn flush_simd(&mut self) -> bool {
+        let Some(scratch) = self.simd.as_mut() else {
+            return false;
+        };
+        match (as_g1_mut(&mut self.buckets), as_g1(&self.pending_point)) {
+            (Some(buckets), Some(points)) => {
+                crate::simd::flush_g1(buckets, &self.pending_bucket, points, scratch)
+            }
+            _ => false,
+        }
+    }
+
+    fn flush_scalar(&mut self) {
         self.prefix.clear();
         let mut acc = P::BaseField::ONE;
         for (&b, p) in self.pending_bucket.iter().zip(&self.pending_point) {
@@ -378,12 +440,6 @@ impl<P: SWCurveConfig> BatchAffine<P> {
             let x3 = lambda.square() - q.x - p.x;
             let y3 = lambda * (q.x - x3) - q.y;
             *q = Affine::new_unchecked(x3, y3);
-        }
-        self.pending_bucket.clear();
-        self.pending_point.clear();
-        self.epoch = self.epoch.wrapping_add(1).max(1);
-        if self.epoch == 1 {
-            self.stamp.fill(0);
         }
     }
 
@@ -411,6 +467,49 @@ mod tests {
         assert!(large.window_bits > small.window_bits);
         assert!(large.batch_affine);
         assert!(windows_for(128, large.window_bits) * large.window_bits >= 130);
+    }
+
+    /// Both paths against arkworks, across sizes, forced windows (small ones skip batch
+    /// affine, large ones use it) and skewed scalars that hit the overflow buckets.
+    #[test]
+    fn both_paths_agree_with_arkworks() {
+        use ark_bn254::{Fr, G1Projective};
+        use ark_ec::VariableBaseMSM;
+        use ark_ff::UniformRand;
+        let mut rng = ark_std::test_rng();
+        let n = 1 << 12;
+        let points: Vec<G1Affine> = (0..n)
+            .map(|_| G1Projective::rand(&mut rng).into_affine())
+            .collect();
+        let bases = CpuBases::load(&points);
+        let mut scalars: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
+        for (i, s) in scalars.iter_mut().enumerate().take(n / 2) {
+            if i % 3 == 0 {
+                *s = Fr::from((i % 5) as u64);
+            }
+        }
+        for (len, c) in [
+            (1, None),
+            (2, None),
+            (31, None),
+            (1024, None),
+            (n, None),
+            (n, Some(10)),
+            (n, Some(4)),
+            (777, Some(12)),
+        ] {
+            let want = G1Projective::msm_unchecked(&points[..len], &scalars[..len]);
+            assert_eq!(
+                msm_with(&bases, &scalars[..len], c, false),
+                want,
+                "scalar {len} {c:?}"
+            );
+            assert_eq!(
+                msm_with(&bases, &scalars[..len], c, true),
+                want,
+                "ifma {len} {c:?}"
+            );
+        }
     }
 
     #[test]

@@ -13,16 +13,37 @@
 //!   them on every call); blocks that fit in cache read contiguous per-size tables.
 //! - The inverse transform is the forward one with the outputs `1..n` reversed, so it needs
 //!   no second twiddle table; the `1/n` scaling is fused with the coset scaling.
+//! - For BN254 Fr on CPUs with AVX-512 IFMA, the butterflies and scalings run eight at a
+//!   time in `crate::simd` (same structure, same results); everything else falls back here.
 
+use std::any::{Any, TypeId};
+
+use ark_bn254::Fr;
 use ark_ff::FftField;
 use rayon::prelude::*;
 
+use crate::simd::NttTables;
 use crate::sync_ptr::SyncPtr;
 
 /// Sub-transforms up to this many elements are done entirely in cache.
-const BLOCK: usize = 1 << 12;
+pub(crate) const BLOCK: usize = 1 << 12;
 /// Parallel grain of a radix-4 pass, in butterflies.
-const PASS_GRAIN: usize = 1 << 10;
+pub(crate) const PASS_GRAIN: usize = 1 << 10;
+
+/// `data` as `&mut [Fr]` when `F` is Fr: the IFMA kernels exist for that field only.
+fn as_fr_slice<F: FftField>(data: &mut [F]) -> Option<&mut [Fr]> {
+    if TypeId::of::<F>() == TypeId::of::<Fr>() {
+        // SAFETY: F and Fr are the same type (equal TypeIds), so the slice is reinterpreted
+        // as itself.
+        Some(unsafe { &mut *(data as *mut [F] as *mut [Fr]) })
+    } else {
+        None
+    }
+}
+
+fn as_fr<F: FftField>(x: F) -> Option<Fr> {
+    (&x as &dyn Any).downcast_ref::<Fr>().copied()
+}
 
 /// Twiddles for one transform size.
 pub struct NttPlan<F: FftField> {
@@ -32,14 +53,29 @@ pub struct NttPlan<F: FftField> {
     /// `small[k][j] = w_{2^k}^j` for `j < 3 * 2^k / 4`, for every `2^k <= min(n, BLOCK)`.
     small: Vec<Vec<F>>,
     n_inv: F,
+    /// IFMA twiddles when this plan runs on the vector path.
+    simd: Option<NttTables>,
 }
 
 impl<F: FftField> NttPlan<F> {
     /// `n` must be a power of two within the field's two-adicity (checked by the caller).
+    /// Uses the IFMA path when [`crate::simd::enabled`] says so.
     pub fn new(n: usize) -> Self {
+        Self::with_simd(n, crate::simd::enabled())
+    }
+
+    /// Like [`NttPlan::new`], choosing the path explicitly (tests compare both). `simd` is
+    /// only a wish: it is ignored for fields other than BN254 Fr, for sizes below 32 and on
+    /// CPUs without IFMA.
+    pub fn with_simd(n: usize, simd: bool) -> Self {
         let log_n = n.max(1).trailing_zeros();
+        let simd = if simd && TypeId::of::<F>() == TypeId::of::<Fr>() {
+            NttTables::new(n)
+        } else {
+            None
+        };
         let root = |m: usize| F::get_root_of_unity(m as u64).unwrap_or(F::ONE);
-        let big = if n > BLOCK {
+        let big = if n > BLOCK && simd.is_none() {
             powers(root(n), n / 2)
         } else {
             Vec::new()
@@ -56,7 +92,34 @@ impl<F: FftField> NttPlan<F> {
             big,
             small,
             n_inv,
+            simd,
         }
+    }
+
+    /// Whether this plan runs the IFMA kernels.
+    pub fn uses_simd(&self) -> bool {
+        self.simd.is_some()
+    }
+
+    fn dif_any(&self, data: &mut [F]) {
+        if let Some(tables) = &self.simd {
+            if let Some(data) = as_fr_slice(data) {
+                tables.dif(data);
+                return;
+            }
+        }
+        self.dif(data);
+    }
+
+    /// `data[i] *= start * g^i`.
+    fn scale(&self, data: &mut [F], start: F, g: F) {
+        if let (Some(tables), Some(s), Some(g)) = (&self.simd, as_fr(start), as_fr(g)) {
+            if let Some(data) = as_fr_slice(data) {
+                tables.scale_by_powers(data, s, g);
+                return;
+            }
+        }
+        scale_by_powers(data, start, g);
     }
 
     pub fn len(&self) -> usize {
@@ -83,12 +146,12 @@ impl<F: FftField> NttPlan<F> {
     pub fn forward(&self, data: &mut [F], coset: Option<F>) {
         debug_assert_eq!(data.len(), self.len());
         if let Some(g) = coset {
-            scale_by_powers(data, F::ONE, g);
+            self.scale(data, F::ONE, g);
         }
         if data.len() <= 1 {
             return;
         }
-        self.dif(data);
+        self.dif_any(data);
         bit_reverse(data);
     }
 
@@ -96,12 +159,12 @@ impl<F: FftField> NttPlan<F> {
     pub fn inverse(&self, data: &mut [F], coset: Option<F>) {
         debug_assert_eq!(data.len(), self.len());
         if data.len() > 1 {
-            self.dif(data);
+            self.dif_any(data);
             bit_reverse(data);
             data[1..].reverse();
         }
         let g_inv = coset.and_then(|g| g.inverse()).unwrap_or(F::ONE);
-        scale_by_powers(data, self.n_inv, g_inv);
+        self.scale(data, self.n_inv, g_inv);
     }
 
     fn dif(&self, data: &mut [F]) {
@@ -221,49 +284,110 @@ fn bit_reverse<F: Send + Sync>(data: &mut [F]) {
     });
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use ark_bn254::Fr;
-    use ark_ff::UniformRand;
+    use ark_ff::{AdditiveGroup, Field, UniformRand};
     use ark_poly::{EvaluationDomain, Radix2EvaluationDomain};
 
-    fn check(log_n: u32) {
+    /// Checks one size on one path against ark-poly: forward, inverse, coset both ways.
+    fn check(log_n: u32, simd: bool) {
         let n = 1usize << log_n;
         let mut rng = ark_std::test_rng();
         let input: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
-        let plan = NttPlan::<Fr>::new(n);
+        let plan = NttPlan::<Fr>::with_simd(n, simd);
+        assert_eq!(
+            plan.uses_simd(),
+            simd && crate::simd::available() && n >= 32,
+            "path of 2^{log_n}"
+        );
         let domain = Radix2EvaluationDomain::<Fr>::new(n).unwrap();
+        let path = if plan.uses_simd() { "ifma" } else { "scalar" };
 
         let mut ours = input.clone();
         plan.forward(&mut ours, None);
-        assert_eq!(ours, domain.fft(&input), "forward 2^{log_n}");
+        assert_eq!(ours, domain.fft(&input), "forward 2^{log_n} {path}");
+
+        let mut inv = input.clone();
+        plan.inverse(&mut inv, None);
+        assert_eq!(inv, domain.ifft(&input), "inverse 2^{log_n} {path}");
 
         let mut back = ours.clone();
         plan.inverse(&mut back, None);
-        assert_eq!(back, input, "round trip 2^{log_n}");
+        assert_eq!(back, input, "round trip 2^{log_n} {path}");
 
         let g = Fr::from(7u64);
         let coset = domain.get_coset(g).unwrap();
         let mut ours = input.clone();
         plan.forward(&mut ours, Some(g));
-        assert_eq!(ours, coset.fft(&input), "coset forward 2^{log_n}");
+        assert_eq!(ours, coset.fft(&input), "coset forward 2^{log_n} {path}");
+        let mut cinv = input.clone();
+        plan.inverse(&mut cinv, Some(g));
+        assert_eq!(cinv, coset.ifft(&input), "coset inverse 2^{log_n} {path}");
         plan.inverse(&mut ours, Some(g));
-        assert_eq!(ours, input, "coset round trip 2^{log_n}");
+        assert_eq!(ours, input, "coset round trip 2^{log_n} {path}");
     }
 
     #[test]
     fn agrees_with_ark_poly_small_sizes() {
-        for log_n in 0..=9 {
-            check(log_n);
+        for log_n in 0..=11 {
+            check(log_n, false);
+            check(log_n, true);
         }
     }
 
     #[test]
     fn agrees_with_ark_poly_across_the_block_boundary() {
-        for log_n in [12, 13, 14, 15] {
-            check(log_n);
+        for log_n in [12, 13, 14, 15, 16] {
+            check(log_n, false);
+            check(log_n, true);
         }
+    }
+
+    /// Edge values in every position: all zeros, all p - 1, alternating 0 / p - 1.
+    #[test]
+    fn both_paths_agree_on_edge_values() {
+        for log_n in [5, 6, 10, 13] {
+            let n = 1usize << log_n;
+            let m1 = -Fr::ONE;
+            let inputs = [
+                vec![Fr::ZERO; n],
+                vec![m1; n],
+                (0..n)
+                    .map(|i| if i % 2 == 0 { Fr::ZERO } else { m1 })
+                    .collect(),
+            ];
+            let scalar = NttPlan::<Fr>::with_simd(n, false);
+            let simd = NttPlan::<Fr>::with_simd(n, true);
+            for input in &inputs {
+                for coset in [None, Some(m1)] {
+                    let (mut a, mut b) = (input.clone(), input.clone());
+                    scalar.forward(&mut a, coset);
+                    simd.forward(&mut b, coset);
+                    assert_eq!(a, b, "forward 2^{log_n}");
+                    scalar.inverse(&mut a, coset);
+                    simd.inverse(&mut b, coset);
+                    assert_eq!(a, b, "inverse 2^{log_n}");
+                    assert_eq!(&a, input);
+                }
+            }
+        }
+    }
+
+    /// Other fields must keep working on the generic path even when IFMA is asked for.
+    #[test]
+    fn other_fields_take_the_scalar_path() {
+        use ark_bn254::Fq;
+        // BN254 Fq has two-adicity 1: size 2 is its only transform beyond 1.
+        assert!(!NttPlan::<Fq>::with_simd(64, true).uses_simd());
+        let n = 2;
+        let plan = NttPlan::<Fq>::with_simd(n, true);
+        let mut rng = ark_std::test_rng();
+        let input: Vec<Fq> = (0..n).map(|_| Fq::rand(&mut rng)).collect();
+        let domain = Radix2EvaluationDomain::<Fq>::new(n).unwrap();
+        let mut ours = input.clone();
+        plan.forward(&mut ours, None);
+        assert_eq!(ours, domain.fft(&input));
     }
 }

@@ -16,7 +16,9 @@ pub fn random_scalars(n: usize, rng: &mut impl Rng) -> Vec<Fr> {
         .flat_map_iter(|(chunk, seed)| {
             let mut rng = StdRng::seed_from_u64(seed);
             let len = (n - chunk * 4096).min(4096);
-            (0..len).map(move |_| Fr::rand(&mut rng)).collect::<Vec<_>>()
+            (0..len)
+                .map(move |_| Fr::rand(&mut rng))
+                .collect::<Vec<_>>()
         })
         .collect()
 }
@@ -26,7 +28,8 @@ pub fn random_scalars(n: usize, rng: &mut impl Rng) -> Vec<Fr> {
 /// per point and still gives distinct points with overwhelming probability.
 pub fn random_bases<G: CurveGroup>(n: usize, rng: &mut impl Rng) -> Vec<G::Affine> {
     const CHUNK: usize = 4096;
-    let steps: Vec<G::Affine> = G::normalize_batch(&(0..64).map(|_| G::rand(rng)).collect::<Vec<_>>());
+    let steps: Vec<G::Affine> =
+        G::normalize_batch(&(0..64).map(|_| G::rand(rng)).collect::<Vec<_>>());
     let seeds: Vec<u64> = (0..n.div_ceil(CHUNK)).map(|_| rng.gen()).collect();
     let points: Vec<G> = seeds
         .into_par_iter()

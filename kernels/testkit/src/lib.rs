@@ -126,12 +126,25 @@ pub fn run_suite(
 mod tests {
     use super::*;
 
-    #[test]
-    fn cpu_backend_passes_the_whole_suite() {
-        let cpu = kernels_cpu::CpuBackend::new(0).expect("cpu backend");
+    fn cpu_backend_passes_the_whole_suite_with(simd: bool) {
+        let cpu = kernels_cpu::CpuBackend::with_simd(0, simd).expect("cpu backend");
         let report = run_suite(&cpu, &SuiteOptions::default(), &mut |_| {});
         assert!(report.passed(), "{report}");
-        assert!(report.checks.len() > 40, "suite ran too few checks: {report}");
+        assert!(
+            report.checks.len() > 40,
+            "suite ran too few checks: {report}"
+        );
+    }
+
+    #[test]
+    fn cpu_backend_passes_the_whole_suite() {
+        cpu_backend_passes_the_whole_suite_with(true);
+    }
+
+    /// The scalar fallback, which machines without AVX-512 IFMA run.
+    #[test]
+    fn cpu_backend_scalar_path_passes_the_whole_suite() {
+        cpu_backend_passes_the_whole_suite_with(false);
     }
 
     #[test]
@@ -151,14 +164,12 @@ mod tests {
 
     /// A deliberately wrong backend: proves the suite can fail.
     mod broken {
-        use ark_bn254::{G1Projective, G2Projective};
-        use ark_ec::{AffineRepr, CurveGroup};
         use ark_bn254::{g1, g2};
+        use ark_bn254::{G1Projective, G2Projective};
         use ark_ec::short_weierstrass::Projective;
+        use ark_ec::{AffineRepr, CurveGroup};
         use ark_ff::FftField;
-        use kernels_accel::{
-            Backend, BackendInfo, Bases, Msm, MsmConfig, Ntt, NttConfig, Result,
-        };
+        use kernels_accel::{Backend, BackendInfo, Bases, Msm, MsmConfig, Ntt, NttConfig, Result};
         use kernels_cpu::CpuBackend;
 
         pub struct OffByOne(pub CpuBackend);

@@ -9,6 +9,9 @@ use crate::inputs::{random_bases, random_scalars};
 use crate::{Report, SuiteOptions};
 
 /// The awkward sizes every backend must get right, plus the largest size asked for.
+/// A named MSM input: bases and scalars.
+type Case<G> = (&'static str, Vec<<G as CurveGroup>::Affine>, Vec<Fr>);
+
 fn sizes(max_log: u32) -> Vec<usize> {
     let mut s = vec![0, 1, 2, 31, 33, 1025];
     if max_log > 10 {
@@ -42,7 +45,7 @@ fn group_checks<G, A>(
     for n in sizes(max_log) {
         let bases = random_bases::<G>(n, rng);
         let scalars = random_scalars(n, rng);
-        let cases: Vec<(&str, Vec<G::Affine>, Vec<Fr>)> = vec![
+        let cases: Vec<Case<G>> = vec![
             ("random", bases.clone(), scalars.clone()),
             ("edge", edge_bases::<G>(&bases), edge_scalars(n, rng)),
             ("zeros", bases.clone(), vec![Fr::zero(); n]),
@@ -106,11 +109,7 @@ fn reference<G: CurveGroup<ScalarField = Fr> + VariableBaseMSM>(
     }
 }
 
-fn check_msm<G, A>(
-    backend: &A,
-    bases: &[G::Affine],
-    scalars: &[Fr],
-) -> Result<(), String>
+fn check_msm<G, A>(backend: &A, bases: &[G::Affine], scalars: &[Fr]) -> Result<(), String>
 where
     G: CurveGroup<ScalarField = Fr> + VariableBaseMSM,
     A: Msm<G> + ?Sized,
@@ -139,10 +138,7 @@ where
     Ok(())
 }
 
-fn check_too_many_scalars<G, A>(
-    backend: &A,
-    rng: &mut StdRng,
-) -> Result<(), String>
+fn check_too_many_scalars<G, A>(backend: &A, rng: &mut StdRng) -> Result<(), String>
 where
     G: CurveGroup<ScalarField = Fr> + VariableBaseMSM,
     A: Msm<G> + ?Sized,

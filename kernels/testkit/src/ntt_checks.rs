@@ -25,8 +25,14 @@ pub(crate) fn run(
             progress(&name);
             report.record(name, outcome);
         };
-        check("agrees with ark-poly", agrees_with_ark_poly(backend, &input));
-        check("batch equals singles", batch_equals_singles(backend, &input));
+        check(
+            "agrees with ark-poly",
+            agrees_with_ark_poly(backend, &input),
+        );
+        check(
+            "batch equals singles",
+            batch_equals_singles(backend, &input),
+        );
         check("zeros and ones", zeros_and_ones(backend, n));
     }
     let mut check = |case: &str, outcome: Result<(), String>| {
@@ -72,7 +78,10 @@ pub(crate) fn run(
     );
 }
 
-fn expect_err(r: kernels_accel::Result<()>, ok: impl Fn(&AccelError) -> bool) -> Result<(), String> {
+fn expect_err(
+    r: kernels_accel::Result<()>,
+    ok: impl Fn(&AccelError) -> bool,
+) -> Result<(), String> {
     match r {
         Err(e) if ok(&e) => Ok(()),
         Err(e) => Err(format!("wrong error: {e}")),
@@ -110,7 +119,11 @@ fn agrees_with_ark_poly(backend: &dyn Accelerator<Bn254>, input: &[Fr]) -> Resul
     same("forward", &fwd, &domain.fft(input))?;
     let inv = run_one(backend, input, &NttConfig::inverse())?;
     same("inverse", &inv, &domain.ifft(input))?;
-    same("round trip", &run_one(backend, &fwd, &NttConfig::inverse())?, input)?;
+    same(
+        "round trip",
+        &run_one(backend, &fwd, &NttConfig::inverse())?,
+        input,
+    )?;
 
     let cfwd = run_one(backend, input, &NttConfig::forward().with_coset(g))?;
     same("coset forward", &cfwd, &coset.fft(input))?;
@@ -143,17 +156,29 @@ fn batch_equals_singles(backend: &dyn Accelerator<Bn254>, input: &[Fr]) -> Resul
 
 fn zeros_and_ones(backend: &dyn Accelerator<Bn254>, n: usize) -> Result<(), String> {
     let zeros = vec![Fr::zero(); n];
-    same("zeros", &run_one(backend, &zeros, &NttConfig::forward())?, &zeros)?;
+    same(
+        "zeros",
+        &run_one(backend, &zeros, &NttConfig::forward())?,
+        &zeros,
+    )?;
     // The constant polynomial 1 evaluates to 1 everywhere; the all-ones vector transforms
     // to (n, 0, 0, ...).
     let mut one = vec![Fr::zero(); n];
     if let Some(x) = one.first_mut() {
         *x = Fr::one();
     }
-    same("delta", &run_one(backend, &one, &NttConfig::forward())?, &vec![Fr::one(); n])?;
+    same(
+        "delta",
+        &run_one(backend, &one, &NttConfig::forward())?,
+        &vec![Fr::one(); n],
+    )?;
     let mut spike = vec![Fr::zero(); n];
     if let Some(x) = spike.first_mut() {
         *x = Fr::from(n as u64);
     }
-    same("ones", &run_one(backend, &vec![Fr::one(); n], &NttConfig::forward())?, &spike)
+    same(
+        "ones",
+        &run_one(backend, &vec![Fr::one(); n], &NttConfig::forward())?,
+        &spike,
+    )
 }
