@@ -11,6 +11,7 @@ mod witness;
 use commands::bench::BenchArgs;
 use commands::prove::{ProveArgs, VerifyArgs};
 use commands::selftest::SelftestArgs;
+use commands::serve::ServeArgs;
 use commands::BackendArgs;
 
 #[global_allocator]
@@ -18,8 +19,8 @@ static ALLOC: Counting = Counting;
 
 /// ZK proving appliance: proves circom Groth16 jobs fast on CPU and accelerators.
 ///
-/// With no command it runs the default job: a quick self-test of the CPU backend followed
-/// by a small benchmark table against arkworks, measured in the same process.
+/// With no command it serves (`appliance serve` with its defaults): the bundled sample
+/// circuit on http://127.0.0.1:8080, Kalypso market 1, job store in ./appliance-data.
 #[derive(Parser)]
 #[command(name = "appliance", version, about, long_about)]
 struct Cli {
@@ -40,6 +41,11 @@ enum Command {
     /// Runs are interleaved (ours, reference, ours, ...) after a warm-up; the medians, the
     /// speedup (reference / ours), CPU time and whether both results agree are printed.
     Bench(BenchArgs),
+    /// Serve the Kalypso prover API and the native job API over HTTP (the default).
+    ///
+    /// Without a config file it serves the bundled sample circuit to Kalypso market 1, keeps
+    /// its job store in ./appliance-data and picks the best backend (auto).
+    Serve(ServeArgs),
     /// Prove a circom circuit: zkey + witness (or wasm + input JSON) in, proof out.
     ///
     /// The proof is checked against the key's verifying key before it is written (a
@@ -57,7 +63,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        None => commands::bench::default_job(),
+        None => commands::serve::serve(&ServeArgs::default_args()),
+        Some(Command::Serve(args)) => commands::serve::serve(&args),
         Some(Command::Selftest(args)) => commands::selftest::selftest(&args),
         Some(Command::Bench(args)) => commands::bench::bench_cmd(&args),
         Some(Command::Prove(args)) => commands::prove::prove(&args),
@@ -72,4 +79,3 @@ fn main() -> ExitCode {
         }
     }
 }
-

@@ -87,22 +87,31 @@ pub fn compare_prove(
         std::hint::black_box((proof_to_json(&proof), public_to_json(&public)));
         Ok((proof, public, key, t))
     };
-    let ark_whole = |rng: &mut rand::rngs::ThreadRng| -> Result<ark_groth16::Proof<Bn254>, ProveBenchError> {
-        let mut file = std::fs::File::open(zkey).map_err(|source| ProveBenchError::Io {
-            path: zkey.display().to_string(),
-            source,
-        })?;
-        let (pk, matrices) = ark_circom::read_zkey(&mut file)
-            .map_err(|e| ProveBenchError::ArkCircom(e.to_string()))?;
-        let witness = read_wtns(wtns)?;
-        ark_prove(&pool, &pk, &matrices, &witness, rng)
-    };
+    let ark_whole =
+        |rng: &mut rand::rngs::ThreadRng| -> Result<ark_groth16::Proof<Bn254>, ProveBenchError> {
+            let mut file = std::fs::File::open(zkey).map_err(|source| ProveBenchError::Io {
+                path: zkey.display().to_string(),
+                source,
+            })?;
+            let (pk, matrices) = ark_circom::read_zkey(&mut file)
+                .map_err(|e| ProveBenchError::ArkCircom(e.to_string()))?;
+            let witness = read_wtns(wtns)?;
+            ark_prove(&pool, &pk, &matrices, &witness, rng)
+        };
 
     // Warm-up, and the correctness check of both sides.
     let (proof, public, key, _) = ours_whole(&mut rng)?;
     all_verified &= verify(&key.vk, &public, &proof)?;
     let ark = ark_whole(&mut rng)?;
-    all_verified &= verify(&key.vk, &public, &Proof { a: ark.a, b: ark.b, c: ark.c })?;
+    all_verified &= verify(
+        &key.vk,
+        &public,
+        &Proof {
+            a: ark.a,
+            b: ark.b,
+            c: ark.c,
+        },
+    )?;
     drop(key);
 
     let (mut ours_w, mut ours_p, mut ark_w, mut ark_p) = (vec![], vec![], vec![], vec![]);
@@ -150,14 +159,19 @@ pub fn compare_prove(
                 .iter()
                 .enumerate()
                 .map(|(i, (name, _))| {
-                    let samples: Vec<f64> = phases.iter().filter_map(|p| p.get(i).map(|x| x.1)).collect();
+                    let samples: Vec<f64> = phases
+                        .iter()
+                        .filter_map(|p| p.get(i).map(|x| x.1))
+                        .collect();
                     (name.clone(), median(&samples))
                 })
                 .collect()
         })
         .unwrap_or_default();
 
-    let snarkjs_ms = snarkjs.map(|s| snarkjs_prove_ms(s, zkey, wtns, runs.clamp(1, 3))).transpose()?;
+    let snarkjs_ms = snarkjs
+        .map(|s| snarkjs_prove_ms(s, zkey, wtns, runs.clamp(1, 3)))
+        .transpose()?;
     let info = backend.info();
     let ours_whole_ms = median(&ours_w);
     let ark_circom_whole_ms = median(&ark_w);
@@ -207,7 +221,12 @@ fn ark_prove(
 }
 
 /// Median wall time of `snarkjs groth16 prove` (the whole CLI process, as users run it).
-fn snarkjs_prove_ms(snarkjs: &Path, zkey: &Path, wtns: &Path, runs: usize) -> Result<f64, ProveBenchError> {
+fn snarkjs_prove_ms(
+    snarkjs: &Path,
+    zkey: &Path,
+    wtns: &Path,
+    runs: usize,
+) -> Result<f64, ProveBenchError> {
     let dir: PathBuf = std::env::temp_dir().join(format!("bench-snarkjs-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|source| ProveBenchError::Io {
         path: dir.display().to_string(),

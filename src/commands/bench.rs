@@ -8,7 +8,6 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::selftest::{selftest, SelftestArgs};
 use super::{open, BackendArgs};
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -93,7 +92,11 @@ fn kernels(args: &KernelArgs, ntt: bool) -> Result<ExitCode> {
     };
     let mut rows = Vec::new();
     for &log_n in &args.log_n {
-        let label = if ntt { "ntt".to_string() } else { format!("msm-{group:?}").to_lowercase() };
+        let label = if ntt {
+            "ntt".to_string()
+        } else {
+            format!("msm-{group:?}").to_lowercase()
+        };
         eprintln!(
             "bench {label} 2^{log_n} on {} ({threads} threads, {} runs)...",
             backend.info().name,
@@ -147,7 +150,9 @@ fn prove(args: &ProveBenchArgs) -> Result<ExitCode> {
         args.zkey.display(),
         backend.info().name,
         args.runs,
-        snarkjs.as_ref().map_or("not found".into(), |p| p.display().to_string())
+        snarkjs
+            .as_ref()
+            .map_or("not found".into(), |p| p.display().to_string())
     );
     let row = bench::prove::compare_prove(
         &*backend,
@@ -160,14 +165,26 @@ fn prove(args: &ProveBenchArgs) -> Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string(&row)?);
     } else {
-        println!("{} on {} ({} threads, median of {} runs)", row.zkey, row.backend, row.threads, row.runs);
-        println!("  ours, whole (read zkey + load + prove + write)  {:>9.1} ms", row.ours_whole_ms);
-        println!("  ours, prove with resident key                   {:>9.1} ms", row.ours_prove_ms);
+        println!(
+            "{} on {} ({} threads, median of {} runs)",
+            row.zkey, row.backend, row.threads, row.runs
+        );
+        println!(
+            "  ours, whole (read zkey + load + prove + write)  {:>9.1} ms",
+            row.ours_whole_ms
+        );
+        println!(
+            "  ours, prove with resident key                   {:>9.1} ms",
+            row.ours_prove_ms
+        );
         println!(
             "  ark-circom + ark-groth16, whole                 {:>9.1} ms   speedup {:.2}x",
             row.ark_circom_whole_ms, row.speedup_vs_ark_circom
         );
-        println!("  ark-groth16, prove only                         {:>9.1} ms", row.ark_circom_prove_ms);
+        println!(
+            "  ark-groth16, prove only                         {:>9.1} ms",
+            row.ark_circom_prove_ms
+        );
         match (row.snarkjs_ms, row.speedup_vs_snarkjs) {
             (Some(ms), Some(x)) => println!(
                 "  snarkjs groth16 prove (CLI process)             {ms:>9.1} ms   speedup {x:.2}x"
@@ -191,45 +208,33 @@ fn prove(args: &ProveBenchArgs) -> Result<ExitCode> {
 fn print_table(rows: &[Row]) {
     println!(
         "{:<7} {:>5} {:<7} {:>7} {:>11} {:>12} {:>8} {:>12} {:>11} {:>5}",
-        "op", "log_n", "backend", "threads", "ours_ms", "reference_ms", "speedup", "ours_cpu_ms", "extra_MiB", "same"
+        "op",
+        "log_n",
+        "backend",
+        "threads",
+        "ours_ms",
+        "reference_ms",
+        "speedup",
+        "ours_cpu_ms",
+        "extra_MiB",
+        "same"
     );
     for r in rows {
-        let extra = r
-            .extra_alloc_bytes
-            .map_or("-".to_string(), |b| format!("{:.1}", b as f64 / (1 << 20) as f64));
+        let extra = r.extra_alloc_bytes.map_or("-".to_string(), |b| {
+            format!("{:.1}", b as f64 / (1 << 20) as f64)
+        });
         println!(
             "{:<7} {:>5} {:<7} {:>7} {:>11.2} {:>12.2} {:>7.2}x {:>12.1} {:>11} {:>5}",
-            r.op, r.log_n, r.backend, r.threads, r.ours_ms, r.reference_ms, r.speedup, r.ours_cpu_ms, extra, r.same_result
+            r.op,
+            r.log_n,
+            r.backend,
+            r.threads,
+            r.ours_ms,
+            r.reference_ms,
+            r.speedup,
+            r.ours_cpu_ms,
+            extra,
+            r.same_result
         );
     }
-}
-
-/// The embedded default: what `cargo run --release` does on a fresh machine.
-pub fn default_job() -> Result<ExitCode> {
-    let args = SelftestArgs {
-        backend: BackendArgs {
-            backend: "cpu".into(),
-            device: 0,
-            threads: 0,
-        },
-        seed: None,
-        max_log: 14,
-        verbose: false,
-    };
-    let code = selftest(&args)?;
-    if code != ExitCode::SUCCESS {
-        return Ok(code);
-    }
-    let (backend, threads) = open(&args.backend)?;
-    let mut rows = Vec::new();
-    for (group, log_n) in [(MsmGroup::G1, 12), (MsmGroup::G1, 16), (MsmGroup::G2, 12)] {
-        eprintln!("bench msm {group:?} 2^{log_n}...");
-        rows.push(bench::compare_msm(&*backend, group, log_n, threads, 3, 1)?);
-    }
-    for log_n in [12, 16] {
-        eprintln!("bench ntt 2^{log_n}...");
-        rows.push(bench::compare_ntt(&*backend, log_n, threads, 3, 1)?);
-    }
-    print_table(&rows);
-    Ok(ExitCode::SUCCESS)
 }

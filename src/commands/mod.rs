@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod prove;
 pub mod selftest;
+pub mod serve;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -50,4 +51,3 @@ pub fn info(args: &BackendArgs) -> Result<ExitCode> {
     println!("backend: {} on {}", info.name, info.device);
     Ok(ExitCode::SUCCESS)
 }
-

@@ -8,9 +8,9 @@ use anyhow::{bail, Context, Result};
 use ark_bn254::Fr;
 use clap::{Args, ValueEnum};
 use prover_groth16::{
-    proof_from_json, proof_to_abi, proof_to_json, public_from_json, public_signals,
-    public_to_abi, public_to_json, solidity_calldata, verify, verifying_key_from_json,
-    CircuitKey, G2Order, PhaseTimings, ProvingKey,
+    proof_from_json, proof_to_abi, proof_to_json, public_from_json, public_signals, public_to_abi,
+    public_to_json, solidity_calldata, verify, verifying_key_from_json, CircuitKey, G2Order,
+    PhaseTimings, ProvingKey,
 };
 
 use super::{open, BackendArgs};
@@ -139,7 +139,10 @@ pub fn prove(args: &ProveArgs) -> Result<ExitCode> {
         G2OrderArg::RealFirst => G2Order::RealFirst,
     };
     let (proof_bytes, public_bytes) = match args.format {
-        OutputFormat::Snarkjs => (proof_to_json(&proof).into_bytes(), public_to_json(&public).into_bytes()),
+        OutputFormat::Snarkjs => (
+            proof_to_json(&proof).into_bytes(),
+            public_to_json(&public).into_bytes(),
+        ),
         OutputFormat::Calldata => (
             solidity_calldata(&proof, &public).into_bytes(),
             public_to_json(&public).into_bytes(),

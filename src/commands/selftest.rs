@@ -38,7 +38,10 @@ pub fn selftest(args: &SelftestArgs) -> Result<ExitCode> {
         ..SuiteOptions::default()
     };
     let info = backend.info();
-    eprintln!("selftest: backend {} on {}, seed {seed:#x}", info.name, info.device);
+    eprintln!(
+        "selftest: backend {} on {}, seed {seed:#x}",
+        info.name, info.device
+    );
     let mut count = 0usize;
     let report = kernels_testkit::run_suite(&*backend, &options, &mut |name| {
         count += 1;
@@ -66,4 +69,3 @@ pub fn selftest(args: &SelftestArgs) -> Result<ExitCode> {
         ExitCode::from(1)
     })
 }
-

@@ -48,10 +48,7 @@ impl<'a> BinFile<'a> {
                 return Err(Groth16Error::DuplicateSection { file, section: id });
             }
         }
-        Ok(Self {
-            sections,
-            file,
-        })
+        Ok(Self { sections, file })
     }
 
     pub(crate) fn section(&self, id: u32) -> Result<&'a [u8]> {
@@ -65,7 +62,11 @@ impl<'a> BinFile<'a> {
     }
 
     pub(crate) fn reader(&self, id: u32) -> Result<Reader<'a>> {
-        Ok(Reader::new(self.section(id)?, self.file, format!("section {id}")))
+        Ok(Reader::new(
+            self.section(id)?,
+            self.file,
+            format!("section {id}"),
+        ))
     }
 
     /// The section, which must be exactly `expected` bytes long.

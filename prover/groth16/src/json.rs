@@ -118,7 +118,10 @@ fn parse_g1(v: &Value, what: &'static str) -> Result<G1Affine> {
             reason: "projective coordinate must be 1 (affine) or 0 (infinity)".into(),
         });
     }
-    Ok(G1Affine::new_unchecked(parse_dec(&a[0], what)?, parse_dec(&a[1], what)?))
+    Ok(G1Affine::new_unchecked(
+        parse_dec(&a[0], what)?,
+        parse_dec(&a[1], what)?,
+    ))
 }
 
 fn parse_fq2(v: &Value, what: &'static str) -> Result<Fq2> {
@@ -138,7 +141,10 @@ fn parse_g2(v: &Value, what: &'static str) -> Result<G2Affine> {
             reason: "projective coordinate must be [1, 0] (affine) or [0, 0] (infinity)".into(),
         });
     }
-    Ok(G2Affine::new_unchecked(parse_fq2(&a[0], what)?, parse_fq2(&a[1], what)?))
+    Ok(G2Affine::new_unchecked(
+        parse_fq2(&a[0], what)?,
+        parse_fq2(&a[1], what)?,
+    ))
 }
 
 fn parse_value(text: &str, what: &'static str) -> Result<Value> {
@@ -162,7 +168,10 @@ pub fn proof_from_json(text: &str) -> Result<Proof> {
 pub fn public_from_json(text: &str) -> Result<Vec<Fr>> {
     let v = parse_value(text, "public.json")?;
     match v {
-        Value::Array(items) => items.iter().map(|x| parse_dec(x, "public signal")).collect(),
+        Value::Array(items) => items
+            .iter()
+            .map(|x| parse_dec(x, "public signal"))
+            .collect(),
         other => Err(Groth16Error::InvalidJson {
             what: "public.json",
             reason: format!("expected an array of decimal strings, found {other}"),

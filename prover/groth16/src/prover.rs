@@ -39,7 +39,8 @@ impl CircuitKey {
     pub fn load(backend: &dyn Accelerator<Bn254>, pk: ProvingKey) -> Result<Self> {
         let config = MsmConfig::default();
         let vk = pk.verifying_key();
-        let load1 = |p: &[G1Affine]| kernels_accel::load_bases::<G1Projective, _>(backend, p, &config);
+        let load1 =
+            |p: &[G1Affine]| kernels_accel::load_bases::<G1Projective, _>(backend, p, &config);
         Ok(Self {
             a: load1(&pk.a)?,
             b1: load1(&pk.b1)?,
@@ -167,7 +168,11 @@ fn quotient(backend: &dyn Accelerator<Bn254>, key: &CircuitKey, witness: &[Fr]) 
     {
         let mut all: [&mut [Fr]; 3] = [&mut a, &mut b, &mut c];
         kernels_accel::ntt(backend, &mut all, &NttConfig::inverse())?;
-        kernels_accel::ntt(backend, &mut all, &NttConfig::forward().with_coset(odd_coset))?;
+        kernels_accel::ntt(
+            backend,
+            &mut all,
+            &NttConfig::forward().with_coset(odd_coset),
+        )?;
     }
     Ok(a.par_iter()
         .zip(&b)

@@ -63,7 +63,12 @@ pub fn verify(vk: &VerifyingKey, public: &[Fr], proof: &Proof) -> Result<bool> {
     let acc: G1Projective =
         G1Projective::from(vk.ic[0]) + G1Projective::msm_unchecked(&vk.ic[1..], public);
     let lhs = Bn254::multi_pairing(
-        [(-proof.a.into_group()).into_affine(), vk.alpha1, acc.into_affine(), proof.c],
+        [
+            (-proof.a.into_group()).into_affine(),
+            vk.alpha1,
+            acc.into_affine(),
+            proof.c,
+        ],
         [proof.b, vk.beta2, vk.gamma2, vk.delta2],
     );
     Ok(lhs.is_zero())

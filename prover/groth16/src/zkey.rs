@@ -92,12 +92,24 @@ impl ProvingKey {
         let n_public = header.n_public;
         let private = n_vars - n_public - 1;
 
-        let ic = g1_points(bin.sized_section(3, ((n_public + 1) * G1_BYTES) as u64)?, "IC point")?;
+        let ic = g1_points(
+            bin.sized_section(3, ((n_public + 1) * G1_BYTES) as u64)?,
+            "IC point",
+        )?;
         let (coefs_a, coefs_b) = read_coefs(&bin, &header)?;
         let a = g1_points(bin.sized_section(5, (n_vars * G1_BYTES) as u64)?, "A point")?;
-        let b1 = g1_points(bin.sized_section(6, (n_vars * G1_BYTES) as u64)?, "B1 point")?;
-        let b2 = g2_points(bin.sized_section(7, (n_vars * G2_BYTES) as u64)?, "B2 point")?;
-        let c = g1_points(bin.sized_section(8, (private * G1_BYTES) as u64)?, "C point")?;
+        let b1 = g1_points(
+            bin.sized_section(6, (n_vars * G1_BYTES) as u64)?,
+            "B1 point",
+        )?;
+        let b2 = g2_points(
+            bin.sized_section(7, (n_vars * G2_BYTES) as u64)?,
+            "B2 point",
+        )?;
+        let c = g1_points(
+            bin.sized_section(8, (private * G1_BYTES) as u64)?,
+            "C point",
+        )?;
         let h = g1_points(
             bin.sized_section(9, (header.domain_size * G1_BYTES) as u64)?,
             "H point",
@@ -156,7 +168,9 @@ fn read_header(r: &mut Reader<'_>) -> Result<ZkeyHeader> {
         )));
     }
     if !domain_size.is_power_of_two() || domain_size < n_public + 1 {
-        return Err(bad(format!("domain size {domain_size} is not a usable power of two")));
+        return Err(bad(format!(
+            "domain size {domain_size} is not a usable power of two"
+        )));
     }
     kernels_accel::check_ntt_size::<Fr>(2 * domain_size)
         .map_err(|e| bad(format!("domain size {domain_size}: {e}")))?;
@@ -179,7 +193,11 @@ fn read_header(r: &mut Reader<'_>) -> Result<ZkeyHeader> {
     })
 }
 
-fn point<P: SWCurveConfig>(p: Option<Affine<P>>, what: &'static str, index: usize) -> Result<Affine<P>> {
+fn point<P: SWCurveConfig>(
+    p: Option<Affine<P>>,
+    what: &'static str,
+    index: usize,
+) -> Result<Affine<P>> {
     let p = p.ok_or(Groth16Error::NonCanonical {
         file: FILE,
         what,

@@ -50,13 +50,19 @@ fn every_fixture_proves_and_verifies() {
     let mut rng = rand::thread_rng();
     for circuit in CIRCUITS {
         let f = load(&backend, circuit);
-        assert_eq!(f.key.vk, f.vk_json, "{circuit}: zkey's vk differs from snarkjs's");
+        assert_eq!(
+            f.key.vk, f.vk_json,
+            "{circuit}: zkey's vk differs from snarkjs's"
+        );
         let public = public_signals(&f.witness, f.key.header.n_public);
         assert_eq!(public, f.public, "{circuit}: witness public signals");
 
         let mut timings = PhaseTimings::default();
         let proof = prove(&backend, &f.key, &f.witness, &mut rng, &mut timings).expect("proves");
-        assert!(verify(&f.vk_json, &public, &proof).expect("verifies"), "{circuit}: our proof rejected");
+        assert!(
+            verify(&f.vk_json, &public, &proof).expect("verifies"),
+            "{circuit}: our proof rejected"
+        );
 
         // Randomised: a second proof differs but also verifies.
         let again = prove(&backend, &f.key, &f.witness, &mut rng, &mut timings).expect("proves");
@@ -66,13 +72,23 @@ fn every_fixture_proves_and_verifies() {
         // Tampering is caught.
         let mut wrong_public = public.clone();
         wrong_public[0] += Fr::one();
-        assert!(!verify(&f.vk_json, &wrong_public, &proof).expect("runs"), "{circuit}: wrong public accepted");
+        assert!(
+            !verify(&f.vk_json, &wrong_public, &proof).expect("runs"),
+            "{circuit}: wrong public accepted"
+        );
         let tampered = Proof {
             a: (proof.a + G1Affine::generator()).into_affine(),
             ..proof
         };
-        assert!(!verify(&f.vk_json, &public, &tampered).expect("runs"), "{circuit}: tampered A accepted");
-        let swapped = Proof { a: proof.c, c: proof.a, ..proof };
+        assert!(
+            !verify(&f.vk_json, &public, &tampered).expect("runs"),
+            "{circuit}: tampered A accepted"
+        );
+        let swapped = Proof {
+            a: proof.c,
+            c: proof.a,
+            ..proof
+        };
         assert!(!verify(&f.vk_json, &public, &swapped).expect("runs"));
         assert!(matches!(
             verify(&f.vk_json, &public[1..], &proof),
@@ -80,14 +96,23 @@ fn every_fixture_proves_and_verifies() {
         ));
 
         // Encodings round-trip.
-        assert_eq!(proof_from_json(&proof_to_json(&proof)).expect("json"), proof);
-        assert_eq!(public_from_json(&public_to_json(&public)).expect("json"), public);
+        assert_eq!(
+            proof_from_json(&proof_to_json(&proof)).expect("json"),
+            proof
+        );
+        assert_eq!(
+            public_from_json(&public_to_json(&public)).expect("json"),
+            public
+        );
         for order in [G2Order::ImaginaryFirst, G2Order::RealFirst] {
             let abi = proof_to_abi(&proof, order);
             assert_eq!(abi.len(), 256);
             assert_eq!(proof_from_abi(&abi, order).expect("abi"), proof);
         }
-        assert_eq!(public_from_abi(&public_to_abi(&public), public.len()).expect("abi"), public);
+        assert_eq!(
+            public_from_abi(&public_to_abi(&public), public.len()).expect("abi"),
+            public
+        );
     }
 }
 
@@ -99,14 +124,29 @@ fn snarkjs_reference_material_matches_our_encodings_and_verifier() {
         let public_text = read(circuit, "public.json");
         let proof = proof_from_json(&proof_text).expect("proof.json");
         let public = public_from_json(&public_text).expect("public.json");
-        assert!(verify(&vk, &public, &proof).expect("runs"), "{circuit}: snarkjs's own proof rejected");
+        assert!(
+            verify(&vk, &public, &proof).expect("runs"),
+            "{circuit}: snarkjs's own proof rejected"
+        );
         // Byte-identical writers.
-        assert_eq!(proof_to_json(&proof), proof_text, "{circuit}: proof.json bytes");
-        assert_eq!(public_to_json(&public), public_text, "{circuit}: public.json bytes");
+        assert_eq!(
+            proof_to_json(&proof),
+            proof_text,
+            "{circuit}: proof.json bytes"
+        );
+        assert_eq!(
+            public_to_json(&public),
+            public_text,
+            "{circuit}: public.json bytes"
+        );
         let calldata = fixtures().join(circuit).join("calldata.txt");
         if calldata.exists() {
             let want = std::fs::read_to_string(&calldata).expect("calldata");
-            assert_eq!(solidity_calldata(&proof, &public), want.trim_end(), "{circuit}: calldata");
+            assert_eq!(
+                solidity_calldata(&proof, &public),
+                want.trim_end(),
+                "{circuit}: calldata"
+            );
         }
     }
 }
@@ -118,10 +158,17 @@ fn witness_satisfies_the_r1cs_and_a_changed_one_does_not() {
         let r1cs = R1cs::read(dir.join("circuit.r1cs")).expect("r1cs");
         let mut witness = read_wtns(dir.join("witness.wtns")).expect("wtns");
         assert_eq!(r1cs.n_wires, witness.len());
-        assert_eq!(r1cs.first_unsatisfied(&witness).expect("fits"), None, "{circuit}");
+        assert_eq!(
+            r1cs.first_unsatisfied(&witness).expect("fits"),
+            None,
+            "{circuit}"
+        );
         let last = witness.len() - 1;
         witness[last] += Fr::one();
-        assert!(r1cs.first_unsatisfied(&witness).expect("fits").is_some(), "{circuit}");
+        assert!(
+            r1cs.first_unsatisfied(&witness).expect("fits").is_some(),
+            "{circuit}"
+        );
     }
 }
 
@@ -152,16 +199,25 @@ fn malformed_zkeys_give_errors_not_panics() {
     let bytes = std::fs::read(fixtures().join("multiplier/circuit_final.zkey")).expect("zkey");
     assert!(ProvingKey::from_bytes(&bytes).is_ok());
     for cut in (0..bytes.len()).step_by(7) {
-        assert!(ProvingKey::from_bytes(&bytes[..cut]).is_err(), "cut at {cut} accepted");
+        assert!(
+            ProvingKey::from_bytes(&bytes[..cut]).is_err(),
+            "cut at {cut} accepted"
+        );
     }
     let mut wrong_magic = bytes.clone();
     wrong_magic[0] = b'x';
-    assert!(matches!(ProvingKey::from_bytes(&wrong_magic), Err(Groth16Error::BadMagic { .. })));
+    assert!(matches!(
+        ProvingKey::from_bytes(&wrong_magic),
+        Err(Groth16Error::BadMagic { .. })
+    ));
     // The base-field prime starts at byte 48 (after magic, version, count, section 1 and
     // the header of section 2 and n8q).
     let mut other_curve = bytes.clone();
     other_curve[48] ^= 1;
-    assert!(matches!(ProvingKey::from_bytes(&other_curve), Err(Groth16Error::WrongCurve { .. })));
+    assert!(matches!(
+        ProvingKey::from_bytes(&other_curve),
+        Err(Groth16Error::WrongCurve { .. })
+    ));
     // Flipping bytes anywhere never panics.
     for i in (0..bytes.len()).step_by(3) {
         let mut b = bytes.clone();
@@ -188,8 +244,14 @@ fn snarkjs_verifies_our_proofs() {
     let mut rng = rand::thread_rng();
     for circuit in CIRCUITS {
         let f = load(&backend, circuit);
-        let proof = prove(&backend, &f.key, &f.witness, &mut rng, &mut PhaseTimings::default())
-            .expect("proves");
+        let proof = prove(
+            &backend,
+            &f.key,
+            &f.witness,
+            &mut rng,
+            &mut PhaseTimings::default(),
+        )
+        .expect("proves");
         let public = public_signals(&f.witness, f.key.header.n_public);
         let run = |proof: &Proof, public: &[Fr]| -> bool {
             std::fs::write(tmp.join("proof.json"), proof_to_json(proof)).expect("write");
@@ -203,10 +265,16 @@ fn snarkjs_verifies_our_proofs() {
                 .expect("snarkjs runs");
             out.status.success()
         };
-        assert!(run(&proof, &public), "{circuit}: snarkjs rejected our proof");
+        assert!(
+            run(&proof, &public),
+            "{circuit}: snarkjs rejected our proof"
+        );
         let mut wrong = public.clone();
         wrong[0] += Fr::one();
-        assert!(!run(&proof, &wrong), "{circuit}: snarkjs accepted a wrong public input");
+        assert!(
+            !run(&proof, &wrong),
+            "{circuit}: snarkjs accepted a wrong public input"
+        );
     }
     let _ = std::fs::remove_dir_all(&tmp);
 }

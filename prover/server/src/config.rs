@@ -113,17 +113,19 @@ impl Config {
     }
 
     pub fn load(path: &std::path::Path) -> Result<Self, ServerError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ServerError::Config(format!(
-            "cannot read {}: {e}",
-            path.display()
-        )))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ServerError::Config(format!("cannot read {}: {e}", path.display())))?;
         Self::from_toml(&text)
     }
 }
 
 /// Parses a `public_inputs` entry: `name` or `name[k]`.
 pub(crate) fn parse_input_spec(spec: &str) -> Result<(String, usize), ServerError> {
-    let bad = || ServerError::Config(format!("public input `{spec}`: expected `name` or `name[k]`"));
+    let bad = || {
+        ServerError::Config(format!(
+            "public input `{spec}`: expected `name` or `name[k]`"
+        ))
+    };
     match spec.split_once('[') {
         None if !spec.is_empty() => Ok((spec.to_string(), 1)),
         None => Err(bad()),

@@ -123,8 +123,7 @@ pub async fn wait(state: &AppState, id: u64) -> Result<JobRecord, ServerError> {
         Some(r) if r.state.finished() => return Ok(r),
         Some(_) => {}
     }
-    rx.await
-        .map_err(|_| ServerError::ShuttingDown)
+    rx.await.map_err(|_| ServerError::ShuttingDown)
 }
 
 /// Re-queues what a previous run left unfinished. Ephemeral jobs cannot be resumed (their
@@ -152,7 +151,9 @@ pub fn recover(state: &AppState) -> Result<usize, ServerError> {
         if record.state == JobState::Running {
             record.state = JobState::Queued;
             state.store.update(&record)?;
-            state.metrics.transition(Some(JobState::Running), JobState::Queued);
+            state
+                .metrics
+                .transition(Some(JobState::Running), JobState::Queued);
         }
         state.queue.unfinished.fetch_add(1, Ordering::SeqCst);
         state.queue.push(record.id);
@@ -197,7 +198,8 @@ async fn process(state: &AppState, id: u64) -> Result<(), ServerError> {
         (Some(input), Ok(circuit)) => {
             let backend = state.backend.clone();
             let expected = record.expected_public.clone();
-            let task = tokio::task::spawn_blocking(move || run_job(&*backend, &circuit, &input, expected));
+            let task =
+                tokio::task::spawn_blocking(move || run_job(&*backend, &circuit, &input, expected));
             let limit = Duration::from_secs(state.config.job_timeout_secs.max(1));
             match tokio::time::timeout(limit, task).await {
                 Ok(Ok(result)) => result,
@@ -219,7 +221,9 @@ async fn process(state: &AppState, id: u64) -> Result<(), ServerError> {
         }
     }
     state.store.update(&record)?;
-    state.metrics.transition(Some(JobState::Running), record.state);
+    state
+        .metrics
+        .transition(Some(JobState::Running), record.state);
     state.queue.unfinished.fetch_sub(1, Ordering::SeqCst);
     for tx in lock(&state.queue.waiters).remove(&id).unwrap_or_default() {
         let _ = tx.send(record.clone());

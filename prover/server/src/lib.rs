@@ -88,13 +88,25 @@ impl AppState {
         let store = JobStore::open(&config.data_dir)?;
         let circuits = Circuits::default();
         if config.bundled_sample {
-            circuits.insert(Circuit::load(&*backend, sample::ID, sample::ZKEY, sample::WASM)?);
+            circuits.insert(Circuit::load(
+                &*backend,
+                sample::ID,
+                sample::ZKEY,
+                sample::WASM,
+            )?);
         }
         for c in &config.circuits {
             let read = |p: &Path| {
-                std::fs::read(p).map_err(|e| ServerError::Config(format!("circuit {}: {}: {e}", c.id, p.display())))
+                std::fs::read(p).map_err(|e| {
+                    ServerError::Config(format!("circuit {}: {}: {e}", c.id, p.display()))
+                })
             };
-            circuits.insert(Circuit::load(&*backend, &c.id, &read(&c.zkey)?, &read(&c.wasm)?)?);
+            circuits.insert(Circuit::load(
+                &*backend,
+                &c.id,
+                &read(&c.zkey)?,
+                &read(&c.wasm)?,
+            )?);
         }
         load_registered(&config.data_dir, &*backend, &circuits)?;
         let markets = build_markets(&config, &circuits)?;
@@ -142,14 +154,24 @@ impl AppState {
     pub fn market(&self, id: Option<&str>) -> Result<&Market, ServerError> {
         let id = match id.or(self.config.default_market.as_deref()) {
             Some(id) => id.to_string(),
-            None if self.markets.len() == 1 => self.markets.keys().next().cloned().unwrap_or_default(),
-            None => return Err(ServerError::BadRequest("several markets are served: name one with ?market_id=".into())),
+            None if self.markets.len() == 1 => {
+                self.markets.keys().next().cloned().unwrap_or_default()
+            }
+            None => {
+                return Err(ServerError::BadRequest(
+                    "several markets are served: name one with ?market_id=".into(),
+                ))
+            }
         };
         self.markets.get(&id).ok_or(ServerError::UnknownMarket(id))
     }
 }
 
-fn load_registered(data_dir: &Path, backend: &dyn Accelerator<Bn254>, circuits: &Circuits) -> Result<(), ServerError> {
+fn load_registered(
+    data_dir: &Path,
+    backend: &dyn Accelerator<Bn254>,
+    circuits: &Circuits,
+) -> Result<(), ServerError> {
     let dir = data_dir.join("circuits");
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Ok(());
@@ -159,34 +181,49 @@ fn load_registered(data_dir: &Path, backend: &dyn Accelerator<Bn254>, circuits: 
         if !circuits::valid_id(&id) {
             continue;
         }
-        let (zkey, wasm) = (entry.path().join("circuit.zkey"), entry.path().join("circuit.wasm"));
+        let (zkey, wasm) = (
+            entry.path().join("circuit.zkey"),
+            entry.path().join("circuit.wasm"),
+        );
         match (std::fs::read(&zkey), std::fs::read(&wasm)) {
             (Ok(z), Ok(w)) => match Circuit::load(backend, &id, &z, &w) {
                 Ok(c) => circuits.insert(c),
                 Err(e) => tracing::error!("registered circuit {id} no longer loads: {e}"),
             },
-            _ => tracing::error!("registered circuit {id} is missing its files in {}", entry.path().display()),
+            _ => tracing::error!(
+                "registered circuit {id} is missing its files in {}",
+                entry.path().display()
+            ),
         }
     }
     Ok(())
 }
 
-fn build_markets(config: &Config, circuits: &Circuits) -> Result<HashMap<String, Market>, ServerError> {
+fn build_markets(
+    config: &Config,
+    circuits: &Circuits,
+) -> Result<HashMap<String, Market>, ServerError> {
     let mut list: Vec<MarketConfig> = config.markets.clone();
     if config.bundled_sample && !list.iter().any(|m| m.id == sample::MARKET) {
         list.push(MarketConfig {
             id: sample::MARKET.into(),
             circuit: sample::ID.into(),
-            public_inputs: sample::PUBLIC_INPUTS.iter().map(|s| s.to_string()).collect(),
+            public_inputs: sample::PUBLIC_INPUTS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             g2_order: Default::default(),
             benchmark_input: Some(sample::INPUT.into()),
         });
     }
     let mut markets = HashMap::new();
     for m in list {
-        let circuit = circuits
-            .get(&m.circuit)
-            .map_err(|_| ServerError::Config(format!("market {} uses unknown circuit `{}`", m.id, m.circuit)))?;
+        let circuit = circuits.get(&m.circuit).map_err(|_| {
+            ServerError::Config(format!(
+                "market {} uses unknown circuit `{}`",
+                m.id, m.circuit
+            ))
+        })?;
         let public_inputs = m
             .public_inputs
             .iter()
@@ -228,7 +265,8 @@ fn operator_token(config: &Config) -> Result<String, ServerError> {
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let token = hex::encode(bytes);
     std::fs::create_dir_all(&config.data_dir).map_err(|e| ServerError::Config(e.to_string()))?;
-    std::fs::write(&path, &token).map_err(|e| ServerError::Config(format!("{}: {e}", path.display())))?;
+    std::fs::write(&path, &token)
+        .map_err(|e| ServerError::Config(format!("{}: {e}", path.display())))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -246,7 +284,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/benchmark", get(kalypso::benchmark))
         .route("/api/generateProof", post(kalypso::generate_proof))
         .route("/api/checkInput", post(kalypso::check_input))
-        .route("/api/verifyInputsAndProof", post(kalypso::verify_inputs_and_proof))
+        .route(
+            "/api/verifyInputsAndProof",
+            post(kalypso::verify_inputs_and_proof),
+        )
         .route("/v1/jobs", post(native::submit_job))
         .route("/v1/jobs/{id}", get(native::job_status))
         .route("/v1/jobs/{id}/proof", get(native::job_proof))

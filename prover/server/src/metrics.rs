@@ -10,7 +10,9 @@ use prover_groth16::PhaseTimings;
 
 use crate::store::JobState;
 
-const BUCKETS: [f64; 12] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0];
+const BUCKETS: [f64; 12] = [
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0,
+];
 
 #[derive(Default)]
 pub struct Metrics {
@@ -66,25 +68,48 @@ impl Metrics {
         let _ = writeln!(out, "# HELP appliance_jobs Jobs in the store by state.");
         let _ = writeln!(out, "# TYPE appliance_jobs gauge");
         for s in JobState::ALL {
-            let _ = writeln!(out, "appliance_jobs{{state=\"{}\"}} {}", s.name(), m.by_state.get(&s).copied().unwrap_or(0));
+            let _ = writeln!(
+                out,
+                "appliance_jobs{{state=\"{}\"}} {}",
+                s.name(),
+                m.by_state.get(&s).copied().unwrap_or(0)
+            );
         }
-        let _ = writeln!(out, "# HELP appliance_queue_depth Jobs waiting for the worker.");
+        let _ = writeln!(
+            out,
+            "# HELP appliance_queue_depth Jobs waiting for the worker."
+        );
         let _ = writeln!(out, "# TYPE appliance_queue_depth gauge");
         let _ = writeln!(out, "appliance_queue_depth {queue_depth}");
         let _ = writeln!(out, "# HELP appliance_prove_seconds Wall time of finished jobs (witness + proof + self-check).");
         let _ = writeln!(out, "# TYPE appliance_prove_seconds histogram");
         for (i, le) in BUCKETS.iter().enumerate() {
-            let _ = writeln!(out, "appliance_prove_seconds_bucket{{le=\"{le}\"}} {}", m.prove_counts[i]);
+            let _ = writeln!(
+                out,
+                "appliance_prove_seconds_bucket{{le=\"{le}\"}} {}",
+                m.prove_counts[i]
+            );
         }
-        let _ = writeln!(out, "appliance_prove_seconds_bucket{{le=\"+Inf\"}} {}", m.prove_count);
+        let _ = writeln!(
+            out,
+            "appliance_prove_seconds_bucket{{le=\"+Inf\"}} {}",
+            m.prove_count
+        );
         let _ = writeln!(out, "appliance_prove_seconds_sum {}", m.prove_sum);
         let _ = writeln!(out, "appliance_prove_seconds_count {}", m.prove_count);
         let _ = writeln!(out, "# HELP appliance_phase_seconds_total Time spent in each prover phase (NTTs, each MSM).");
         let _ = writeln!(out, "# TYPE appliance_phase_seconds_total counter");
         for (name, s) in &m.phase_seconds {
-            let _ = writeln!(out, "appliance_phase_seconds_total{{phase=\"{}\"}} {s}", esc(name));
+            let _ = writeln!(
+                out,
+                "appliance_phase_seconds_total{{phase=\"{}\"}} {s}",
+                esc(name)
+            );
         }
-        let _ = writeln!(out, "# HELP appliance_backend_info The proving backend and its device.");
+        let _ = writeln!(
+            out,
+            "# HELP appliance_backend_info The proving backend and its device."
+        );
         let _ = writeln!(out, "# TYPE appliance_backend_info gauge");
         let _ = writeln!(
             out,
@@ -98,7 +123,10 @@ impl Metrics {
             let _ = writeln!(out, "appliance_device_memory_bytes {mem}");
         }
         if let Some(rss) = resident_bytes() {
-            let _ = writeln!(out, "# HELP appliance_process_resident_bytes Resident memory of the appliance process.");
+            let _ = writeln!(
+                out,
+                "# HELP appliance_process_resident_bytes Resident memory of the appliance process."
+            );
             let _ = writeln!(out, "# TYPE appliance_process_resident_bytes gauge");
             let _ = writeln!(out, "appliance_process_resident_bytes {rss}");
         }

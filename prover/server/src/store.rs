@@ -22,7 +22,12 @@ pub enum JobState {
 }
 
 impl JobState {
-    pub const ALL: [JobState; 4] = [JobState::Queued, JobState::Running, JobState::Done, JobState::Failed];
+    pub const ALL: [JobState; 4] = [
+        JobState::Queued,
+        JobState::Running,
+        JobState::Done,
+        JobState::Failed,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -49,7 +54,7 @@ pub enum JobInput {
 }
 
 /// A finished proof, in snarkjs form (other encodings are derived on request).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ProofRecord {
     pub proof_json: String,
     /// Public signals in decimal.
@@ -92,7 +97,8 @@ fn db_err(e: impl std::fmt::Display) -> ServerError {
 
 impl JobStore {
     pub fn open(dir: &Path) -> Result<Self, ServerError> {
-        std::fs::create_dir_all(dir).map_err(|e| ServerError::Store(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ServerError::Store(format!("{}: {e}", dir.display())))?;
         let db = Database::create(dir.join("jobs.redb")).map_err(db_err)?;
         let txn = db.begin_write().map_err(db_err)?;
         {
@@ -108,7 +114,10 @@ impl JobStore {
         let txn = self.db.begin_write().map_err(db_err)?;
         {
             let mut meta = txn.open_table(META).map_err(db_err)?;
-            let next = meta.get("next_id").map_err(db_err)?.map_or(1, |v| v.value());
+            let next = meta
+                .get("next_id")
+                .map_err(db_err)?
+                .map_or(1, |v| v.value());
             meta.insert("next_id", next + 1).map_err(db_err)?;
             record.id = next;
             let bytes = serde_json::to_vec(&record).map_err(db_err)?;

@@ -6,7 +6,6 @@ use ark_ff::PrimeField;
 
 use crate::error::{Result, WitnessError};
 
-
 /// Serialises a witness exactly as snarkjs does (byte-identical to `generate_witness.js`).
 pub use prover_groth16::write_wtns;
 

@@ -1,0 +1,270 @@
+//! The native job API, circuit registration (operator only), health and metrics.
+
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use prover_groth16::{
+    proof_from_json, proof_to_abi, public_from_json, public_to_abi, solidity_calldata, G2Order,
+};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::circuits::{self, Circuit};
+use crate::config::G2OrderConfig;
+use crate::jobs;
+use crate::store::{JobInput, JobRecord, JobState};
+use crate::{AppState, ServerError};
+
+/// `POST /v1/jobs` body: a circuit and either its input JSON or a ready witness.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitJob {
+    circuit: String,
+    /// The circuit's input signals, as for snarkjs (`{"a": "3", ...}`).
+    input: Option<Value>,
+    /// A `.wtns` file, hex encoded.
+    wtns_hex: Option<String>,
+}
+
+pub async fn submit_job(
+    State(state): State<AppState>,
+    Json(req): Json<SubmitJob>,
+) -> Result<Response, ServerError> {
+    let input = match (req.input, req.wtns_hex) {
+        (Some(Value::Object(m)), None) => JobInput::Json(Value::Object(m).to_string()),
+        (Some(_), None) => {
+            return Err(ServerError::BadRequest(
+                "`input` must be a JSON object of input signals".into(),
+            ))
+        }
+        (None, Some(h)) => {
+            let bytes = hex::decode(h.trim_start_matches("0x"))
+                .map_err(|e| ServerError::BadRequest(format!("wtns_hex: {e}")))?;
+            // Reject a malformed witness now rather than accepting a job that must fail.
+            prover_groth16::parse_wtns(&bytes)?;
+            JobInput::Wtns(bytes)
+        }
+        _ => {
+            return Err(ServerError::BadRequest(
+                "give exactly one of `input` and `wtns_hex`".into(),
+            ))
+        }
+    };
+    let job = jobs::submit(&state, &req.circuit, input, false, None)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({
+            "id": job.id,
+            "state": job.state,
+            "status_url": format!("/v1/jobs/{}", job.id),
+            "proof_url": format!("/v1/jobs/{}/proof", job.id),
+        })),
+    )
+        .into_response())
+}
+
+fn view(r: &JobRecord) -> Value {
+    serde_json::json!({
+        "id": r.id,
+        "circuit": r.circuit,
+        "state": r.state,
+        "created_ms": r.created_ms,
+        "started_ms": r.started_ms,
+        "finished_ms": r.finished_ms,
+        "attempts": r.attempts,
+        "error": r.error,
+        "prove_ms": r.proof.as_ref().map(|p| p.prove_ms),
+    })
+}
+
+fn job(state: &AppState, id: &str) -> Result<JobRecord, ServerError> {
+    let id: u64 = id
+        .parse()
+        .map_err(|_| ServerError::BadRequest(format!("job id `{id}` is not a number")))?;
+    state.store.get(id)?.ok_or(ServerError::UnknownJob(id))
+}
+
+pub async fn job_status(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ServerError> {
+    Ok(Json(view(&job(&state, &id)?)))
+}
+
+#[derive(Deserialize)]
+pub struct ProofQuery {
+    format: Option<String>,
+    g2_order: Option<G2OrderConfig>,
+}
+
+pub async fn job_proof(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<ProofQuery>,
+) -> Result<Response, ServerError> {
+    let r = job(&state, &id)?;
+    let record = match (r.state, &r.proof) {
+        (JobState::Done, Some(p)) => p.clone(),
+        (JobState::Failed, _) => return Err(ServerError::JobFailed(r.error.unwrap_or_default())),
+        _ => return Err(ServerError::NotFinished(r.id)),
+    };
+    let proof = proof_from_json(&record.proof_json)?;
+    let public = public_from_json(&serde_json::to_string(&record.public).unwrap_or_default())?;
+    match q.format.as_deref().unwrap_or("snarkjs") {
+        "snarkjs" => {
+            let proof_value: Value = serde_json::from_str(&record.proof_json)
+                .map_err(|e| ServerError::Internal(e.to_string()))?;
+            Ok(
+                Json(serde_json::json!({ "proof": proof_value, "public": record.public }))
+                    .into_response(),
+            )
+        }
+        "calldata" => Ok((
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            solidity_calldata(&proof, &public),
+        )
+            .into_response()),
+        "abi" => {
+            let order: G2Order = q.g2_order.unwrap_or_default().into();
+            Ok(Json(serde_json::json!({
+                "proof": format!("0x{}", hex::encode(proof_to_abi(&proof, order))),
+                "public": format!("0x{}", hex::encode(public_to_abi(&public))),
+            }))
+            .into_response())
+        }
+        other => Err(ServerError::BadRequest(format!(
+            "format `{other}`: expected snarkjs, calldata or abi"
+        ))),
+    }
+}
+
+pub async fn list_circuits(State(state): State<AppState>) -> Json<Value> {
+    let circuits: Vec<Value> = state
+        .circuits
+        .ids()
+        .into_iter()
+        .filter_map(|id| state.circuits.get(&id).ok())
+        .map(|c| {
+            serde_json::json!({
+                "id": c.id,
+                "n_vars": c.key.header.n_vars,
+                "n_public": c.n_public(),
+                "domain_size": c.key.header.domain_size,
+            })
+        })
+        .collect();
+    Json(serde_json::json!({ "circuits": circuits }))
+}
+
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ServerError> {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ServerError::Unauthorized)?;
+    if state.token_matches(given.trim()) {
+        Ok(())
+    } else {
+        Err(ServerError::Unauthorized)
+    }
+}
+
+/// `POST /v1/circuits`, multipart with fields `id`, `zkey` and `wasm`; operator only. The
+/// files are checked (they load, and describe the same circuit) before anything is stored.
+pub async fn register_circuit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    mut multipart: Multipart,
+) -> Result<Response, ServerError> {
+    authorize(&state, &headers)?;
+    let (mut id, mut zkey, mut wasm) = (None, None, None);
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| ServerError::BadRequest(format!("multipart: {e}")))?
+    {
+        let name = field.name().unwrap_or_default().to_string();
+        let data = field
+            .bytes()
+            .await
+            .map_err(|e| ServerError::BadRequest(format!("multipart field `{name}`: {e}")))?;
+        match name.as_str() {
+            "id" => id = Some(String::from_utf8_lossy(&data).trim().to_string()),
+            "zkey" => zkey = Some(data),
+            "wasm" => wasm = Some(data),
+            other => {
+                return Err(ServerError::BadRequest(format!(
+                    "unexpected field `{other}`"
+                )))
+            }
+        }
+    }
+    let (Some(id), Some(zkey), Some(wasm)) = (id, zkey, wasm) else {
+        return Err(ServerError::BadRequest(
+            "fields `id`, `zkey` and `wasm` are required".into(),
+        ));
+    };
+    if !circuits::valid_id(&id) {
+        return Err(ServerError::BadRequest(
+            "circuit id: 1 to 64 characters of letters, digits, '-' and '_'".into(),
+        ));
+    }
+    let backend = state.backend.clone();
+    let (load_id, z, w) = (id.clone(), zkey.clone(), wasm.clone());
+    let circuit = tokio::task::spawn_blocking(move || Circuit::load(&*backend, &load_id, &z, &w))
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))??;
+    let dir = circuits::stored_dir(&state.config.data_dir, &id);
+    let store = |name: &str, bytes: &[u8]| {
+        std::fs::create_dir_all(&dir)
+            .and_then(|_| std::fs::write(dir.join(name), bytes))
+            .map_err(|e| ServerError::Store(format!("{}: {e}", dir.display())))
+    };
+    store("circuit.zkey", &zkey)?;
+    store("circuit.wasm", &wasm)?;
+    let body = serde_json::json!({
+        "id": id,
+        "n_vars": circuit.key.header.n_vars,
+        "n_public": circuit.n_public(),
+        "domain_size": circuit.key.header.domain_size,
+    });
+    state.circuits.insert(circuit);
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    let info = state.backend.info();
+    let draining = state.is_shutting_down();
+    let body = Json(serde_json::json!({
+        "status": if draining { "draining" } else { "ok" },
+        "backend": info.name,
+        "device": info.device,
+        "queue_depth": state.queue.depth(),
+        "circuits": state.circuits.ids(),
+    }));
+    let status = if draining {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (status, body).into_response()
+}
+
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state
+            .metrics
+            .render(&state.backend.info(), state.queue.depth()),
+    )
+        .into_response()
+}
+
+pub async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(serde_json::json!({ "error": "no such route (see /openapi.json)" })),
+    )
+        .into_response()
+}

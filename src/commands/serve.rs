@@ -1,0 +1,93 @@
+//! `appliance serve`: the HTTP service (Kalypso prover API + native job API).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use prover_server::{AppState, Config};
+
+use super::{open, BackendArgs};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Configuration file (TOML); every key is optional. Without it: the bundled sample
+    /// circuit served to market 1, data in ./appliance-data, backend auto.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Listen address (overrides the config), e.g. 127.0.0.1:8080.
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Data directory: job store, registered circuits, operator token (overrides the config).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Backend (overrides the config): auto, cpu, cuda, opencl, fpga.
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// CPU threads (overrides the config; 0: every core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+impl ServeArgs {
+    /// `appliance` with no command.
+    pub fn default_args() -> Self {
+        Self {
+            config: None,
+            listen: None,
+            data_dir: None,
+            backend: None,
+            threads: None,
+        }
+    }
+}
+
+pub fn serve(args: &ServeArgs) -> Result<ExitCode> {
+    let mut config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    if let Some(l) = &args.listen {
+        config.listen = l.clone();
+    }
+    if let Some(d) = &args.data_dir {
+        config.data_dir = d.clone();
+    }
+    if let Some(b) = &args.backend {
+        config.backend = b.clone();
+    }
+    if let Some(t) = args.threads {
+        config.threads = t;
+    }
+    let (backend, _) = open(&BackendArgs {
+        backend: config.backend.clone(),
+        device: 0,
+        threads: config.threads,
+    })?;
+    let info = backend.info();
+    eprintln!("backend {} on {}", info.name, info.device);
+    let listen = config.listen.clone();
+    let state = AppState::new(config, backend).context("cannot start the appliance")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        eprintln!(
+            "serving on http://{} (circuits: {}; operator token in {})",
+            listener
+                .local_addr()
+                .map_or(listen.clone(), |a| a.to_string()),
+            state.circuits.ids().join(", "),
+            state.token_path().display()
+        );
+        prover_server::serve(state, listener).await?;
+        eprintln!("stopped");
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
