@@ -38,6 +38,9 @@ pub enum ServerError {
     Witness(#[from] prover_witness::WitnessError),
     #[error("backend: {0}")]
     Backend(#[from] kernels_accel::AccelError),
+    /// A request the HTTP layer refused (malformed JSON, too large, bad query string).
+    #[error("{1}")]
+    Rejected(StatusCode, String),
     #[error("internal error")]
     Internal(String),
 }
@@ -49,11 +52,11 @@ impl ServerError {
             BadRequest(_) | Witness(_) | Circuit(_) => StatusCode::BAD_REQUEST,
             UnknownCircuit(_) | UnknownMarket(_) | UnknownJob(_) => StatusCode::NOT_FOUND,
             NotFinished(_) => StatusCode::CONFLICT,
-            JobFailed(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            JobFailed(_) | Unsupported(_) => StatusCode::UNPROCESSABLE_ENTITY,
             QueueFull(_) => StatusCode::TOO_MANY_REQUESTS,
             ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Unauthorized => StatusCode::UNAUTHORIZED,
-            Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
+            Rejected(status, _) => *status,
             Config(_) | Store(_) | Backend(_) | Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -3,12 +3,13 @@
 
 use std::time::Instant;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 use prover_groth16::{proof_from_abi, proof_from_json, proof_to_abi, public_from_abi, verify};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::extract::{ApiJson, ApiQuery};
 use crate::jobs::{self, decimal};
 use crate::store::{JobInput, JobState};
 use crate::{AppState, Market, ServerError};
@@ -55,7 +56,7 @@ pub async fn test() -> Json<Value> {
 /// the listener turns into the offer's proposed time.
 pub async fn benchmark(
     State(state): State<AppState>,
-    Query(q): Query<MarketQuery>,
+    ApiQuery(q): ApiQuery<MarketQuery>,
 ) -> Result<Json<Value>, ServerError> {
     let market = state.market(q.market_id.as_deref())?.clone();
     let input = market.benchmark_input.clone().ok_or_else(|| {
@@ -133,8 +134,8 @@ fn circuit_input(
 
 pub async fn generate_proof(
     State(state): State<AppState>,
-    Query(q): Query<MarketQuery>,
-    Json(payload): Json<InputPayload>,
+    ApiQuery(q): ApiQuery<MarketQuery>,
+    ApiJson(payload): ApiJson<InputPayload>,
 ) -> Result<Json<ProofResponse>, ServerError> {
     let market = state.market(q.market_id.as_deref())?.clone();
     let (input, expected) = circuit_input(&state, &market, &payload)?;
@@ -163,8 +164,8 @@ pub async fn generate_proof(
 /// Valid exactly when the witness computes and its public signals equal the given ones.
 pub async fn check_input(
     State(state): State<AppState>,
-    Query(q): Query<MarketQuery>,
-    Json(payload): Json<InputPayload>,
+    ApiQuery(q): ApiQuery<MarketQuery>,
+    ApiJson(payload): ApiJson<InputPayload>,
 ) -> Result<Json<Value>, ServerError> {
     let market = state.market(q.market_id.as_deref())?.clone();
     let (input, expected) = match circuit_input(&state, &market, &payload) {
@@ -208,8 +209,8 @@ pub struct VerifyRequest {
 
 pub async fn verify_inputs_and_proof(
     State(state): State<AppState>,
-    Query(q): Query<MarketQuery>,
-    Json(req): Json<VerifyRequest>,
+    ApiQuery(q): ApiQuery<MarketQuery>,
+    ApiJson(req): ApiJson<VerifyRequest>,
 ) -> Result<Json<Value>, ServerError> {
     let market = state.market(q.market_id.as_deref())?.clone();
     let circuit = state.circuits.get(&market.circuit)?;

@@ -8,6 +8,7 @@
 pub mod circuits;
 pub mod config;
 mod error;
+mod extract;
 pub mod jobs;
 mod kalypso;
 pub mod metrics;

@@ -1,6 +1,7 @@
 //! The native job API, circuit registration (operator only), health and metrics.
 
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -12,6 +13,7 @@ use serde_json::Value;
 
 use crate::circuits::{self, Circuit};
 use crate::config::G2OrderConfig;
+use crate::extract::{ApiJson, ApiQuery};
 use crate::jobs;
 use crate::store::{JobInput, JobRecord, JobState};
 use crate::{AppState, ServerError};
@@ -29,7 +31,7 @@ pub struct SubmitJob {
 
 pub async fn submit_job(
     State(state): State<AppState>,
-    Json(req): Json<SubmitJob>,
+    ApiJson(req): ApiJson<SubmitJob>,
 ) -> Result<Response, ServerError> {
     let input = match (req.input, req.wtns_hex) {
         (Some(Value::Object(m)), None) => JobInput::Json(Value::Object(m).to_string()),
@@ -101,7 +103,7 @@ pub struct ProofQuery {
 pub async fn job_proof(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<ProofQuery>,
+    ApiQuery(q): ApiQuery<ProofQuery>,
 ) -> Result<Response, ServerError> {
     let r = job(&state, &id)?;
     let record = match (r.state, &r.proof) {
@@ -175,9 +177,10 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ServerError> {
 pub async fn register_circuit(
     State(state): State<AppState>,
     headers: HeaderMap,
-    mut multipart: Multipart,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ServerError> {
     authorize(&state, &headers)?;
+    let mut multipart = multipart.map_err(|r| ServerError::Rejected(r.status(), r.body_text()))?;
     let (mut id, mut zkey, mut wasm) = (None, None, None);
     while let Some(field) = multipart
         .next_field()

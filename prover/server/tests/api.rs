@@ -1,0 +1,395 @@
+//! The HTTP API in process (Router + oneshot, worker running): the Kalypso routes with the
+//! bundled sample circuit, the native job API, circuit registration, and bad input.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ark_bn254::{Bn254, Fr};
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use http_body_util::BodyExt;
+use kernels_accel::Accelerator;
+use prover_groth16::{proof_from_abi, public_to_abi, verify, G2Order};
+use prover_server::{app, jobs, AppState, Config};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("server-api-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn state_with(name: &str, tweak: impl FnOnce(&mut Config)) -> AppState {
+    let mut config = Config {
+        data_dir: temp_dir(name),
+        ..Config::default()
+    };
+    tweak(&mut config);
+    let backend: Arc<dyn Accelerator<Bn254>> =
+        Arc::new(kernels_cpu::CpuBackend::new(1).expect("cpu"));
+    AppState::new(config, backend).expect("state")
+}
+
+/// A state with its worker running.
+fn started(name: &str) -> AppState {
+    let state = state_with(name, |_| {});
+    tokio::spawn(jobs::run_worker(state.clone()));
+    state
+}
+
+async fn call(
+    state: &AppState,
+    req: Request<Body>,
+) -> (StatusCode, Vec<u8>, axum::http::HeaderMap) {
+    let resp = app(state.clone()).oneshot(req).await.expect("response");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+        .to_vec();
+    (status, body, headers)
+}
+
+async fn get(state: &AppState, uri: &str) -> (StatusCode, Value) {
+    let (s, b, _) = call(state, Request::get(uri).body(Body::empty()).expect("req")).await;
+    (s, serde_json::from_slice(&b).unwrap_or(Value::Null))
+}
+
+async fn post(state: &AppState, uri: &str, body: Value) -> (StatusCode, Value) {
+    let req = Request::post(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .expect("req");
+    let (s, b, _) = call(state, req).await;
+    (s, serde_json::from_slice(&b).unwrap_or(Value::Null))
+}
+
+/// The sample circuit's ask: public = abi.encode(uint[2]) of [out, c], secrets a and b.
+fn ask(out: u64, c: u64, a: u64, b: u64) -> Value {
+    let public = public_to_abi(&[Fr::from(out), Fr::from(c)]);
+    let secrets = json!({ "a": a.to_string(), "b": b.to_string() })
+        .to_string()
+        .into_bytes();
+    json!({ "public": public, "secrets": { "PlainSecrets": secrets } })
+}
+
+fn bytes(v: &Value) -> Vec<u8> {
+    serde_json::from_value(v.clone()).expect("byte array")
+}
+
+fn assert_json_error(status: StatusCode, body: &Value) {
+    assert!(status.is_client_error(), "status {status}");
+    assert!(
+        body["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "no JSON error body: {body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kalypso_routes_prove_check_and_verify() {
+    let state = started("kalypso");
+    let (s, v) = get(&state, "/api/test").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(v["data"].is_string());
+
+    // 3*11*7 + 3 = 234.
+    let (s, v) = post(&state, "/api/generateProof", ask(234, 7, 3, 11)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let proof_bytes = bytes(&v["proof"]);
+    assert_eq!(proof_bytes.len(), 256);
+    let circuit = state.circuits.get("sample").expect("sample");
+    let proof = proof_from_abi(&proof_bytes, G2Order::ImaginaryFirst).expect("abi");
+    assert!(verify(&circuit.key.vk, &[Fr::from(234u64), Fr::from(7u64)], &proof).expect("verify"));
+
+    // The same proof through the IVS route, and tampered variants.
+    let public = public_to_abi(&[Fr::from(234u64), Fr::from(7u64)]);
+    let (s, v) = post(
+        &state,
+        "/api/verifyInputsAndProof",
+        json!({ "public_input": public, "private_input": null, "proof": proof_bytes }),
+    )
+    .await;
+    assert_eq!(
+        (s, v["is_input_and_proof_valid"].as_bool()),
+        (StatusCode::OK, Some(true))
+    );
+    let wrong = public_to_abi(&[Fr::from(235u64), Fr::from(7u64)]);
+    let (_, v) = post(
+        &state,
+        "/api/verifyInputsAndProof",
+        json!({ "public_input": wrong, "private_input": null, "proof": proof_bytes }),
+    )
+    .await;
+    assert_eq!(v["is_input_and_proof_valid"].as_bool(), Some(false));
+    let (_, v) = post(
+        &state,
+        "/api/verifyInputsAndProof",
+        json!({ "public_input": public, "proof": vec![0u8; 255] }),
+    )
+    .await;
+    assert_eq!(v["is_input_and_proof_valid"].as_bool(), Some(false));
+
+    // checkInput: valid exactly when the witness computes and matches the public signals.
+    let (s, v) = post(&state, "/api/checkInput", ask(234, 7, 3, 11)).await;
+    assert_eq!(
+        (s, v["valid"].as_bool()),
+        (StatusCode::OK, Some(true)),
+        "{v}"
+    );
+    let (_, v) = post(&state, "/api/checkInput", ask(235, 7, 3, 11)).await;
+    assert_eq!(v["valid"].as_bool(), Some(false));
+    let bad_secrets =
+        json!({ "public": public, "secrets": { "PlainSecrets": b"not json".to_vec() } });
+    let (_, v) = post(&state, "/api/checkInput", bad_secrets).await;
+    assert_eq!(v["valid"].as_bool(), Some(false));
+
+    // An ask whose inputs do not give its public signals is refused, not proved.
+    let (s, v) = post(&state, "/api/generateProof", ask(235, 7, 3, 11)).await;
+    assert_json_error(s, &v);
+
+    let (s, v) = get(&state, "/api/benchmark").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(v["time_in_ms"].as_u64().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_jobs_run_and_serve_every_format() {
+    let state = started("native");
+    let (s, v) = post(
+        &state,
+        "/v1/jobs",
+        json!({ "circuit": "sample", "input": { "a": "3", "b": "11", "c": "7" } }),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let id = v["id"].as_u64().expect("id");
+    let mut status = Value::Null;
+    for _ in 0..200 {
+        status = get(&state, &format!("/v1/jobs/{id}")).await.1;
+        if status["state"] == "done" || status["state"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(status["state"], "done", "{status}");
+
+    let (s, v) = get(&state, &format!("/v1/jobs/{id}/proof")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["public"], json!(["234", "7"]));
+    assert_eq!(v["proof"]["protocol"], "groth16");
+    let (s, body, _) = call(
+        &state,
+        Request::get(format!("/v1/jobs/{id}/proof?format=calldata"))
+            .body(Body::empty())
+            .expect("req"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&body).starts_with("[\"0x"));
+    let (s, v) = get(
+        &state,
+        &format!("/v1/jobs/{id}/proof?format=abi&g2_order=real-first"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["proof"].as_str().map(str::len), Some(2 + 512));
+    let (s, v) = get(&state, &format!("/v1/jobs/{id}/proof?format=xml")).await;
+    assert_json_error(s, &v);
+
+    // A witness file works too; a broken one is refused at submission.
+    let wtns = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/fixtures/groth16/multiplier/witness.wtns"
+    ))
+    .expect("wtns");
+    let (s, _) = post(
+        &state,
+        "/v1/jobs",
+        json!({ "circuit": "sample", "wtns_hex": hex::encode(&wtns) }),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let (s, v) = post(
+        &state,
+        "/v1/jobs",
+        json!({ "circuit": "sample", "wtns_hex": "00ff" }),
+    )
+    .await;
+    assert_json_error(s, &v);
+
+    let (s, body, _) = call(
+        &state,
+        Request::get("/metrics").body(Body::empty()).expect("req"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let text = String::from_utf8_lossy(&body);
+    assert!(text.contains("appliance_jobs{state=\"done\"}"), "{text}");
+    assert!(text.contains("appliance_prove_seconds_count"));
+    assert!(text.contains("appliance_backend_info{backend=\"cpu\""));
+    let (s, v) = get(&state, "/openapi.json").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(v["paths"]["/api/generateProof"].is_object());
+    let (s, v) = get(&state, "/healthz").await;
+    assert_eq!((s, v["status"].as_str()), (StatusCode::OK, Some("ok")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_json_4xx() {
+    let state = started("bad");
+    let raw = |uri: &str, body: &str| {
+        Request::post(uri)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("req")
+    };
+    for (uri, body) in [
+        ("/api/generateProof", "{not json"),
+        ("/api/generateProof", "{\"public\": \"nope\"}"),
+        ("/v1/jobs", "[]"),
+        ("/v1/jobs", "{\"circuit\": \"sample\", \"input\": 5}"),
+        ("/v1/jobs", "{\"circuit\": \"sample\"}"),
+        ("/v1/jobs", "{\"circuit\": \"nope\", \"input\": {}}"),
+    ] {
+        let (s, b, _) = call(&state, raw(uri, body)).await;
+        let v: Value = serde_json::from_slice(&b).unwrap_or(Value::Null);
+        assert_json_error(s, &v);
+    }
+    // Wrong ABI lengths.
+    let (s, v) = post(
+        &state,
+        "/api/generateProof",
+        json!({ "public": vec![0u8; 63], "secrets": null }),
+    )
+    .await;
+    assert_json_error(s, &v);
+    // A value at or above the field modulus is not a canonical input.
+    let (s, v) = post(
+        &state,
+        "/api/generateProof",
+        json!({ "public": vec![0xffu8; 64], "secrets": null }),
+    )
+    .await;
+    assert_json_error(s, &v);
+    let (s, v) = post(
+        &state,
+        "/api/generateProof?market_id=99",
+        ask(234, 7, 3, 11),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_json_error(s, &v);
+    let (s, v) = get(&state, "/v1/jobs/123456").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_json_error(s, &v);
+    let (s, v) = get(&state, "/v1/jobs/abc").await;
+    assert_json_error(s, &v);
+    let (s, v) = get(&state, "/no/such/route").await;
+    assert_json_error(s, &v);
+    // Oversized bodies.
+    let huge = format!("{{\"public\": [{}]}}", vec!["1"; 9_000_000].join(","));
+    let (s, b, _) = call(&state, raw("/api/generateProof", &huge)).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_json_error(s, &serde_json::from_slice(&b).unwrap_or(Value::Null));
+    // Encrypted secrets are refused with a reason until the attestation module exists.
+    let enc = json!({ "public": public_to_abi(&[Fr::from(234u64), Fr::from(7u64)]), "secrets": { "EncryptedSecrets": { "encrypted_data": [1, 2], "acl": [3] } } });
+    let (s, v) = post(&state, "/api/generateProof", enc).await;
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("EncryptedSecrets")),
+        "{s} {v}"
+    );
+    // The service still works afterwards.
+    let (s, _) = post(&state, "/api/generateProof", ask(234, 7, 3, 11)).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_answers_429_with_retry_after() {
+    // No worker: jobs stay queued.
+    let state = state_with("full", |c| c.queue_capacity = 2);
+    let body = json!({ "circuit": "sample", "input": { "a": "3", "b": "11", "c": "7" } });
+    for _ in 0..2 {
+        assert_eq!(
+            post(&state, "/v1/jobs", body.clone()).await.0,
+            StatusCode::ACCEPTED
+        );
+    }
+    let req = Request::post("/v1/jobs")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .expect("req");
+    let (s, b, headers) = call(&state, req).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    assert!(headers.contains_key(header::RETRY_AFTER));
+    assert_json_error(s, &serde_json::from_slice(&b).unwrap_or(Value::Null));
+}
+
+fn multipart(fields: &[(&str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "appliance-test-boundary";
+    let mut body = Vec::new();
+    for (name, data) in fields {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registering_a_circuit_needs_the_operator_token() {
+    let state = state_with("register", |_| {});
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/fixtures/groth16/range_check"
+    );
+    let zkey = std::fs::read(format!("{dir}/circuit_final.zkey")).expect("zkey");
+    let wasm = std::fs::read(format!("{dir}/circuit_js/circuit.wasm")).expect("wasm");
+    let token = std::fs::read_to_string(state.token_path()).expect("token generated at first boot");
+    let (ctype, body) = multipart(&[("id", b"range"), ("zkey", &zkey), ("wasm", &wasm)]);
+    let req = |auth: Option<&str>, body: Vec<u8>| {
+        let mut r = Request::post("/v1/circuits").header(header::CONTENT_TYPE, ctype.clone());
+        if let Some(a) = auth {
+            r = r.header(header::AUTHORIZATION, a);
+        }
+        r.body(Body::from(body)).expect("req")
+    };
+    assert_eq!(
+        call(&state, req(None, body.clone())).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        call(&state, req(Some("Bearer wrong"), body.clone()))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    // Mismatched files (the sample's wasm with range_check's key) are refused.
+    let sample_wasm = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../samples/multiplier/circuit.wasm"
+    ))
+    .expect("wasm");
+    let (_, mismatched) = multipart(&[("id", b"bad"), ("zkey", &zkey), ("wasm", &sample_wasm)]);
+    let (s, b, _) = call(&state, req(Some(&format!("Bearer {token}")), mismatched)).await;
+    assert_json_error(s, &serde_json::from_slice(&b).unwrap_or(Value::Null));
+
+    let (s, b, _) = call(&state, req(Some(&format!("Bearer {token}")), body)).await;
+    assert_eq!(s, StatusCode::CREATED, "{}", String::from_utf8_lossy(&b));
+    let (_, v) = get(&state, "/v1/circuits").await;
+    assert!(v["circuits"]
+        .as_array()
+        .is_some_and(|c| c.iter().any(|c| c["id"] == "range")));
+    // It survives a restart: registered files are reloaded from the data directory.
+    let data_dir = state.config.data_dir.clone();
+    drop(state);
+    let reopened = state_with("register-reopen", |c| c.data_dir = data_dir);
+    assert!(reopened.circuits.get("range").is_ok());
+}
