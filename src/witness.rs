@@ -1,10 +1,17 @@
-//! Witness generation for `prove --wasm`.
+//! Witness generation for `prove --wasm --input`.
 
 use std::path::Path;
 
-use anyhow::{bail, Result};
+use anyhow::{Context, Result};
 use ark_bn254::Fr;
+use prover_witness::WitnessCalculator;
 
-pub fn from_wasm(_wasm: &Path, _input_json: &str) -> Result<Vec<Fr>> {
-    bail!("witness generation from wasm is not available in this build yet: pass --witness")
+/// Runs the circuit's wasm on the input JSON (in process, as snarkjs's
+/// `generate_witness.js` would).
+pub fn from_wasm(wasm: &Path, input_json: &str) -> Result<Vec<Fr>> {
+    let calculator = WitnessCalculator::from_file(wasm)
+        .with_context(|| format!("cannot load witness generator {}", wasm.display()))?;
+    calculator
+        .calculate_json(input_json)
+        .context("cannot compute the witness")
 }
