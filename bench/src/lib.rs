@@ -7,6 +7,7 @@
 pub mod alloc_track;
 mod compare;
 pub mod prove;
+pub mod serve;
 mod timing;
 
 pub use compare::{compare_msm, compare_ntt, MsmGroup, Row};

@@ -31,6 +31,33 @@ enum BenchWhat {
     /// A whole Groth16 proof against ark-circom + ark-groth16 (same process) and the
     /// snarkjs CLI (subprocess, when installed), with our per-phase breakdown.
     Prove(ProveBenchArgs),
+    /// Server overhead: the same proof as an HTTP job against a direct prove (key resident
+    /// in both, interleaved), then process memory before and after many sequential jobs.
+    Serve(ServeBenchArgs),
+}
+
+#[derive(Args)]
+struct ServeBenchArgs {
+    /// Proving key (snarkjs .zkey).
+    #[arg(long)]
+    zkey: PathBuf,
+    /// The circuit's witness generator (circuit_js/circuit.wasm).
+    #[arg(long)]
+    wasm: PathBuf,
+    /// Witness (.wtns) sent with each job.
+    #[arg(long)]
+    witness: PathBuf,
+    #[command(flatten)]
+    backend: BackendArgs,
+    /// Timed runs per side.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Sequential sample jobs for the memory check.
+    #[arg(long, default_value_t = 1000)]
+    memory_jobs: usize,
+    /// One JSON object instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -81,6 +108,7 @@ pub fn bench_cmd(args: &BenchArgs) -> Result<ExitCode> {
         BenchWhat::Msm(k) => kernels(k, false),
         BenchWhat::Ntt(k) => kernels(k, true),
         BenchWhat::Prove(p) => prove(p),
+        BenchWhat::Serve(s) => serve(s),
     }
 }
 
@@ -237,4 +265,47 @@ fn print_table(rows: &[Row]) {
             r.same_result
         );
     }
+}
+
+fn serve(args: &ServeBenchArgs) -> Result<ExitCode> {
+    let (backend, threads) = open(&args.backend)?;
+    eprintln!(
+        "bench serve {} on {} ({threads} threads, {} runs, then {} sample jobs)...",
+        args.zkey.display(),
+        backend.info().name,
+        args.runs,
+        args.memory_jobs
+    );
+    let row = bench::serve::compare_serve(
+        backend,
+        &args.zkey,
+        &args.wasm,
+        &args.witness,
+        args.runs,
+        args.memory_jobs,
+    )?;
+    if args.json {
+        println!("{}", serde_json::to_string(&row)?);
+    } else {
+        println!("{} (median of {} runs)", row.zkey, row.runs);
+        println!(
+            "  HTTP job (submit, poll, fetch)   {:>9.1} ms",
+            row.server_job_ms
+        );
+        println!(
+            "  direct prove + verify, resident  {:>9.1} ms",
+            row.direct_prove_ms
+        );
+        println!(
+            "  server overhead                  {:>9.1} %",
+            row.overhead_percent
+        );
+        println!(
+            "  RSS over {} sequential jobs: {:.1} MiB -> {:.1} MiB",
+            row.memory_jobs,
+            row.rss_start_bytes as f64 / (1 << 20) as f64,
+            row.rss_end_bytes as f64 / (1 << 20) as f64
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

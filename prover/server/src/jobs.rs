@@ -88,7 +88,6 @@ pub fn submit(
         id: 0,
         circuit: circuit.to_string(),
         state: JobState::Queued,
-        input: if ephemeral { None } else { Some(input.clone()) },
         ephemeral,
         expected_public,
         created_ms: now_ms(),
@@ -98,7 +97,8 @@ pub fn submit(
         error: None,
         proof: None,
     };
-    let record = match state.store.insert(record) {
+    let stored = (!ephemeral).then_some(&input);
+    let record = match state.store.insert(record, stored) {
         Ok(r) => r,
         Err(e) => {
             queue.unfinished.fetch_sub(1, Ordering::SeqCst);
@@ -183,7 +183,7 @@ async fn process(state: &AppState, id: u64) -> Result<(), ServerError> {
     let input = if record.ephemeral {
         lock(&state.queue.ephemeral).remove(&id)
     } else {
-        record.input.clone()
+        state.store.input(id)?
     };
     let old = record.state;
     record.state = JobState::Running;

@@ -87,11 +87,28 @@ fn job(state: &AppState, id: &str) -> Result<JobRecord, ServerError> {
     state.store.get(id)?.ok_or(ServerError::UnknownJob(id))
 }
 
+#[derive(Deserialize)]
+pub struct StatusQuery {
+    /// Long-poll: answer as soon as the job finishes, or after this many milliseconds
+    /// (at most 60 s), instead of right away.
+    wait_ms: Option<u64>,
+}
+
 pub async fn job_status(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<StatusQuery>,
 ) -> Result<Json<Value>, ServerError> {
-    Ok(Json(view(&job(&state, &id)?)))
+    let record = job(&state, &id)?;
+    let Some(wait_ms) = q.wait_ms.filter(|_| !record.state.finished()) else {
+        return Ok(Json(view(&record)));
+    };
+    let limit = std::time::Duration::from_millis(wait_ms.min(60_000));
+    match tokio::time::timeout(limit, jobs::wait(&state, record.id)).await {
+        Ok(Ok(done)) => Ok(Json(view(&done))),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Ok(Json(view(&job(&state, &id)?))),
+    }
 }
 
 #[derive(Deserialize)]

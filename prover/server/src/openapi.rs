@@ -50,7 +50,10 @@ pub async fn document() -> Json<Value> {
                     "properties": { "circuit": { "type": "string" }, "input": { "type": "object" }, "wtns_hex": { "type": "string" } } } } } },
                 "responses": { "202": { "description": "{\"id\": n, ...}" }, "429": error(), "4XX": error() } } },
             "/v1/jobs/{id}": { "get": { "summary": "Job status",
-                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } }],
+                "parameters": [
+                    { "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } },
+                    { "name": "wait_ms", "in": "query", "schema": { "type": "integer" }, "description": "long-poll up to this long (max 60000)" }
+                ],
                 "responses": { "200": { "description": "job" }, "404": error() } } },
             "/v1/jobs/{id}/proof": { "get": { "summary": "The proof as snarkjs JSON, Solidity calldata or ABI hex",
                 "parameters": [

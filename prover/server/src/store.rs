@@ -11,6 +11,9 @@ use crate::ServerError;
 
 const JOBS: TableDefinition<u64, &[u8]> = TableDefinition::new("jobs");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// Inputs apart from the records: written once, deleted when the job finishes, so state
+/// updates do not rewrite (and fsync) a witness of megabytes each time.
+const INPUTS: TableDefinition<u64, &[u8]> = TableDefinition::new("inputs");
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(rename_all = "snake_case")]
@@ -44,13 +47,37 @@ impl JobState {
 }
 
 /// What a job proves from.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum JobInput {
     /// The circuit's input JSON (computed into a witness by the circuit's wasm).
     Json(String),
     /// A ready witness (`.wtns` bytes).
-    Wtns(#[serde(with = "hex_bytes")] Vec<u8>),
+    Wtns(Vec<u8>),
+}
+
+impl JobInput {
+    /// Stored form: a tag byte then the payload as it is (a witness is megabytes: no
+    /// text encoding on the way to disk and back).
+    fn to_bytes(&self) -> Vec<u8> {
+        let (tag, payload) = match self {
+            JobInput::Json(s) => (b'j', s.as_bytes()),
+            JobInput::Wtns(b) => (b'w', b.as_slice()),
+        };
+        let mut out = Vec::with_capacity(1 + payload.len());
+        out.push(tag);
+        out.extend_from_slice(payload);
+        out
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Result<Self, ServerError> {
+        match bytes.split_first() {
+            Some((b'j', rest)) => String::from_utf8(rest.to_vec())
+                .map(JobInput::Json)
+                .map_err(|e| ServerError::Store(format!("stored input: {e}"))),
+            Some((b'w', rest)) => Ok(JobInput::Wtns(rest.to_vec())),
+            _ => Err(ServerError::Store("stored input has an unknown tag".into())),
+        }
+    }
 }
 
 /// A finished proof, in snarkjs form (other encodings are derived on request).
@@ -67,9 +94,8 @@ pub struct JobRecord {
     pub id: u64,
     pub circuit: String,
     pub state: JobState,
-    /// `None` for ephemeral jobs, whose input (it may hold private secrets) is kept in
-    /// memory only and never written to disk.
-    pub input: Option<JobInput>,
+    /// Ephemeral jobs' inputs (they may hold private secrets) are kept in memory only and
+    /// never written to disk; the others' are in the store until the job finishes.
     pub ephemeral: bool,
     /// Public signals the request claimed (decimal); the job fails if the witness's differ.
     pub expected_public: Option<Vec<String>>,
@@ -104,13 +130,18 @@ impl JobStore {
         {
             txn.open_table(JOBS).map_err(db_err)?;
             txn.open_table(META).map_err(db_err)?;
+            txn.open_table(INPUTS).map_err(db_err)?;
         }
         txn.commit().map_err(db_err)?;
         Ok(Self { db })
     }
 
-    /// Stores a new job under a fresh id (assigned in the same transaction).
-    pub fn insert(&self, mut record: JobRecord) -> Result<JobRecord, ServerError> {
+    /// Stores a new job (and its input, unless `None`) under a fresh id, in one transaction.
+    pub fn insert(
+        &self,
+        mut record: JobRecord,
+        input: Option<&JobInput>,
+    ) -> Result<JobRecord, ServerError> {
         let txn = self.db.begin_write().map_err(db_err)?;
         {
             let mut meta = txn.open_table(META).map_err(db_err)?;
@@ -125,19 +156,52 @@ impl JobStore {
                 .map_err(db_err)?
                 .insert(next, bytes.as_slice())
                 .map_err(db_err)?;
+            if let Some(input) = input {
+                let bytes = input.to_bytes();
+                txn.open_table(INPUTS)
+                    .map_err(db_err)?
+                    .insert(next, bytes.as_slice())
+                    .map_err(db_err)?;
+            }
         }
         txn.commit().map_err(db_err)?;
         Ok(record)
     }
 
+    /// Saves a record; a finished job's stored input is deleted in the same transaction.
+    ///
+    /// The move to `Running` is committed without an fsync: losing it in a crash changes
+    /// nothing, because unfinished jobs are re-queued on start-up whether they were queued or
+    /// running. Acceptance and completion are always durable.
     pub fn update(&self, record: &JobRecord) -> Result<(), ServerError> {
         let bytes = serde_json::to_vec(record).map_err(db_err)?;
-        let txn = self.db.begin_write().map_err(db_err)?;
-        txn.open_table(JOBS)
-            .map_err(db_err)?
-            .insert(record.id, bytes.as_slice())
-            .map_err(db_err)?;
+        let mut txn = self.db.begin_write().map_err(db_err)?;
+        if record.state == JobState::Running {
+            txn.set_durability(redb::Durability::None);
+        }
+        {
+            txn.open_table(JOBS)
+                .map_err(db_err)?
+                .insert(record.id, bytes.as_slice())
+                .map_err(db_err)?;
+            if record.state.finished() {
+                txn.open_table(INPUTS)
+                    .map_err(db_err)?
+                    .remove(record.id)
+                    .map_err(db_err)?;
+            }
+        }
         txn.commit().map_err(db_err)
+    }
+
+    /// The stored input of an unfinished, non-ephemeral job.
+    pub fn input(&self, id: u64) -> Result<Option<JobInput>, ServerError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = txn.open_table(INPUTS).map_err(db_err)?;
+        let Some(v) = table.get(id).map_err(db_err)? else {
+            return Ok(None);
+        };
+        JobInput::from_bytes(v.value()).map(Some)
     }
 
     pub fn get(&self, id: u64) -> Result<Option<JobRecord>, ServerError> {
@@ -162,19 +226,6 @@ impl JobStore {
     }
 }
 
-mod hex_bytes {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(v))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let s = String::deserialize(d)?;
-        hex::decode(s).map_err(serde::de::Error::custom)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,7 +235,6 @@ mod tests {
             id: 0,
             circuit: "c".into(),
             state: JobState::Queued,
-            input: Some(JobInput::Wtns(vec![1, 2, 3])),
             ephemeral: false,
             expected_public: None,
             created_ms: now_ms(),
@@ -202,17 +252,24 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         {
             let store = JobStore::open(&dir).expect("opens");
-            let a = store.insert(record()).expect("insert");
-            let mut b = store.insert(record()).expect("insert");
+            let input = JobInput::Wtns(vec![1, 2, 3]);
+            let a = store.insert(record(), Some(&input)).expect("insert");
+            let mut b = store.insert(record(), Some(&input)).expect("insert");
             assert_ne!(a.id, b.id);
             b.state = JobState::Done;
             store.update(&b).expect("update");
+            assert!(
+                store.input(b.id).expect("read").is_none(),
+                "a finished job's input is dropped"
+            );
         }
         let store = JobStore::open(&dir).expect("reopens");
         let all = store.all().expect("all");
         assert_eq!(all.len(), 2);
         assert_eq!(all[1].state, JobState::Done);
-        assert!(matches!(&all[0].input, Some(JobInput::Wtns(b)) if b == &[1, 2, 3]));
+        assert!(
+            matches!(store.input(all[0].id).expect("read"), Some(JobInput::Wtns(b)) if b == [1, 2, 3])
+        );
         assert!(store.get(99).expect("get").is_none());
         let _ = std::fs::remove_dir_all(&dir);
     }
