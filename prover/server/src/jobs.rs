@@ -126,6 +126,9 @@ pub async fn wait(state: &AppState, id: u64) -> Result<JobRecord, ServerError> {
     rx.await.map_err(|_| ServerError::ShuttingDown)
 }
 
+/// Starts of one job (counted durably) after which a crash fails it instead of re-running.
+pub const MAX_ATTEMPTS: u32 = 3;
+
 /// Re-queues what a previous run left unfinished. Ephemeral jobs cannot be resumed (their
 /// input was never stored) and are failed with a reason.
 pub fn recover(state: &AppState) -> Result<usize, ServerError> {
@@ -146,6 +149,20 @@ pub fn recover(state: &AppState) -> Result<usize, ServerError> {
             );
             state.store.update(&record)?;
             state.metrics.transition(Some(old), JobState::Failed);
+            continue;
+        }
+        if record.state == JobState::Running && record.attempts >= MAX_ATTEMPTS {
+            // It was running every time the appliance died: do not let it take the
+            // appliance down again.
+            record.state = JobState::Failed;
+            record.finished_ms = Some(now_ms());
+            record.error = Some(format!(
+                "the appliance stopped {MAX_ATTEMPTS} times while proving this job; not retried"
+            ));
+            state.store.update(&record)?;
+            state
+                .metrics
+                .transition(Some(JobState::Running), JobState::Failed);
             continue;
         }
         if record.state == JobState::Running {

@@ -168,17 +168,12 @@ impl JobStore {
         Ok(record)
     }
 
-    /// Saves a record; a finished job's stored input is deleted in the same transaction.
-    ///
-    /// The move to `Running` is committed without an fsync: losing it in a crash changes
-    /// nothing, because unfinished jobs are re-queued on start-up whether they were queued or
-    /// running. Acceptance and completion are always durable.
+    /// Saves a record durably; a finished job's stored input is deleted in the same
+    /// transaction. (The move to `Running` is durable too: it counts the attempt, which is
+    /// what stops a job that crashes the appliance from crash-looping it.)
     pub fn update(&self, record: &JobRecord) -> Result<(), ServerError> {
         let bytes = serde_json::to_vec(record).map_err(db_err)?;
-        let mut txn = self.db.begin_write().map_err(db_err)?;
-        if record.state == JobState::Running {
-            txn.set_durability(redb::Durability::None);
-        }
+        let txn = self.db.begin_write().map_err(db_err)?;
         {
             txn.open_table(JOBS)
                 .map_err(db_err)?

@@ -393,3 +393,41 @@ async fn registering_a_circuit_needs_the_operator_token() {
     let reopened = state_with("register-reopen", |c| c.data_dir = data_dir);
     assert!(reopened.circuits.get("range").is_ok());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_keeps_crashing_the_appliance_is_failed_not_retried_forever() {
+    use prover_server::store::{now_ms, JobInput, JobRecord, JobState, JobStore};
+    let dir = temp_dir("crashloop");
+    let record = |attempts| JobRecord {
+        id: 0,
+        circuit: "sample".into(),
+        state: JobState::Running,
+        ephemeral: false,
+        expected_public: None,
+        created_ms: now_ms(),
+        started_ms: Some(now_ms()),
+        finished_ms: None,
+        attempts,
+        error: None,
+        proof: None,
+    };
+    let input = JobInput::Json("{\"a\":\"3\",\"b\":\"11\",\"c\":\"7\"}".into());
+    let (poison, survivor) = {
+        let store = JobStore::open(&dir).expect("store");
+        (
+            store
+                .insert(record(jobs::MAX_ATTEMPTS), Some(&input))
+                .expect("insert")
+                .id,
+            store.insert(record(1), Some(&input)).expect("insert").id,
+        )
+    };
+    let state = state_with("crashloop-reopen", |c| c.data_dir = dir.clone());
+    let failed = state.store.get(poison).expect("get").expect("record");
+    assert_eq!(failed.state, JobState::Failed);
+    assert!(failed.error.is_some_and(|e| e.contains("not retried")));
+    tokio::spawn(jobs::run_worker(state.clone()));
+    let done = jobs::wait(&state, survivor).await.expect("finishes");
+    assert_eq!(done.state, JobState::Done, "{:?}", done.error);
+    assert_eq!(done.attempts, 2);
+}
