@@ -169,6 +169,12 @@ pub fn prove(args: &ProveArgs) -> Result<ExitCode> {
             show(name, *d);
         }
         show("total", started.elapsed());
+        if bench::alloc_track::active() {
+            eprintln!(
+                "  peak heap                          {:>9.1} MiB",
+                bench::alloc_track::peak() as f64 / (1 << 20) as f64
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
