@@ -84,19 +84,7 @@ pub fn submit(
         queue.unfinished.fetch_sub(1, Ordering::SeqCst);
         return Err(ServerError::QueueFull(capacity));
     }
-    let record = JobRecord {
-        id: 0,
-        circuit: circuit.to_string(),
-        state: JobState::Queued,
-        ephemeral,
-        expected_public,
-        created_ms: now_ms(),
-        started_ms: None,
-        finished_ms: None,
-        attempts: 0,
-        error: None,
-        proof: None,
-    };
+    let record = JobRecord::queued(circuit, ephemeral, expected_public);
     let stored = (!ephemeral).then_some(&input);
     let record = match state.store.insert(record, stored) {
         Ok(r) => r,

@@ -107,6 +107,25 @@ pub struct JobRecord {
     pub proof: Option<ProofRecord>,
 }
 
+impl JobRecord {
+    /// A job just accepted (its id is assigned by [`JobStore::insert`]).
+    pub fn queued(circuit: &str, ephemeral: bool, expected_public: Option<Vec<String>>) -> Self {
+        Self {
+            id: 0,
+            circuit: circuit.to_string(),
+            state: JobState::Queued,
+            ephemeral,
+            expected_public,
+            created_ms: now_ms(),
+            started_ms: None,
+            finished_ms: None,
+            attempts: 0,
+            error: None,
+            proof: None,
+        }
+    }
+}
+
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -226,19 +245,7 @@ mod tests {
     use super::*;
 
     fn record() -> JobRecord {
-        JobRecord {
-            id: 0,
-            circuit: "c".into(),
-            state: JobState::Queued,
-            ephemeral: false,
-            expected_public: None,
-            created_ms: now_ms(),
-            started_ms: None,
-            finished_ms: None,
-            attempts: 0,
-            error: None,
-            proof: None,
-        }
+        JobRecord::queued("c", false, None)
     }
 
     #[test]

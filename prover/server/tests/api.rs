@@ -399,17 +399,10 @@ async fn a_job_that_keeps_crashing_the_appliance_is_failed_not_retried_forever()
     use prover_server::store::{now_ms, JobInput, JobRecord, JobState, JobStore};
     let dir = temp_dir("crashloop");
     let record = |attempts| JobRecord {
-        id: 0,
-        circuit: "sample".into(),
         state: JobState::Running,
-        ephemeral: false,
-        expected_public: None,
-        created_ms: now_ms(),
         started_ms: Some(now_ms()),
-        finished_ms: None,
         attempts,
-        error: None,
-        proof: None,
+        ..JobRecord::queued("sample", false, None)
     };
     let input = JobInput::Json("{\"a\":\"3\",\"b\":\"11\",\"c\":\"7\"}".into());
     let (poison, survivor) = {
