@@ -33,7 +33,7 @@ cargo run --release --quiet -- selftest --backend cpu --max-log 14
 if [ -n "${FUZZ_SECONDS:-}" ]; then
     step "fuzz the readers for ${FUZZ_SECONDS}s each"
     command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
-    mkdir -p fuzz/corpus/zkey
+    mkdir -p fuzz/corpus/zkey fuzz/corpus/wtns_r1cs fuzz/corpus/snarkjs_json
     cp ../shared/fixtures/groth16/*/circuit_final.zkey fuzz/corpus/zkey/ 2>/dev/null || true
     for target in zkey wtns_r1cs snarkjs_json; do
         (cd fuzz && cargo +nightly fuzz run "$target" "corpus/$target" -- \
