@@ -15,12 +15,13 @@
 //! - Windows and point chunks are independent tasks for rayon; the window size `c` and the
 //!   chunk count come from a cost model of the input size, the scalar width actually present
 //!   and the thread count.
-//! - On CPUs with AVX-512 IFMA, the batch-affine flush of G1 runs eight additions at a time
-//!   (`crate::simd`); the results are identical, so the choice is invisible to callers.
+//! - On CPUs with AVX-512 IFMA, the batch-affine flush of BN254 G1 and G2 runs eight
+//!   additions at a time (`crate::simd`); the results are identical, so the choice is
+//!   invisible to callers.
 
 use std::any::TypeId;
 
-use ark_bn254::G1Affine;
+use ark_bn254::{G1Affine, G2Affine};
 use ark_ec::scalar_mul::glv::GLVConfig;
 use ark_ec::short_weierstrass::{Affine, Bucket, Projective, SWCurveConfig};
 use ark_ec::{AdditiveGroup, AffineRepr, CurveGroup};
@@ -140,14 +141,14 @@ pub fn msm<P: GLVConfig>(
 }
 
 /// Like [`msm`], choosing the path explicitly (tests compare both). `simd` is only a wish:
-/// it applies to BN254 G1 on CPUs with IFMA.
+/// it applies to BN254 G1 and G2 on CPUs with IFMA.
 pub fn msm_with<P: GLVConfig>(
     bases: &CpuBases<P>,
     scalars: &[P::ScalarField],
     forced_c: Option<u32>,
     simd: bool,
 ) -> Projective<P> {
-    let simd = simd && crate::simd::available() && is_bn254_g1::<P>();
+    let simd = simd && crate::simd::available() && has_simd_flush::<P>();
     let m = scalars.len().min(bases.n);
     if m == 0 {
         return Projective::zero();
@@ -325,12 +326,21 @@ struct BatchAffine<P: SWCurveConfig> {
     pending_point: Vec<Affine<P>>,
     prefix: Vec<P::BaseField>,
     batch: usize,
-    /// Scratch of the IFMA flush; `Some` only for BN254 G1 on the IFMA path.
+    /// Scratch of the IFMA flush; `Some` only for BN254 G1 and G2 on the IFMA path.
     simd: Option<crate::simd::FlushScratch>,
 }
 
 fn is_bn254_g1<P: SWCurveConfig>() -> bool {
     TypeId::of::<P>() == TypeId::of::<ark_bn254::g1::Config>()
+}
+
+fn is_bn254_g2<P: SWCurveConfig>() -> bool {
+    TypeId::of::<P>() == TypeId::of::<ark_bn254::g2::Config>()
+}
+
+/// Whether `crate::simd` has a batch-affine flush for this curve.
+fn has_simd_flush<P: SWCurveConfig>() -> bool {
+    is_bn254_g1::<P>() || is_bn254_g2::<P>()
 }
 
 /// The slice as BN254 G1 points, when `P` is that curve.
@@ -344,10 +354,21 @@ fn as_g1_mut<P: SWCurveConfig>(points: &mut [Affine<P>]) -> Option<&mut [G1Affin
     is_bn254_g1::<P>().then(|| unsafe { &mut *(points as *mut [Affine<P>] as *mut [G1Affine]) })
 }
 
+/// The slice as BN254 G2 points, when `P` is that curve.
+fn as_g2<P: SWCurveConfig>(points: &[Affine<P>]) -> Option<&[G2Affine]> {
+    // SAFETY: P is g2::Config (equal TypeIds), so the slice is reinterpreted as itself.
+    is_bn254_g2::<P>().then(|| unsafe { &*(points as *const [Affine<P>] as *const [G2Affine]) })
+}
+
+fn as_g2_mut<P: SWCurveConfig>(points: &mut [Affine<P>]) -> Option<&mut [G2Affine]> {
+    // SAFETY: as in `as_g2`.
+    is_bn254_g2::<P>().then(|| unsafe { &mut *(points as *mut [Affine<P>] as *mut [G2Affine]) })
+}
+
 impl<P: SWCurveConfig> BatchAffine<P> {
     fn new(buckets: usize, simd: bool) -> Self {
         let batch = batch_size(buckets);
-        let simd = (simd && is_bn254_g1::<P>()).then(crate::simd::FlushScratch::default);
+        let simd = (simd && has_simd_flush::<P>()).then(crate::simd::FlushScratch::default);
         Self {
             buckets: vec![Affine::identity(); buckets],
             overflow: Vec::new(),
@@ -412,12 +433,17 @@ impl<P: SWCurveConfig> BatchAffine<P> {
         let Some(scratch) = self.simd.as_mut() else {
             return false;
         };
-        match (as_g1_mut(&mut self.buckets), as_g1(&self.pending_point)) {
-            (Some(buckets), Some(points)) => {
-                crate::simd::flush_g1(buckets, &self.pending_bucket, points, scratch)
-            }
-            _ => false,
+        if let (Some(buckets), Some(points)) =
+            (as_g1_mut(&mut self.buckets), as_g1(&self.pending_point))
+        {
+            return crate::simd::flush_g1(buckets, &self.pending_bucket, points, scratch);
         }
+        if let (Some(buckets), Some(points)) =
+            (as_g2_mut(&mut self.buckets), as_g2(&self.pending_point))
+        {
+            return crate::simd::flush_g2(buckets, &self.pending_bucket, points, scratch);
+        }
+        false
     }
 
     fn flush_scalar(&mut self) {
@@ -459,6 +485,7 @@ impl<P: SWCurveConfig> BatchAffine<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ark_ff::One;
 
     #[test]
     fn plan_prefers_wide_windows_for_large_inputs() {
@@ -469,36 +496,64 @@ mod tests {
         assert!(windows_for(128, large.window_bits) * large.window_bits >= 130);
     }
 
+    /// Random scalars with edge values mixed in: 0, 1, -1, 2, -2, small ones (circom's 0/1
+    /// signals), the GLV eigenvalue and its neighbours, and repeated scalars.
+    fn edge_scalars(n: usize) -> Vec<ark_bn254::Fr> {
+        use ark_bn254::Fr;
+        use ark_ff::UniformRand;
+        let mut rng = ark_std::test_rng();
+        let lambda = <ark_bn254::g1::Config as GLVConfig>::LAMBDA;
+        let edges = [
+            Fr::zero(),
+            Fr::one(),
+            -Fr::one(),
+            Fr::from(2u64),
+            -Fr::from(2u64),
+            Fr::from(u64::MAX),
+            lambda,
+            lambda + Fr::one(),
+            -lambda,
+        ];
+        (0..n)
+            .map(|i| match i % 7 {
+                0 => edges[(i / 7) % edges.len()],
+                1 | 2 => Fr::from((i % 5) as u64),
+                _ => Fr::rand(&mut rng),
+            })
+            .collect()
+    }
+
     /// Both paths against arkworks, across sizes, forced windows (small ones skip batch
     /// affine, large ones use it) and skewed scalars that hit the overflow buckets.
-    #[test]
-    fn both_paths_agree_with_arkworks() {
-        use ark_bn254::{Fr, G1Projective};
+    fn both_paths_agree<P: GLVConfig<ScalarField = ark_bn254::Fr>>()
+    where
+        Projective<P>: ark_ec::VariableBaseMSM<MulBase = Affine<P>, ScalarField = ark_bn254::Fr>,
+    {
         use ark_ec::VariableBaseMSM;
         use ark_ff::UniformRand;
         let mut rng = ark_std::test_rng();
         let n = 1 << 12;
-        let points: Vec<G1Affine> = (0..n)
-            .map(|_| G1Projective::rand(&mut rng).into_affine())
+        let mut points: Vec<Affine<P>> = (0..n)
+            .map(|_| Projective::<P>::rand(&mut rng).into_affine())
             .collect();
+        // Repeated points and the identity among the bases.
+        points[5] = points[3];
+        points[6] = -points[3];
+        points[9] = Affine::identity();
         let bases = CpuBases::load(&points);
-        let mut scalars: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
-        for (i, s) in scalars.iter_mut().enumerate().take(n / 2) {
-            if i % 3 == 0 {
-                *s = Fr::from((i % 5) as u64);
-            }
-        }
+        let scalars = edge_scalars(n);
         for (len, c) in [
             (1, None),
             (2, None),
             (31, None),
             (1024, None),
+            (1025, None),
             (n, None),
             (n, Some(10)),
             (n, Some(4)),
             (777, Some(12)),
         ] {
-            let want = G1Projective::msm_unchecked(&points[..len], &scalars[..len]);
+            let want = Projective::<P>::msm_unchecked(&points[..len], &scalars[..len]);
             assert_eq!(
                 msm_with(&bases, &scalars[..len], c, false),
                 want,
@@ -510,6 +565,26 @@ mod tests {
                 "ifma {len} {c:?}"
             );
         }
+        // All-zero and all-one scalar vectors.
+        let zeros = vec![ark_bn254::Fr::zero(); 100];
+        let ones = vec![ark_bn254::Fr::one(); 100];
+        for simd in [false, true] {
+            assert!(msm_with(&bases, &zeros, None, simd).is_zero());
+            assert_eq!(
+                msm_with(&bases, &ones, None, simd),
+                Projective::<P>::msm_unchecked(&points[..100], &ones)
+            );
+        }
+    }
+
+    #[test]
+    fn both_paths_agree_with_arkworks_g1() {
+        both_paths_agree::<ark_bn254::g1::Config>();
+    }
+
+    #[test]
+    fn both_paths_agree_with_arkworks_g2() {
+        both_paths_agree::<ark_bn254::g2::Config>();
     }
 
     #[test]
