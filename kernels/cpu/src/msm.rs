@@ -12,6 +12,9 @@
 //!   A point whose bucket already has an addition pending in the batch goes to a per-bucket
 //!   XYZZ overflow bucket instead of waiting, so skewed inputs (circom's many 0/1 scalars)
 //!   never serialise on one bucket.
+//! - Terms with a zero scalar or a zero base are dropped and terms with scalar ±1 are summed
+//!   directly before any of the above (see `split_scalars`), so circom's 0/1 signals and
+//!   the zero points of sparse proving keys cost next to nothing.
 //! - Windows and point chunks are independent tasks for rayon; the window size `c` and the
 //!   chunk count come from a cost model of the input size, the scalar width actually present
 //!   and the thread count.
@@ -84,8 +87,66 @@ fn windows_for(bits: u32, c: u32) -> u32 {
     (bits + 2).div_ceil(c)
 }
 
-/// Picks the window size and chunking by a cost model in field multiplications.
+/// Relative costs of the steps of one MSM, in scalar base-field (Fq) multiplications.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CostWeights {
+    /// One batch-affine addition, excluding the shared inversion and its bookkeeping.
+    pub affine_add: f64,
+    /// One batch's inversion (shared by the batch).
+    pub inversion: f64,
+    /// One mixed XYZZ addition (small windows, overflow buckets).
+    pub mixed_add: f64,
+    /// Reducing one bucket: two XYZZ additions in the running sum.
+    pub bucket: f64,
+}
+
+impl CostWeights {
+    /// Scalar G1 (and the model's original numbers).
+    pub const G1: Self = Self {
+        affine_add: 6.5,
+        inversion: 300.0,
+        mixed_add: 10.0,
+        bucket: 25.0,
+    };
+
+    /// The weights for curve `P` on the chosen path.
+    ///
+    /// Why they differ: the IFMA flush makes affine additions about 3x cheaper while the
+    /// bucket reduction stays scalar, so the best window shrinks; over Fq2 every product
+    /// costs about 3.3 Fq products (Karatsuba plus additions) except the inversion, which
+    /// goes through one Fq inversion. Fitted to forced-window sweeps at 2^13..2^15 points
+    /// (bench/NOTES.md, section 5).
+    pub fn for_curve<P: SWCurveConfig>(simd: bool) -> Self {
+        let ext = P::BaseField::extension_degree() as f64;
+        let scale = if ext > 1.0 { 3.3 } else { 1.0 };
+        let affine_add = match (simd, ext > 1.0) {
+            (false, _) => 6.5 * scale,
+            (true, false) => 3.0,
+            (true, true) => 7.0,
+        };
+        Self {
+            affine_add,
+            inversion: 300.0,
+            mixed_add: 10.0 * scale,
+            bucket: 25.0 * scale,
+        }
+    }
+}
+
+/// Picks the window size and chunking by a cost model in field multiplications, with
+/// scalar G1 weights.
 pub fn plan(points: usize, bits: u32, threads: usize, forced_c: Option<u32>) -> Plan {
+    plan_with(points, bits, threads, forced_c, &CostWeights::G1)
+}
+
+/// Like [`plan`], with the given cost weights.
+pub fn plan_with(
+    points: usize,
+    bits: u32,
+    threads: usize,
+    forced_c: Option<u32>,
+    w: &CostWeights,
+) -> Plan {
     let threads = threads.max(1);
     let mut best: Option<(f64, Plan)> = None;
     let candidates: Vec<u32> = match forced_c {
@@ -97,16 +158,16 @@ pub fn plan(points: usize, bits: u32, threads: usize, forced_c: Option<u32>) -> 
         let windows = windows_for(bits, c);
         let batch_affine = buckets >= BATCH_AFFINE_MIN_BUCKETS;
         let per_point = if batch_affine {
-            6.5 + 300.0 / batch_size(buckets) as f64
+            w.affine_add + w.inversion / batch_size(buckets) as f64
         } else {
-            10.0
+            w.mixed_add
         };
         for chunks in [1usize, 2, 3, 4, 6, 8] {
             if chunks > 1 && points / chunks < buckets {
                 break;
             }
             let tasks = windows as usize * chunks;
-            let task_cost = (points as f64 / chunks as f64) * per_point + buckets as f64 * 25.0;
+            let task_cost = (points as f64 / chunks as f64) * per_point + buckets as f64 * w.bucket;
             let rounds = tasks.div_ceil(threads) as f64;
             let cost = rounds * task_cost + (windows * c) as f64 * 9.0;
             if best.is_none_or(|(b, _)| cost < b) {
@@ -153,9 +214,10 @@ pub fn msm_with<P: GLVConfig>(
     if m == 0 {
         return Projective::zero();
     }
-    let halves: Vec<(HalfScalar, HalfScalar)> = scalars[..m]
+    let (general, units) = split_scalars(bases, &scalars[..m]);
+    let halves: Vec<(HalfScalar, HalfScalar)> = general
         .par_iter()
-        .map(|s| bases.glv.decompose(&limbs4(s)))
+        .map(|&i| bases.glv.decompose(&limbs4(&scalars[i as usize])))
         .collect();
     let bits = halves
         .par_iter()
@@ -163,10 +225,19 @@ pub fn msm_with<P: GLVConfig>(
         .max()
         .unwrap_or(0);
     if bits == 0 {
-        return Projective::zero();
+        return units.into();
     }
+    // Columns: the general scalars' k1 halves, then their k2 halves.
+    let m = general.len();
     let points = 2 * m;
-    let plan = plan(points, bits, rayon::current_num_threads(), forced_c);
+    let weights = CostWeights::for_curve::<P>(simd);
+    let plan = plan_with(
+        points,
+        bits,
+        rayon::current_num_threads(),
+        forced_c,
+        &weights,
+    );
     let digits = signed_digits(&halves, plan.window_bits, plan.windows as usize);
     drop(halves);
 
@@ -180,7 +251,7 @@ pub fn msm_with<P: GLVConfig>(
             let lo = k * chunk_len;
             let hi = ((k + 1) * chunk_len).min(points);
             let row = &digits[w * points..(w + 1) * points];
-            let sum = window_sum(bases, m, row, lo, hi, plan, simd);
+            let sum = window_sum(bases, &general, row, lo, hi, plan, simd);
             (w, sum)
         })
         .collect();
@@ -196,7 +267,52 @@ pub fn msm_with<P: GLVConfig>(
         }
         total += Projective::from(*s);
     }
-    total
+    total + Projective::from(units)
+}
+
+/// Splits an MSM's terms: returns the indices of the terms that need Pippenger, and the sum
+/// of the terms whose scalar is 1 or -1 (the rest have a zero scalar or a zero base and are
+/// dropped).
+///
+/// Why: circom witnesses are mostly 0/1 for some circuits (range checks, bit decompositions)
+/// and many proving-key points are zero (signals absent from A or B). Left in, they make the
+/// cost model plan for two or three times the columns that carry work, and every 1 lands in
+/// one bucket of the lowest window, where the batch-affine accumulator degrades to serial
+/// XYZZ additions. A plain sum costs one mixed addition per point, in parallel.
+fn split_scalars<P: GLVConfig>(
+    bases: &CpuBases<P>,
+    scalars: &[P::ScalarField],
+) -> (Vec<u32>, Bucket<P>) {
+    let one = P::ScalarField::ONE;
+    let minus_one = -one;
+    let live = |i: usize| !scalars[i].is_zero() && !bases.points[i].is_zero();
+    let general: Vec<u32> = (0..scalars.len())
+        .into_par_iter()
+        .filter(|&i| live(i) && scalars[i] != one && scalars[i] != minus_one)
+        .map(|i| i as u32)
+        .collect();
+    let units = (0..scalars.len())
+        .into_par_iter()
+        .filter(|&i| live(i) && (scalars[i] == one || scalars[i] == minus_one))
+        .fold(
+            || Bucket::<P>::ZERO,
+            |mut acc, i| {
+                if scalars[i] == one {
+                    acc += &bases.points[i];
+                } else {
+                    acc -= &bases.points[i];
+                }
+                acc
+            },
+        )
+        .reduce(
+            || Bucket::<P>::ZERO,
+            |mut a, b| {
+                a += &b;
+                a
+            },
+        );
+    (general, units)
 }
 
 fn limbs4<F: PrimeField>(s: &F) -> [u64; 4] {
@@ -254,10 +370,11 @@ fn window_bits(m: &[u64; 3], start: u32, c: u32) -> u64 {
     v & ((1u64 << c) - 1)
 }
 
-/// The bucket sum of one window over digit columns `lo..hi`.
+/// The bucket sum of one window over digit columns `lo..hi`; `general[j]` is the base of
+/// column `j` (and, for its endomorphism image, of column `general.len() + j`).
 fn window_sum<P: GLVConfig>(
     bases: &CpuBases<P>,
-    m: usize,
+    general: &[u32],
     row: &[i16],
     lo: usize,
     hi: usize,
@@ -265,8 +382,15 @@ fn window_sum<P: GLVConfig>(
     simd: bool,
 ) -> Bucket<P> {
     let buckets = 1usize << (plan.window_bits - 1);
-    // Column j < m uses point j; column m + i uses phi(point i), stored at n + i.
-    let point_of = |j: usize| if j < m { j } else { bases.n + (j - m) };
+    // Column j < m uses point general[j]; column m + j uses phi of it, stored n further on.
+    let m = general.len();
+    let point_of = |j: usize| {
+        if j < m {
+            general[j] as usize
+        } else {
+            bases.n + general[j - m] as usize
+        }
+    };
     let columns = (lo..hi).filter_map(|j| {
         let d = row[j];
         if d == 0 {
