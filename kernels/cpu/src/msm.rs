@@ -12,15 +12,19 @@
 //!   A point whose bucket already has an addition pending in the batch goes to a per-bucket
 //!   XYZZ overflow bucket instead of waiting, so skewed inputs (circom's many 0/1 scalars)
 //!   never serialise on one bucket.
+//! - Terms with a zero scalar or a zero base are dropped and terms with scalar ±1 are summed
+//!   directly before any of the above (see `split_scalars`), so circom's 0/1 signals and
+//!   the zero points of sparse proving keys cost next to nothing.
 //! - Windows and point chunks are independent tasks for rayon; the window size `c` and the
 //!   chunk count come from a cost model of the input size, the scalar width actually present
 //!   and the thread count.
-//! - On CPUs with AVX-512 IFMA, the batch-affine flush of G1 runs eight additions at a time
-//!   (`crate::simd`); the results are identical, so the choice is invisible to callers.
+//! - On CPUs with AVX-512 IFMA, the batch-affine flush of BN254 G1 and G2 runs eight
+//!   additions at a time (`crate::simd`); the results are identical, so the choice is
+//!   invisible to callers.
 
 use std::any::TypeId;
 
-use ark_bn254::G1Affine;
+use ark_bn254::{G1Affine, G2Affine};
 use ark_ec::scalar_mul::glv::GLVConfig;
 use ark_ec::short_weierstrass::{Affine, Bucket, Projective, SWCurveConfig};
 use ark_ec::{AdditiveGroup, AffineRepr, CurveGroup};
@@ -83,8 +87,66 @@ fn windows_for(bits: u32, c: u32) -> u32 {
     (bits + 2).div_ceil(c)
 }
 
-/// Picks the window size and chunking by a cost model in field multiplications.
+/// Relative costs of the steps of one MSM, in scalar base-field (Fq) multiplications.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CostWeights {
+    /// One batch-affine addition, excluding the shared inversion and its bookkeeping.
+    pub affine_add: f64,
+    /// One batch's inversion (shared by the batch).
+    pub inversion: f64,
+    /// One mixed XYZZ addition (small windows, overflow buckets).
+    pub mixed_add: f64,
+    /// Reducing one bucket: two XYZZ additions in the running sum.
+    pub bucket: f64,
+}
+
+impl CostWeights {
+    /// Scalar G1 (and the model's original numbers).
+    pub const G1: Self = Self {
+        affine_add: 6.5,
+        inversion: 300.0,
+        mixed_add: 10.0,
+        bucket: 25.0,
+    };
+
+    /// The weights for curve `P` on the chosen path.
+    ///
+    /// Why they differ: the IFMA flush makes affine additions about 3x cheaper while the
+    /// bucket reduction stays scalar, so the best window shrinks; over Fq2 every product
+    /// costs about 3.3 Fq products (Karatsuba plus additions) except the inversion, which
+    /// goes through one Fq inversion. Fitted to forced-window sweeps at 2^13..2^15 points
+    /// (bench/NOTES.md, section 5).
+    pub fn for_curve<P: SWCurveConfig>(simd: bool) -> Self {
+        let ext = P::BaseField::extension_degree() as f64;
+        let scale = if ext > 1.0 { 3.3 } else { 1.0 };
+        let affine_add = match (simd, ext > 1.0) {
+            (false, _) => 6.5 * scale,
+            (true, false) => 3.0,
+            (true, true) => 7.0,
+        };
+        Self {
+            affine_add,
+            inversion: 300.0,
+            mixed_add: 10.0 * scale,
+            bucket: 25.0 * scale,
+        }
+    }
+}
+
+/// Picks the window size and chunking by a cost model in field multiplications, with
+/// scalar G1 weights.
 pub fn plan(points: usize, bits: u32, threads: usize, forced_c: Option<u32>) -> Plan {
+    plan_with(points, bits, threads, forced_c, &CostWeights::G1)
+}
+
+/// Like [`plan`], with the given cost weights.
+pub fn plan_with(
+    points: usize,
+    bits: u32,
+    threads: usize,
+    forced_c: Option<u32>,
+    w: &CostWeights,
+) -> Plan {
     let threads = threads.max(1);
     let mut best: Option<(f64, Plan)> = None;
     let candidates: Vec<u32> = match forced_c {
@@ -96,16 +158,16 @@ pub fn plan(points: usize, bits: u32, threads: usize, forced_c: Option<u32>) -> 
         let windows = windows_for(bits, c);
         let batch_affine = buckets >= BATCH_AFFINE_MIN_BUCKETS;
         let per_point = if batch_affine {
-            6.5 + 300.0 / batch_size(buckets) as f64
+            w.affine_add + w.inversion / batch_size(buckets) as f64
         } else {
-            10.0
+            w.mixed_add
         };
         for chunks in [1usize, 2, 3, 4, 6, 8] {
             if chunks > 1 && points / chunks < buckets {
                 break;
             }
             let tasks = windows as usize * chunks;
-            let task_cost = (points as f64 / chunks as f64) * per_point + buckets as f64 * 25.0;
+            let task_cost = (points as f64 / chunks as f64) * per_point + buckets as f64 * w.bucket;
             let rounds = tasks.div_ceil(threads) as f64;
             let cost = rounds * task_cost + (windows * c) as f64 * 9.0;
             if best.is_none_or(|(b, _)| cost < b) {
@@ -140,21 +202,22 @@ pub fn msm<P: GLVConfig>(
 }
 
 /// Like [`msm`], choosing the path explicitly (tests compare both). `simd` is only a wish:
-/// it applies to BN254 G1 on CPUs with IFMA.
+/// it applies to BN254 G1 and G2 on CPUs with IFMA.
 pub fn msm_with<P: GLVConfig>(
     bases: &CpuBases<P>,
     scalars: &[P::ScalarField],
     forced_c: Option<u32>,
     simd: bool,
 ) -> Projective<P> {
-    let simd = simd && crate::simd::available() && is_bn254_g1::<P>();
+    let simd = simd && crate::simd::available() && has_simd_flush::<P>();
     let m = scalars.len().min(bases.n);
     if m == 0 {
         return Projective::zero();
     }
-    let halves: Vec<(HalfScalar, HalfScalar)> = scalars[..m]
+    let (general, units) = split_scalars(bases, &scalars[..m]);
+    let halves: Vec<(HalfScalar, HalfScalar)> = general
         .par_iter()
-        .map(|s| bases.glv.decompose(&limbs4(s)))
+        .map(|&i| bases.glv.decompose(&limbs4(&scalars[i as usize])))
         .collect();
     let bits = halves
         .par_iter()
@@ -162,10 +225,19 @@ pub fn msm_with<P: GLVConfig>(
         .max()
         .unwrap_or(0);
     if bits == 0 {
-        return Projective::zero();
+        return units.into();
     }
+    // Columns: the general scalars' k1 halves, then their k2 halves.
+    let m = general.len();
     let points = 2 * m;
-    let plan = plan(points, bits, rayon::current_num_threads(), forced_c);
+    let weights = CostWeights::for_curve::<P>(simd);
+    let plan = plan_with(
+        points,
+        bits,
+        rayon::current_num_threads(),
+        forced_c,
+        &weights,
+    );
     let digits = signed_digits(&halves, plan.window_bits, plan.windows as usize);
     drop(halves);
 
@@ -179,7 +251,7 @@ pub fn msm_with<P: GLVConfig>(
             let lo = k * chunk_len;
             let hi = ((k + 1) * chunk_len).min(points);
             let row = &digits[w * points..(w + 1) * points];
-            let sum = window_sum(bases, m, row, lo, hi, plan, simd);
+            let sum = window_sum(bases, &general, row, lo, hi, plan, simd);
             (w, sum)
         })
         .collect();
@@ -195,7 +267,52 @@ pub fn msm_with<P: GLVConfig>(
         }
         total += Projective::from(*s);
     }
-    total
+    total + Projective::from(units)
+}
+
+/// Splits an MSM's terms: returns the indices of the terms that need Pippenger, and the sum
+/// of the terms whose scalar is 1 or -1 (the rest have a zero scalar or a zero base and are
+/// dropped).
+///
+/// Why: circom witnesses are mostly 0/1 for some circuits (range checks, bit decompositions)
+/// and many proving-key points are zero (signals absent from A or B). Left in, they make the
+/// cost model plan for two or three times the columns that carry work, and every 1 lands in
+/// one bucket of the lowest window, where the batch-affine accumulator degrades to serial
+/// XYZZ additions. A plain sum costs one mixed addition per point, in parallel.
+fn split_scalars<P: GLVConfig>(
+    bases: &CpuBases<P>,
+    scalars: &[P::ScalarField],
+) -> (Vec<u32>, Bucket<P>) {
+    let one = P::ScalarField::ONE;
+    let minus_one = -one;
+    let live = |i: usize| !scalars[i].is_zero() && !bases.points[i].is_zero();
+    let general: Vec<u32> = (0..scalars.len())
+        .into_par_iter()
+        .filter(|&i| live(i) && scalars[i] != one && scalars[i] != minus_one)
+        .map(|i| i as u32)
+        .collect();
+    let units = (0..scalars.len())
+        .into_par_iter()
+        .filter(|&i| live(i) && (scalars[i] == one || scalars[i] == minus_one))
+        .fold(
+            || Bucket::<P>::ZERO,
+            |mut acc, i| {
+                if scalars[i] == one {
+                    acc += &bases.points[i];
+                } else {
+                    acc -= &bases.points[i];
+                }
+                acc
+            },
+        )
+        .reduce(
+            || Bucket::<P>::ZERO,
+            |mut a, b| {
+                a += &b;
+                a
+            },
+        );
+    (general, units)
 }
 
 fn limbs4<F: PrimeField>(s: &F) -> [u64; 4] {
@@ -253,10 +370,11 @@ fn window_bits(m: &[u64; 3], start: u32, c: u32) -> u64 {
     v & ((1u64 << c) - 1)
 }
 
-/// The bucket sum of one window over digit columns `lo..hi`.
+/// The bucket sum of one window over digit columns `lo..hi`; `general[j]` is the base of
+/// column `j` (and, for its endomorphism image, of column `general.len() + j`).
 fn window_sum<P: GLVConfig>(
     bases: &CpuBases<P>,
-    m: usize,
+    general: &[u32],
     row: &[i16],
     lo: usize,
     hi: usize,
@@ -264,8 +382,15 @@ fn window_sum<P: GLVConfig>(
     simd: bool,
 ) -> Bucket<P> {
     let buckets = 1usize << (plan.window_bits - 1);
-    // Column j < m uses point j; column m + i uses phi(point i), stored at n + i.
-    let point_of = |j: usize| if j < m { j } else { bases.n + (j - m) };
+    // Column j < m uses point general[j]; column m + j uses phi of it, stored n further on.
+    let m = general.len();
+    let point_of = |j: usize| {
+        if j < m {
+            general[j] as usize
+        } else {
+            bases.n + general[j - m] as usize
+        }
+    };
     let columns = (lo..hi).filter_map(|j| {
         let d = row[j];
         if d == 0 {
@@ -325,12 +450,21 @@ struct BatchAffine<P: SWCurveConfig> {
     pending_point: Vec<Affine<P>>,
     prefix: Vec<P::BaseField>,
     batch: usize,
-    /// Scratch of the IFMA flush; `Some` only for BN254 G1 on the IFMA path.
+    /// Scratch of the IFMA flush; `Some` only for BN254 G1 and G2 on the IFMA path.
     simd: Option<crate::simd::FlushScratch>,
 }
 
 fn is_bn254_g1<P: SWCurveConfig>() -> bool {
     TypeId::of::<P>() == TypeId::of::<ark_bn254::g1::Config>()
+}
+
+fn is_bn254_g2<P: SWCurveConfig>() -> bool {
+    TypeId::of::<P>() == TypeId::of::<ark_bn254::g2::Config>()
+}
+
+/// Whether `crate::simd` has a batch-affine flush for this curve.
+fn has_simd_flush<P: SWCurveConfig>() -> bool {
+    is_bn254_g1::<P>() || is_bn254_g2::<P>()
 }
 
 /// The slice as BN254 G1 points, when `P` is that curve.
@@ -344,10 +478,21 @@ fn as_g1_mut<P: SWCurveConfig>(points: &mut [Affine<P>]) -> Option<&mut [G1Affin
     is_bn254_g1::<P>().then(|| unsafe { &mut *(points as *mut [Affine<P>] as *mut [G1Affine]) })
 }
 
+/// The slice as BN254 G2 points, when `P` is that curve.
+fn as_g2<P: SWCurveConfig>(points: &[Affine<P>]) -> Option<&[G2Affine]> {
+    // SAFETY: P is g2::Config (equal TypeIds), so the slice is reinterpreted as itself.
+    is_bn254_g2::<P>().then(|| unsafe { &*(points as *const [Affine<P>] as *const [G2Affine]) })
+}
+
+fn as_g2_mut<P: SWCurveConfig>(points: &mut [Affine<P>]) -> Option<&mut [G2Affine]> {
+    // SAFETY: as in `as_g2`.
+    is_bn254_g2::<P>().then(|| unsafe { &mut *(points as *mut [Affine<P>] as *mut [G2Affine]) })
+}
+
 impl<P: SWCurveConfig> BatchAffine<P> {
     fn new(buckets: usize, simd: bool) -> Self {
         let batch = batch_size(buckets);
-        let simd = (simd && is_bn254_g1::<P>()).then(crate::simd::FlushScratch::default);
+        let simd = (simd && has_simd_flush::<P>()).then(crate::simd::FlushScratch::default);
         Self {
             buckets: vec![Affine::identity(); buckets],
             overflow: Vec::new(),
@@ -412,12 +557,17 @@ impl<P: SWCurveConfig> BatchAffine<P> {
         let Some(scratch) = self.simd.as_mut() else {
             return false;
         };
-        match (as_g1_mut(&mut self.buckets), as_g1(&self.pending_point)) {
-            (Some(buckets), Some(points)) => {
-                crate::simd::flush_g1(buckets, &self.pending_bucket, points, scratch)
-            }
-            _ => false,
+        if let (Some(buckets), Some(points)) =
+            (as_g1_mut(&mut self.buckets), as_g1(&self.pending_point))
+        {
+            return crate::simd::flush_g1(buckets, &self.pending_bucket, points, scratch);
         }
+        if let (Some(buckets), Some(points)) =
+            (as_g2_mut(&mut self.buckets), as_g2(&self.pending_point))
+        {
+            return crate::simd::flush_g2(buckets, &self.pending_bucket, points, scratch);
+        }
+        false
     }
 
     fn flush_scalar(&mut self) {
@@ -459,6 +609,7 @@ impl<P: SWCurveConfig> BatchAffine<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ark_ff::One;
 
     #[test]
     fn plan_prefers_wide_windows_for_large_inputs() {
@@ -469,36 +620,64 @@ mod tests {
         assert!(windows_for(128, large.window_bits) * large.window_bits >= 130);
     }
 
+    /// Random scalars with edge values mixed in: 0, 1, -1, 2, -2, small ones (circom's 0/1
+    /// signals), the GLV eigenvalue and its neighbours, and repeated scalars.
+    fn edge_scalars(n: usize) -> Vec<ark_bn254::Fr> {
+        use ark_bn254::Fr;
+        use ark_ff::UniformRand;
+        let mut rng = ark_std::test_rng();
+        let lambda = <ark_bn254::g1::Config as GLVConfig>::LAMBDA;
+        let edges = [
+            Fr::zero(),
+            Fr::one(),
+            -Fr::one(),
+            Fr::from(2u64),
+            -Fr::from(2u64),
+            Fr::from(u64::MAX),
+            lambda,
+            lambda + Fr::one(),
+            -lambda,
+        ];
+        (0..n)
+            .map(|i| match i % 7 {
+                0 => edges[(i / 7) % edges.len()],
+                1 | 2 => Fr::from((i % 5) as u64),
+                _ => Fr::rand(&mut rng),
+            })
+            .collect()
+    }
+
     /// Both paths against arkworks, across sizes, forced windows (small ones skip batch
     /// affine, large ones use it) and skewed scalars that hit the overflow buckets.
-    #[test]
-    fn both_paths_agree_with_arkworks() {
-        use ark_bn254::{Fr, G1Projective};
+    fn both_paths_agree<P: GLVConfig<ScalarField = ark_bn254::Fr>>()
+    where
+        Projective<P>: ark_ec::VariableBaseMSM<MulBase = Affine<P>, ScalarField = ark_bn254::Fr>,
+    {
         use ark_ec::VariableBaseMSM;
         use ark_ff::UniformRand;
         let mut rng = ark_std::test_rng();
         let n = 1 << 12;
-        let points: Vec<G1Affine> = (0..n)
-            .map(|_| G1Projective::rand(&mut rng).into_affine())
+        let mut points: Vec<Affine<P>> = (0..n)
+            .map(|_| Projective::<P>::rand(&mut rng).into_affine())
             .collect();
+        // Repeated points and the identity among the bases.
+        points[5] = points[3];
+        points[6] = -points[3];
+        points[9] = Affine::identity();
         let bases = CpuBases::load(&points);
-        let mut scalars: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
-        for (i, s) in scalars.iter_mut().enumerate().take(n / 2) {
-            if i % 3 == 0 {
-                *s = Fr::from((i % 5) as u64);
-            }
-        }
+        let scalars = edge_scalars(n);
         for (len, c) in [
             (1, None),
             (2, None),
             (31, None),
             (1024, None),
+            (1025, None),
             (n, None),
             (n, Some(10)),
             (n, Some(4)),
             (777, Some(12)),
         ] {
-            let want = G1Projective::msm_unchecked(&points[..len], &scalars[..len]);
+            let want = Projective::<P>::msm_unchecked(&points[..len], &scalars[..len]);
             assert_eq!(
                 msm_with(&bases, &scalars[..len], c, false),
                 want,
@@ -510,6 +689,26 @@ mod tests {
                 "ifma {len} {c:?}"
             );
         }
+        // All-zero and all-one scalar vectors.
+        let zeros = vec![ark_bn254::Fr::zero(); 100];
+        let ones = vec![ark_bn254::Fr::one(); 100];
+        for simd in [false, true] {
+            assert!(msm_with(&bases, &zeros, None, simd).is_zero());
+            assert_eq!(
+                msm_with(&bases, &ones, None, simd),
+                Projective::<P>::msm_unchecked(&points[..100], &ones)
+            );
+        }
+    }
+
+    #[test]
+    fn both_paths_agree_with_arkworks_g1() {
+        both_paths_agree::<ark_bn254::g1::Config>();
+    }
+
+    #[test]
+    fn both_paths_agree_with_arkworks_g2() {
+        both_paths_agree::<ark_bn254::g2::Config>();
     }
 
     #[test]

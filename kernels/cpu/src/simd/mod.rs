@@ -17,7 +17,7 @@ mod msm;
 mod ntt;
 
 #[cfg(target_arch = "x86_64")]
-pub(crate) use msm::{flush_g1, FlushScratch};
+pub(crate) use msm::{flush_g1, flush_g2, FlushScratch};
 #[cfg(target_arch = "x86_64")]
 pub(crate) use ntt::NttTables;
 
@@ -83,6 +83,17 @@ pub(crate) fn flush_g1(
     _buckets: &mut [ark_bn254::G1Affine],
     _bucket_of: &[u32],
     _points: &[ark_bn254::G1Affine],
+    _scratch: &mut FlushScratch,
+) -> bool {
+    false
+}
+
+/// Stand-in on targets without IFMA: always declines, so the scalar flush runs.
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) fn flush_g2(
+    _buckets: &mut [ark_bn254::G2Affine],
+    _bucket_of: &[u32],
+    _points: &[ark_bn254::G2Affine],
     _scratch: &mut FlushScratch,
 ) -> bool {
     false
