@@ -98,7 +98,19 @@ pub struct CostWeights {
     pub mixed_add: f64,
     /// Reducing one bucket: two XYZZ additions in the running sum.
     pub bucket: f64,
+    /// Extra cost per addition once a window's affine buckets outgrow [`BUCKET_CACHE_BYTES`]:
+    /// the random bucket reads then miss the core's cache. Matters only on the IFMA path,
+    /// where additions are cheap enough for misses to show (forced-window runs at 2^16..2^20
+    /// G1: c=13 beat the c=14..16 the model chose without it by 5-22%; bench/NOTES.md §6).
+    pub cache_miss: f64,
+    /// Bytes of one affine bucket.
+    pub bucket_bytes: usize,
 }
+
+/// A window's bucket array beyond this no longer stays cached beside the streamed points,
+/// digits and pending batch (tuned on a Zen 4 with 1 MiB L2 per core: 4096 G1 buckets of
+/// 64 bytes were fine, 8192 were not).
+pub const BUCKET_CACHE_BYTES: usize = 256 << 10;
 
 impl CostWeights {
     /// Scalar G1 (and the model's original numbers).
@@ -107,6 +119,8 @@ impl CostWeights {
         inversion: 300.0,
         mixed_add: 10.0,
         bucket: 25.0,
+        cache_miss: 0.0,
+        bucket_bytes: 72,
     };
 
     /// The weights for curve `P` on the chosen path.
@@ -129,6 +143,8 @@ impl CostWeights {
             inversion: 300.0,
             mixed_add: 10.0 * scale,
             bucket: 25.0 * scale,
+            cache_miss: if simd { 1.5 } else { 0.0 },
+            bucket_bytes: std::mem::size_of::<Affine<P>>(),
         }
     }
 }
@@ -157,11 +173,12 @@ pub fn plan_with(
         let buckets = 1usize << (c - 1);
         let windows = windows_for(bits, c);
         let batch_affine = buckets >= BATCH_AFFINE_MIN_BUCKETS;
+        let spills = buckets * w.bucket_bytes > BUCKET_CACHE_BYTES;
         let per_point = if batch_affine {
             w.affine_add + w.inversion / batch_size(buckets) as f64
         } else {
             w.mixed_add
-        };
+        } + if spills { w.cache_miss } else { 0.0 };
         for chunks in [1usize, 2, 3, 4, 6, 8] {
             if chunks > 1 && points / chunks < buckets {
                 break;
