@@ -48,17 +48,23 @@ fn http(
     addr: &str,
     method: &str,
     path: &str,
-    body: Option<&str>,
+    body: Option<&[u8]>,
 ) -> Result<Value, ServeBenchError> {
     let err = |e: std::io::Error| ServeBenchError::Other(format!("http {path}: {e}"));
     let mut s = TcpStream::connect(addr).map_err(err)?;
-    let body = body.unwrap_or("");
+    let body = body.unwrap_or(b"");
+    let ctype = if path.starts_with("/v1/jobs/wtns") {
+        "application/octet-stream"
+    } else {
+        "application/json"
+    };
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     )
     .map_err(err)?;
+    s.write_all(body).map_err(err)?;
     let mut out = String::new();
     s.read_to_string(&mut out).map_err(err)?;
     let payload = out.split("\r\n\r\n").nth(1).unwrap_or_default();
@@ -67,8 +73,8 @@ fn http(
 }
 
 /// One job through the API, start to proof (long-polling its status, as a client would).
-fn job(addr: &str, body: &str) -> Result<(), ServeBenchError> {
-    let v = http(addr, "POST", "/v1/jobs", Some(body))?;
+fn job(addr: &str, path: &str, body: &[u8]) -> Result<(), ServeBenchError> {
+    let v = http(addr, "POST", path, Some(body))?;
     let id = v["id"]
         .as_u64()
         .ok_or_else(|| ServeBenchError::Other(format!("submit refused: {v}")))?;
@@ -124,7 +130,7 @@ pub fn compare_serve(
 
     let wtns_bytes = std::fs::read(wtns)
         .map_err(|e| ServeBenchError::Other(format!("{}: {e}", wtns.display())))?;
-    let body = json!({ "circuit": "bench", "wtns_hex": hex::encode(&wtns_bytes) }).to_string();
+    let wtns_path = "/v1/jobs/wtns?circuit=bench";
     let key = CircuitKey::load(&*backend, ProvingKey::read(zkey)?)?;
     let witness = read_wtns(wtns)?;
     let mut rng = rand::thread_rng();
@@ -142,12 +148,12 @@ pub fn compare_serve(
         }
         Ok(t.elapsed().as_secs_f64() * 1e3)
     };
-    job(&addr, &body)?;
+    job(&addr, wtns_path, &wtns_bytes)?;
     direct(&mut rng)?;
     let (mut server, mut local) = (Vec::new(), Vec::new());
     for _ in 0..runs.max(1) {
         let t = Instant::now();
-        job(&addr, &body)?;
+        job(&addr, wtns_path, &wtns_bytes)?;
         server.push(t.elapsed().as_secs_f64() * 1e3);
         local.push(direct(&mut rng)?);
     }
@@ -156,7 +162,7 @@ pub fn compare_serve(
         json!({ "circuit": "sample", "input": { "a": "3", "b": "11", "c": "7" } }).to_string();
     let rss_start = prover_server::metrics::resident_bytes().unwrap_or(0);
     for _ in 0..memory_jobs {
-        job(&addr, &sample)?;
+        job(&addr, "/v1/jobs", sample.as_bytes())?;
     }
     let rss_end = prover_server::metrics::resident_bytes().unwrap_or(0);
     state.begin_shutdown();

@@ -290,6 +290,7 @@ pub fn app(state: AppState) -> Router {
             post(kalypso::verify_inputs_and_proof),
         )
         .route("/v1/jobs", post(native::submit_job))
+        .route("/v1/jobs/wtns", post(native::submit_wtns))
         .route("/v1/jobs/{id}", get(native::job_status))
         .route("/v1/jobs/{id}/proof", get(native::job_proof))
         .route("/v1/circuits", get(native::list_circuits))

@@ -53,7 +53,32 @@ pub async fn submit_job(
             ))
         }
     };
-    let job = jobs::submit(&state, &req.circuit, input, false, None)?;
+    accepted(jobs::submit(&state, &req.circuit, input, false, None)?)
+}
+
+#[derive(Deserialize)]
+pub struct WtnsQuery {
+    circuit: String,
+}
+
+/// `POST /v1/jobs/wtns?circuit=ID` with the raw `.wtns` file as the body
+/// (`application/octet-stream`): no JSON or hex on the way for witnesses of megabytes.
+pub async fn submit_wtns(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<WtnsQuery>,
+    body: axum::body::Bytes,
+) -> Result<Response, ServerError> {
+    prover_groth16::parse_wtns(&body)?;
+    accepted(jobs::submit(
+        &state,
+        &q.circuit,
+        JobInput::Wtns(body.to_vec()),
+        false,
+        None,
+    )?)
+}
+
+fn accepted(job: JobRecord) -> Result<Response, ServerError> {
     Ok((
         StatusCode::ACCEPTED,
         Json(serde_json::json!({

@@ -49,6 +49,10 @@ pub async fn document() -> Json<Value> {
                     "type": "object", "required": ["circuit"],
                     "properties": { "circuit": { "type": "string" }, "input": { "type": "object" }, "wtns_hex": { "type": "string" } } } } } },
                 "responses": { "202": { "description": "{\"id\": n, ...}" }, "429": error(), "4XX": error() } } },
+            "/v1/jobs/wtns": { "post": { "summary": "Queue a proof job from a raw .wtns body",
+                "parameters": [{ "name": "circuit", "in": "query", "required": true, "schema": { "type": "string" } }],
+                "requestBody": { "required": true, "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
+                "responses": { "202": { "description": "{\"id\": n, ...}" }, "429": error(), "4XX": error() } } },
             "/v1/jobs/{id}": { "get": { "summary": "Job status",
                 "parameters": [
                     { "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } },

@@ -187,12 +187,17 @@ impl JobStore {
         Ok(record)
     }
 
-    /// Saves a record durably; a finished job's stored input is deleted in the same
-    /// transaction. (The move to `Running` is durable too: it counts the attempt, which is
-    /// what stops a job that crashes the appliance from crash-looping it.)
+    /// Saves a record; a finished job's stored input is deleted in the same transaction.
+    ///
+    /// Only acceptance ([`JobStore::insert`]) is fsynced: the client holds a 202 for it.
+    /// State changes are written without an fsync, which survives a crash of the process
+    /// (the attempt count, which keeps a job that kills the appliance from crash-looping it,
+    /// relies on that) and loses at most the latest changes to a power cut, after which an
+    /// unfinished-looking job simply runs again.
     pub fn update(&self, record: &JobRecord) -> Result<(), ServerError> {
         let bytes = serde_json::to_vec(record).map_err(db_err)?;
-        let txn = self.db.begin_write().map_err(db_err)?;
+        let mut txn = self.db.begin_write().map_err(db_err)?;
+        txn.set_durability(redb::Durability::Eventual);
         {
             txn.open_table(JOBS)
                 .map_err(db_err)?
