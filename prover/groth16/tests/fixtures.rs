@@ -293,3 +293,30 @@ fn snarkjs() -> Option<PathBuf> {
         .ok()
         .map(|_| PathBuf::from("snarkjs"))
 }
+
+/// Every CPU path (AVX-512 IFMA when the machine has it, and the portable scalar path)
+/// proves every fixture, and all the proofs verify.
+#[test]
+fn both_cpu_paths_prove_every_fixture() {
+    let mut rng = rand::thread_rng();
+    for simd in [true, false] {
+        let backend = CpuBackend::with_simd(2, simd).expect("cpu");
+        for circuit in CIRCUITS {
+            let f = load(&backend, circuit);
+            let public = public_signals(&f.witness, f.key.header.n_public);
+            let proof = prove(
+                &backend,
+                &f.key,
+                &f.witness,
+                &mut rng,
+                &mut PhaseTimings::default(),
+            )
+            .expect("proves");
+            assert!(
+                verify(&f.vk_json, &public, &proof).expect("verifies"),
+                "{circuit}: proof from the {} path rejected",
+                if simd { "SIMD" } else { "scalar" }
+            );
+        }
+    }
+}
