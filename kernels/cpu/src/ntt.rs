@@ -173,31 +173,20 @@ impl<F: FftField> NttPlan<F> {
             self.dif_in_cache(data);
             return;
         }
-        let q = m / 4;
-        let w4 = self.big_twiddle(m, q);
-        {
-            let (a, rest) = data.split_at_mut(q);
-            let (b, rest) = rest.split_at_mut(q);
-            let (c, d) = rest.split_at_mut(q);
-            a.par_chunks_mut(PASS_GRAIN)
-                .zip(b.par_chunks_mut(PASS_GRAIN))
-                .zip(c.par_chunks_mut(PASS_GRAIN))
-                .zip(d.par_chunks_mut(PASS_GRAIN))
-                .enumerate()
-                .for_each(|(chunk, (((a, b), c), d))| {
-                    let base = chunk * PASS_GRAIN;
-                    for i in 0..a.len() {
-                        let j = base + i;
-                        let tw = [
-                            self.big_twiddle(m, j),
-                            self.big_twiddle(m, 2 * j),
-                            self.big_twiddle(m, 3 * j),
-                        ];
-                        radix4(&mut a[i], &mut b[i], &mut c[i], &mut d[i], w4, tw);
-                    }
-                });
-        }
-        data.par_chunks_mut(q).for_each(|quarter| self.dif(quarter));
+        let w4 = self.big_twiddle(m, m / 4);
+        for_each_quarter_chunk(data, |j0, [a, b, c, d]| {
+            for i in 0..a.len() {
+                let j = j0 + i;
+                let tw = [
+                    self.big_twiddle(m, j),
+                    self.big_twiddle(m, 2 * j),
+                    self.big_twiddle(m, 3 * j),
+                ];
+                radix4(&mut a[i], &mut b[i], &mut c[i], &mut d[i], w4, tw);
+            }
+        });
+        data.par_chunks_mut(m / 4)
+            .for_each(|quarter| self.dif(quarter));
     }
 
     /// Iterative DIF on a block that fits in cache, using the contiguous small tables.
@@ -226,6 +215,25 @@ impl<F: FftField> NttPlan<F> {
             }
         }
     }
+}
+
+/// Runs `pass(j0, [a, b, c, d])` in parallel over matching `PASS_GRAIN`-sized chunks of
+/// the four quarters of `data`, `j0` being the chunk's first butterfly: the shape of every
+/// radix-4 pass above the cache block, shared by the scalar and SIMD paths.
+pub(crate) fn for_each_quarter_chunk<T: Send>(
+    data: &mut [T],
+    pass: impl Fn(usize, [&mut [T]; 4]) + Sync + Send,
+) {
+    let q = data.len() / 4;
+    let (a, rest) = data.split_at_mut(q);
+    let (b, rest) = rest.split_at_mut(q);
+    let (c, d) = rest.split_at_mut(q);
+    a.par_chunks_mut(PASS_GRAIN)
+        .zip(b.par_chunks_mut(PASS_GRAIN))
+        .zip(c.par_chunks_mut(PASS_GRAIN))
+        .zip(d.par_chunks_mut(PASS_GRAIN))
+        .enumerate()
+        .for_each(|(chunk, (((a, b), c), d))| pass(chunk * PASS_GRAIN, [a, b, c, d]));
 }
 
 /// One radix-4 DIF butterfly. Outputs go to the quarters in bit-reversed order of their

@@ -18,7 +18,7 @@ use super::field::{
     add, from_lanes, load8, mul, neg_where, normalize, reduce2, reduce4, splat, store8, sub,
     to_radix52, V8,
 };
-use crate::ntt::{BLOCK, PASS_GRAIN};
+use crate::ntt::BLOCK;
 
 // The kernels read and write `Fr` values as four little-endian u64 Montgomery limbs in
 // place; these pin down that `Fr` is exactly its `[u64; 4]`.
@@ -150,23 +150,13 @@ impl NttTables {
             unsafe { self.dif_in_cache(data) };
             return;
         }
-        let q = m / 4;
-        {
-            let (a, rest) = data.split_at_mut(q);
-            let (b, rest) = rest.split_at_mut(q);
-            let (c, d) = rest.split_at_mut(q);
-            a.par_chunks_mut(PASS_GRAIN)
-                .zip(b.par_chunks_mut(PASS_GRAIN))
-                .zip(c.par_chunks_mut(PASS_GRAIN))
-                .zip(d.par_chunks_mut(PASS_GRAIN))
-                .enumerate()
-                .for_each(|(chunk, (((a, b), c), d))| {
-                    // SAFETY: as above; the four chunks have equal lengths, multiples of 8
-                    // (q and PASS_GRAIN are powers of two of at least 8).
-                    unsafe { self.big_pass(m, chunk * PASS_GRAIN, [a, b, c, d]) };
-                });
-        }
-        data.par_chunks_mut(q).for_each(|quarter| self.dif(quarter));
+        crate::ntt::for_each_quarter_chunk(data, |j0, quarters| {
+            // SAFETY: as above; the four chunks have equal lengths, multiples of 8 (the
+            // quarter size and PASS_GRAIN are powers of two of at least 8).
+            unsafe { self.big_pass(m, j0, quarters) };
+        });
+        data.par_chunks_mut(m / 4)
+            .for_each(|quarter| self.dif(quarter));
     }
 
     /// One radix-4 pass over matching chunks of the four quarters of a sub-transform of size
