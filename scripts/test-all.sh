@@ -35,8 +35,12 @@ if [ -n "${FUZZ_SECONDS:-}" ]; then
     command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
     mkdir -p fuzz/corpus/zkey fuzz/corpus/wtns_r1cs fuzz/corpus/snarkjs_json
     cp ../shared/fixtures/groth16/*/circuit_final.zkey fuzz/corpus/zkey/ 2>/dev/null || true
+    # cargo-fuzz needs nightly flags: use a nightly toolchain when rustup has one, else let
+    # the stable compiler accept them.
+    if rustup toolchain list 2>/dev/null | grep -q nightly; then fuzz=(cargo +nightly fuzz); else
+        export RUSTC_BOOTSTRAP=1; fuzz=(cargo fuzz); fi
     for target in zkey wtns_r1cs snarkjs_json; do
-        (cd fuzz && cargo +nightly fuzz run "$target" "corpus/$target" -- \
+        (cd fuzz && "${fuzz[@]}" run "$target" "corpus/$target" -- \
             -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=4096)
     done
 fi
