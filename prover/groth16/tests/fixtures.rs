@@ -29,6 +29,20 @@ struct Fixture {
     public: Vec<Fr>,
 }
 
+impl Fixture {
+    /// A fresh proof of the fixture's witness.
+    fn prove(&self, backend: &CpuBackend, rng: &mut rand::rngs::ThreadRng) -> Proof {
+        prove(
+            backend,
+            &self.key,
+            &self.witness,
+            rng,
+            &mut PhaseTimings::default(),
+        )
+        .expect("proves")
+    }
+}
+
 fn load(backend: &CpuBackend, circuit: &str) -> Fixture {
     let dir = fixtures().join(circuit);
     let pk = ProvingKey::read(dir.join("circuit_final.zkey")).expect("zkey reads");
@@ -244,14 +258,7 @@ fn snarkjs_verifies_our_proofs() {
     let mut rng = rand::thread_rng();
     for circuit in CIRCUITS {
         let f = load(&backend, circuit);
-        let proof = prove(
-            &backend,
-            &f.key,
-            &f.witness,
-            &mut rng,
-            &mut PhaseTimings::default(),
-        )
-        .expect("proves");
+        let proof = f.prove(&backend, &mut rng);
         let public = public_signals(&f.witness, f.key.header.n_public);
         let run = |proof: &Proof, public: &[Fr]| -> bool {
             std::fs::write(tmp.join("proof.json"), proof_to_json(proof)).expect("write");
@@ -304,14 +311,7 @@ fn both_cpu_paths_prove_every_fixture() {
         for circuit in CIRCUITS {
             let f = load(&backend, circuit);
             let public = public_signals(&f.witness, f.key.header.n_public);
-            let proof = prove(
-                &backend,
-                &f.key,
-                &f.witness,
-                &mut rng,
-                &mut PhaseTimings::default(),
-            )
-            .expect("proves");
+            let proof = f.prove(&backend, &mut rng);
             assert!(
                 verify(&f.vk_json, &public, &proof).expect("verifies"),
                 "{circuit}: proof from the {} path rejected",

@@ -65,6 +65,27 @@ fn store_lanes(v: V8, out: &mut Lanes) {
 /// `a * b` in ark's Montgomery form: `a, b` canonical-or-below-2p, normalised; the result
 /// is normalised and below 2p (`4p^2 / 2^256 + p < 2p` because `p < 2^254`).
 #[inline]
+/// The inverses of the eight lanes of `acc` for one scalar inversion (Montgomery's trick
+/// across the lanes); `None` when a lane is zero.
+#[target_feature(enable = "avx512f,avx512ifma")]
+fn invert_lanes(acc: V8) -> Option<V8> {
+    let mut totals_lanes = [[0u64; 8]; 5];
+    store_lanes(acc, &mut totals_lanes);
+    let totals = lane_values(&totals_lanes);
+    let mut inv_lanes = [Fq::one(); 8];
+    let mut running = Fq::one();
+    for (l, t) in totals.iter().enumerate() {
+        inv_lanes[l] = running;
+        running *= t;
+    }
+    let mut inv_all = running.inverse()?;
+    for l in (0..8).rev() {
+        inv_lanes[l] *= inv_all;
+        inv_all *= totals[l];
+    }
+    Some(from_lanes(&values_lanes(&inv_lanes)))
+}
+
 #[target_feature(enable = "avx512f,avx512ifma")]
 fn mul_ark(a: V8, b: V8) -> V8 {
     // 16 * b < 2^260: exact in five limbs once carried.
@@ -192,25 +213,11 @@ unsafe fn flush_inner(
         acc = reduce2::<Fq>(mul_ark(acc, dx));
     }
 
-    // One scalar inversion for the eight chain totals (Montgomery's trick again).
-    let mut totals_lanes = [[0u64; 8]; 5];
-    store_lanes(acc, &mut totals_lanes);
-    let totals = lane_values(&totals_lanes);
-    let mut inv_lanes = [Fq::one(); 8];
-    let mut running = Fq::one();
-    for (l, t) in totals.iter().enumerate() {
-        inv_lanes[l] = running;
-        running *= t;
-    }
-    // Non-zero: every dx is (distinct x coordinates, dummies are 1).
-    let Some(mut inv_all) = running.inverse() else {
+    // One scalar inversion for the eight chain totals (non-zero: every dx is, as the x
+    // coordinates are distinct and dummies are 1).
+    let Some(mut inv) = invert_lanes(acc) else {
         return false;
     };
-    for l in (0..8).rev() {
-        inv_lanes[l] *= inv_all;
-        inv_all *= totals[l];
-    }
-    let mut inv = from_lanes(&values_lanes(&inv_lanes));
 
     // Backward: each lane peels its chain, then the eight additions complete together.
     for g in (0..groups).rev() {
@@ -406,25 +413,11 @@ unsafe fn flush_g2_inner(
         acc = reduce2::<Fq>(mul_ark(acc, norm));
     }
 
-    // One scalar inversion for the eight chain totals.
-    let mut totals_lanes = [[0u64; 8]; 5];
-    store_lanes(acc, &mut totals_lanes);
-    let totals = lane_values(&totals_lanes);
-    let mut inv_lanes = [Fq::one(); 8];
-    let mut running = Fq::one();
-    for (l, t) in totals.iter().enumerate() {
-        inv_lanes[l] = running;
-        running *= t;
-    }
-    // Non-zero: every norm is (distinct x coordinates, dummies are 1).
-    let Some(mut inv_all) = running.inverse() else {
+    // One scalar inversion for the eight chain totals (non-zero: every norm is, as the x
+    // coordinates are distinct and dummies are 1).
+    let Some(mut inv) = invert_lanes(acc) else {
         return false;
     };
-    for l in (0..8).rev() {
-        inv_lanes[l] *= inv_all;
-        inv_all *= totals[l];
-    }
-    let mut inv = from_lanes(&values_lanes(&inv_lanes));
 
     let p = splat(C.p);
     let p2 = splat(C.p2);
