@@ -35,22 +35,40 @@ pub struct CircuitKey {
 }
 
 impl CircuitKey {
-    /// Loads `pk`'s bases into `backend`; the host copies of the points are dropped.
+    /// Loads `pk`'s bases into `backend`. Each host vector of points is dropped as soon as
+    /// it is resident, so the peak is the resident form plus one vector, not two full keys.
     pub fn load(backend: &dyn Accelerator<Bn254>, pk: ProvingKey) -> Result<Self> {
         let config = MsmConfig::default();
         let vk = pk.verifying_key();
+        let ProvingKey {
+            header,
+            coefs_a,
+            coefs_b,
+            a,
+            b1,
+            b2,
+            c,
+            h,
+            ..
+        } = pk;
         let load1 =
-            |p: &[G1Affine]| kernels_accel::load_bases::<G1Projective, _>(backend, p, &config);
+            |p: Vec<G1Affine>| kernels_accel::load_bases::<G1Projective, _>(backend, &p, &config);
+        let h = load1(h)?;
+        let c = load1(c)?;
+        let b2 = {
+            let points = b2;
+            kernels_accel::load_bases::<G2Projective, _>(backend, &points, &config)?
+        };
         Ok(Self {
-            a: load1(&pk.a)?,
-            b1: load1(&pk.b1)?,
-            b2: kernels_accel::load_bases::<G2Projective, _>(backend, &pk.b2, &config)?,
-            c: load1(&pk.c)?,
-            h: load1(&pk.h)?,
-            header: pk.header,
+            a: load1(a)?,
+            b1: load1(b1)?,
+            b2,
+            c,
+            h,
+            header,
             vk,
-            coefs_a: pk.coefs_a,
-            coefs_b: pk.coefs_b,
+            coefs_a,
+            coefs_b,
             backend: backend.info().name,
         })
     }
