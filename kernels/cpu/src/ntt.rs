@@ -208,11 +208,7 @@ impl<F: FftField> NttPlan<F> {
             m /= 4;
         }
         if m == 2 {
-            for pair in data.chunks_exact_mut(2) {
-                let (x, y) = (pair[0], pair[1]);
-                pair[0] = x + y;
-                pair[1] = x - y;
-            }
+            radix2_pairs(data);
         }
     }
 }
@@ -234,6 +230,16 @@ pub(crate) fn for_each_quarter_chunk<T: Send>(
         .zip(d.par_chunks_mut(PASS_GRAIN))
         .enumerate()
         .for_each(|(chunk, (((a, b), c), d))| pass(chunk * PASS_GRAIN, [a, b, c, d]));
+}
+
+/// The last radix-2 level of an odd-log transform: butterflies on adjacent pairs (the
+/// twiddle is 1). Shared by the scalar and SIMD paths.
+pub(crate) fn radix2_pairs<F: FftField>(data: &mut [F]) {
+    for pair in data.chunks_exact_mut(2) {
+        let (x, y) = (pair[0], pair[1]);
+        pair[0] = x + y;
+        pair[1] = x - y;
+    }
 }
 
 /// One radix-4 DIF butterfly. Outputs go to the quarters in bit-reversed order of their

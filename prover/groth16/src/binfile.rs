@@ -4,6 +4,9 @@
 
 use std::collections::HashMap;
 
+use ark_ff::PrimeField;
+
+use crate::encoding::{modulus_bytes, N8};
 use crate::{Groth16Error, Result};
 
 pub(crate) struct BinFile<'a> {
@@ -129,6 +132,25 @@ impl<'a> Reader<'a> {
     pub(crate) fn u32(&mut self) -> Result<u32> {
         let b = self.bytes(4)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    /// Reads a field header (u32 element size, then the prime) and checks it is `F`'s, as
+    /// every iden3 file declares its field this way.
+    pub(crate) fn expect_field<F: PrimeField>(&mut self, name: &str) -> Result<()> {
+        let n8 = self.u32()? as usize;
+        if n8 != N8 {
+            return Err(Groth16Error::WrongCurve {
+                file: self.file,
+                what: format!("{name} element size {n8} bytes, BN254 has {N8}"),
+            });
+        }
+        if self.bytes(n8)? != modulus_bytes::<F>().as_slice() {
+            return Err(Groth16Error::WrongCurve {
+                file: self.file,
+                what: format!("{name} prime differs from BN254's"),
+            });
+        }
+        Ok(())
     }
 
     pub(crate) fn u64(&mut self) -> Result<u64> {

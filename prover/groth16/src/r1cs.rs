@@ -7,7 +7,7 @@ use ark_bn254::Fr;
 use ark_ff::Zero;
 
 use crate::binfile::{BinFile, Reader};
-use crate::encoding::{fr_standard, modulus_bytes, N8};
+use crate::encoding::{fr_standard, N8};
 use crate::{Groth16Error, Result};
 
 const FILE: &str = "r1cs";
@@ -38,13 +38,7 @@ impl R1cs {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let bin = BinFile::parse(bytes, FILE, "r1cs", &[1], "1")?;
         let mut h = bin.reader(1)?;
-        let n8 = h.u32()? as usize;
-        if n8 != N8 || h.bytes(n8)? != modulus_bytes::<Fr>().as_slice() {
-            return Err(Groth16Error::WrongCurve {
-                file: FILE,
-                what: "the constraint prime is not BN254's scalar field".into(),
-            });
-        }
+        h.expect_field::<Fr>("scalar field")?;
         let n_wires = h.u32()? as usize;
         let n_pub_out = h.u32()? as usize;
         let n_pub_in = h.u32()? as usize;

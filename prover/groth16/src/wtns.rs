@@ -25,13 +25,7 @@ pub fn read_wtns(path: impl AsRef<Path>) -> Result<Vec<Fr>> {
 pub fn parse_wtns(bytes: &[u8]) -> Result<Vec<Fr>> {
     let bin = BinFile::parse(bytes, FILE, "wtns", &[2], "2")?;
     let mut r = bin.reader(1)?;
-    let n8 = r.u32()? as usize;
-    if n8 != N8 || r.bytes(n8)? != modulus_bytes::<Fr>().as_slice() {
-        return Err(Groth16Error::WrongCurve {
-            file: FILE,
-            what: "the witness prime is not BN254's scalar field".into(),
-        });
-    }
+    r.expect_field::<Fr>("scalar field")?;
     let count = r.u32()? as usize;
     let values = bin.sized_section(2, (count * N8) as u64)?;
     values

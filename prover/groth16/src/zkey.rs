@@ -14,7 +14,7 @@ use ark_ff::{Field, PrimeField};
 use rayon::prelude::*;
 
 use crate::binfile::{BinFile, Reader};
-use crate::encoding::{fr_mont, g1_mont, g2_mont, modulus_bytes, N8};
+use crate::encoding::{fr_mont, g1_mont, g2_mont, N8};
 use crate::verifier::VerifyingKey;
 use crate::{Groth16Error, Result};
 
@@ -140,24 +140,8 @@ impl ProvingKey {
 }
 
 fn read_header(r: &mut Reader<'_>) -> Result<ZkeyHeader> {
-    let field = |r: &mut Reader<'_>, name: &str, want: Vec<u8>| -> Result<()> {
-        let n8 = r.u32()? as usize;
-        if n8 != N8 {
-            return Err(Groth16Error::WrongCurve {
-                file: FILE,
-                what: format!("{name} element size {n8} bytes, BN254 has {N8}"),
-            });
-        }
-        if r.bytes(n8)? != want.as_slice() {
-            return Err(Groth16Error::WrongCurve {
-                file: FILE,
-                what: format!("{name} prime differs from BN254's"),
-            });
-        }
-        Ok(())
-    };
-    field(r, "base field", modulus_bytes::<Fq>())?;
-    field(r, "scalar field", modulus_bytes::<Fr>())?;
+    r.expect_field::<Fq>("base field")?;
+    r.expect_field::<Fr>("scalar field")?;
     let n_vars = r.u32()? as usize;
     let n_public = r.u32()? as usize;
     let domain_size = r.u32()? as usize;

@@ -248,11 +248,7 @@ impl NttTables {
             m /= 4;
         }
         if m == 2 {
-            for pair in data.chunks_exact_mut(2) {
-                let (x, y) = (pair[0], pair[1]);
-                pair[0] = x + y;
-                pair[1] = x - y;
-            }
+            crate::ntt::radix2_pairs(data);
         }
     }
 
