@@ -40,19 +40,31 @@ fn sweep<P: GLVConfig<ScalarField = ark_bn254::Fr>>(name: &str, log_n: u32, cs: 
     println!("{line}");
 }
 
+/// `window_sweep g1|g2 [LOG_SIZES]`, e.g. `window_sweep g1 16,18`: every window from 9 to 16.
 fn main() {
     rayon::ThreadPoolBuilder::new()
         .num_threads(2)
         .build_global()
         .unwrap();
-    let which = std::env::args().nth(1).unwrap_or_default();
-    if which.contains("g1") {
-        sweep::<ark_bn254::g1::Config>("g1", 13, &[11, 12, 13]);
-        sweep::<ark_bn254::g1::Config>("g1", 14, &[11, 12, 13, 14]);
-        sweep::<ark_bn254::g1::Config>("g1", 15, &[11, 12, 13, 14, 15]);
-    }
-    if which.contains("g2") {
-        sweep::<ark_bn254::g2::Config>("g2", 13, &[9, 10, 11, 12, 13]);
-        sweep::<ark_bn254::g2::Config>("g2", 14, &[10, 11, 12, 13, 14]);
+    let mut args = std::env::args().skip(1);
+    let which = args.next().unwrap_or_default();
+    let sizes: Vec<u32> = args
+        .next()
+        .unwrap_or_else(|| "13,14,15".into())
+        .split(',')
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    let lo = std::env::var("SWEEP_MIN_C")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(9);
+    let cs: Vec<u32> = (lo..=16).collect();
+    for &log_n in &sizes {
+        if which.contains("g1") {
+            sweep::<ark_bn254::g1::Config>("g1", log_n, &cs);
+        }
+        if which.contains("g2") {
+            sweep::<ark_bn254::g2::Config>("g2", log_n, &cs);
+        }
     }
 }

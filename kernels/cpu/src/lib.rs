@@ -2,6 +2,7 @@
 //! reference every other backend is compared against.
 
 pub mod glv;
+pub mod inverse;
 pub mod msm;
 pub mod ntt;
 pub mod simd;

@@ -62,9 +62,6 @@ fn store_lanes(v: V8, out: &mut Lanes) {
     }
 }
 
-/// `a * b` in ark's Montgomery form: `a, b` canonical-or-below-2p, normalised; the result
-/// is normalised and below 2p (`4p^2 / 2^256 + p < 2p` because `p < 2^254`).
-#[inline]
 /// The inverses of the eight lanes of `acc` for one scalar inversion (Montgomery's trick
 /// across the lanes); `None` when a lane is zero.
 #[target_feature(enable = "avx512f,avx512ifma")]
@@ -78,7 +75,7 @@ fn invert_lanes(acc: V8) -> Option<V8> {
         inv_lanes[l] = running;
         running *= t;
     }
-    let mut inv_all = running.inverse()?;
+    let mut inv_all = crate::inverse::inverse_fq(&running)?;
     for l in (0..8).rev() {
         inv_lanes[l] *= inv_all;
         inv_all *= totals[l];
