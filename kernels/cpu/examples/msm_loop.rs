@@ -16,7 +16,7 @@ fn main() {
     let bases = CpuBases::load(&pts);
     let t = std::time::Instant::now();
     for _ in 0..iters {
-        std::hint::black_box(msm(&bases, &sc, None));
+        let _ = std::hint::black_box(msm(&bases, &sc, None));
     }
     println!(
         "{:.2} ms per MSM",

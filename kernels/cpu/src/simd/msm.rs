@@ -14,7 +14,7 @@
 use std::arch::x86_64::*;
 
 use ark_bn254::{Fq, G1Affine, G2Affine};
-use ark_ff::{BigInt, Field, One};
+use ark_ff::{BigInt, One};
 
 use super::field::{
     add, from_lanes, load8, mul, normalize, reduce2, reduce4, splat, store8, sub, to_radix52,
