@@ -67,8 +67,3 @@ pub fn reset_peak() -> usize {
 pub fn peak() -> usize {
     PEAK.load(Ordering::Relaxed)
 }
-
-/// Bytes live on the heap now.
-pub fn current() -> usize {
-    CURRENT.load(Ordering::Relaxed)
-}

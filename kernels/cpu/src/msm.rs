@@ -1,9 +1,9 @@
 //! Pippenger MSM for short Weierstrass curves with a GLV endomorphism.
 //!
 //! Why each step exists:
-//! - GLV: `k*P = k1*P + k2*phi(P)` with ~128-bit halves. `phi(P)` is computed once when the
-//!   bases are loaded (they stay resident), so every MSM has twice the points but half the
-//!   windows, which halves the bucket-reduction work.
+//! - GLV: `k*P = k1*P + k2*phi(P)` with ~128-bit halves, so every MSM has twice the points
+//!   but half the windows, which halves the bucket-reduction work. `phi(P) = (beta x, y)` is
+//!   made per MSM for the terms it uses, not kept resident (memory, see `CpuBases`).
 //! - Signed digits: a window digit in `[-2^(c-1), 2^(c-1))` needs only `2^(c-1)` buckets,
 //!   because negating an affine point is free.
 //! - Batch-affine accumulation: buckets are kept affine and additions into them are queued
@@ -15,6 +15,8 @@
 //! - Terms with a zero scalar or a zero base are dropped and terms with scalar ±1 are summed
 //!   directly before any of the above (see `split_scalars`), so circom's 0/1 signals and
 //!   the zero points of sparse proving keys cost next to nothing.
+//! - Bucket reduction (`sum (i+1) B_i`) runs as many short running sums side by side, whose
+//!   steps are batched affine additions like the accumulation (see `reduce_buckets`).
 //! - Windows and point chunks are independent tasks for rayon; the window size `c` and the
 //!   chunk count come from a cost model of the input size, the scalar width actually present
 //!   and the thread count.
@@ -38,32 +40,31 @@ use crate::glv::{GlvDecomposer, HalfScalar};
 /// Largest window: digits are stored as `i16`.
 pub const MAX_WINDOW_BITS: u32 = 16;
 
-/// Bases resident in the CPU backend: the loaded points, then their endomorphism images.
+/// Bases resident in the CPU backend: the loaded points as they are.
+///
+/// Why no endomorphism images: keeping `phi(P)` resident would add half again to every
+/// resident proving key (a third of a Groth16 prover's peak memory on the fixtures), while
+/// making the images of the terms an MSM actually uses costs one product per term per MSM
+/// (about 1% of a 2^16 MSM); see `msm_with`.
 pub struct CpuBases<P: SWCurveConfig> {
     points: Vec<Affine<P>>,
-    n: usize,
     glv: GlvDecomposer,
 }
 
 impl<P: GLVConfig> CpuBases<P> {
     pub fn load(points: &[Affine<P>]) -> Self {
-        let n = points.len();
-        let mut all = Vec::with_capacity(2 * n);
-        all.extend_from_slice(points);
-        all.par_extend(points.par_iter().map(P::endomorphism_affine));
         Self {
-            points: all,
-            n,
+            points: points.to_vec(),
             glv: GlvDecomposer::new::<P>(),
         }
     }
 
     pub fn len(&self) -> usize {
-        self.n
+        self.points.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.n == 0
+        self.points.is_empty()
     }
 }
 
@@ -228,20 +229,25 @@ pub fn msm_with<P: GLVConfig>(
     simd: bool,
 ) -> Projective<P> {
     let simd = simd && crate::simd::available() && has_simd_flush::<P>();
-    let m = scalars.len().min(bases.n);
+    let m = scalars.len().min(bases.len());
     if m == 0 {
         return Projective::zero();
     }
     let (general, units) = split_scalars(bases, &scalars[..m]);
-    let halves: Vec<(HalfScalar, HalfScalar)> = general
+    // The GLV halves are decomposed twice (here for their width, then into digits) rather
+    // than kept: 64 bytes per scalar would be the MSM's largest allocation. The x of each
+    // used base's endomorphism image is made here, once per MSM (`phi(x, y) = (beta x, y)`
+    // on the curves arkworks gives a GLV endomorphism, `a = 0`).
+    let decompose = |i: u32| bases.glv.decompose(&limbs4(&scalars[i as usize]));
+    let (bits, phi_x): (Vec<u32>, Vec<P::BaseField>) = general
         .par_iter()
-        .map(|&i| bases.glv.decompose(&limbs4(&scalars[i as usize])))
-        .collect();
-    let bits = halves
-        .par_iter()
-        .map(|(a, b)| a.num_bits().max(b.num_bits()))
-        .max()
-        .unwrap_or(0);
+        .map(|&i| {
+            let (a, b) = decompose(i);
+            let image = P::endomorphism_affine(&bases.points[i as usize]);
+            (a.num_bits().max(b.num_bits()), image.x)
+        })
+        .unzip();
+    let bits = bits.into_iter().max().unwrap_or(0);
     if bits == 0 {
         return units.into();
     }
@@ -256,8 +262,7 @@ pub fn msm_with<P: GLVConfig>(
         forced_c,
         &weights,
     );
-    let digits = signed_digits(&halves, plan.window_bits, plan.windows as usize);
-    drop(halves);
+    let digits = signed_digits(&general, decompose, plan.window_bits, plan.windows as usize);
 
     let chunk_len = points.div_ceil(plan.chunks);
     let tasks: Vec<(usize, usize)> = (0..plan.windows as usize)
@@ -269,7 +274,7 @@ pub fn msm_with<P: GLVConfig>(
             let lo = k * chunk_len;
             let hi = ((k + 1) * chunk_len).min(points);
             let row = &digits[w * points..(w + 1) * points];
-            let sum = window_sum(bases, &general, row, lo, hi, plan, simd);
+            let sum = window_sum(bases, &general, &phi_x, row, lo, hi, plan, simd);
             (w, sum)
         })
         .collect();
@@ -345,12 +350,18 @@ fn limbs4<F: PrimeField>(s: &F) -> [u64; 4] {
 /// Window-major signed digits: row `w` holds digit `w` of every GLV half, first the `k1`
 /// halves (for the points) then the `k2` halves (for their endomorphism images). A half's
 /// sign is folded into its digits.
-fn signed_digits(halves: &[(HalfScalar, HalfScalar)], c: u32, windows: usize) -> Vec<i16> {
-    let m = halves.len();
+fn signed_digits(
+    general: &[u32],
+    decompose: impl Fn(u32) -> (HalfScalar, HalfScalar) + Sync,
+    c: u32,
+    windows: usize,
+) -> Vec<i16> {
+    let m = general.len();
     let points = 2 * m;
     let mut digits = vec![0i16; windows * points];
     let out = SyncPtr::new(digits.as_mut_ptr());
-    halves.par_iter().enumerate().for_each(|(i, (k1, k2))| {
+    general.par_iter().enumerate().for_each(|(i, &scalar)| {
+        let (k1, k2) = decompose(scalar);
         for (col, half) in [(i, k1), (m + i, k2)] {
             let mut carry = 0i64;
             for w in 0..windows {
@@ -389,10 +400,12 @@ fn window_bits(m: &[u64; 3], start: u32, c: u32) -> u64 {
 }
 
 /// The bucket sum of one window over digit columns `lo..hi`; `general[j]` is the base of
-/// column `j` (and, for its endomorphism image, of column `general.len() + j`).
+/// column `j`, and its endomorphism image, `(phi_x[j], y)`, that of column `general.len() + j`.
+#[allow(clippy::too_many_arguments)]
 fn window_sum<P: GLVConfig>(
     bases: &CpuBases<P>,
     general: &[u32],
+    phi_x: &[P::BaseField],
     row: &[i16],
     lo: usize,
     hi: usize,
@@ -400,40 +413,35 @@ fn window_sum<P: GLVConfig>(
     simd: bool,
 ) -> Bucket<P> {
     let buckets = 1usize << (plan.window_bits - 1);
-    // Column j < m uses point general[j]; column m + j uses phi of it, stored n further on.
+    // Column j < m is point general[j]; column m + j its endomorphism image. `general` holds
+    // no zero bases (see `split_scalars`).
     let m = general.len();
-    let point_of = |j: usize| {
-        if j < m {
-            general[j] as usize
-        } else {
-            bases.n + general[j - m] as usize
-        }
-    };
     let columns = (lo..hi).filter_map(|j| {
         let d = row[j];
         if d == 0 {
             return None;
         }
-        let p = &bases.points[point_of(j)];
-        if p.is_zero() {
-            return None;
-        }
-        let neg = d < 0;
-        Some(((d.unsigned_abs() - 1) as usize, p, neg))
+        let p = if j < m {
+            bases.points[general[j] as usize]
+        } else {
+            let y = bases.points[general[j - m] as usize].y;
+            Affine::new_unchecked(phi_x[j - m], y)
+        };
+        Some(((d.unsigned_abs() - 1) as usize, p, d < 0))
     });
     if plan.batch_affine {
         let mut acc = BatchAffine::<P>::new(buckets, simd);
         for (b, p, neg) in columns {
-            acc.add(b, if neg { -*p } else { *p });
+            acc.add(b, if neg { -p } else { p });
         }
         acc.finish()
     } else {
         let mut acc = vec![Bucket::<P>::ZERO; buckets];
         for (b, p, neg) in columns {
             if neg {
-                acc[b] -= p;
+                acc[b] -= &p;
             } else {
-                acc[b] += p;
+                acc[b] += &p;
             }
         }
         running_sum(buckets, |running, i| *running += &acc[i])
@@ -459,8 +467,10 @@ fn running_sum<P: SWCurveConfig>(
 /// Affine buckets with batched additions sharing one inversion.
 struct BatchAffine<P: SWCurveConfig> {
     buckets: Vec<Affine<P>>,
-    /// XYZZ buckets for points whose affine bucket was busy in the current batch.
+    /// XYZZ buckets for points whose affine bucket was busy in the current batch, made only
+    /// for the buckets that need one: `overflow_slot[b]` is 1 + the index of bucket `b`'s.
     overflow: Vec<Bucket<P>>,
+    overflow_slot: Vec<u32>,
     /// `stamp[b] == epoch` when bucket `b` has an addition pending in the current batch.
     stamp: Vec<u32>,
     epoch: u32,
@@ -517,6 +527,7 @@ impl<P: SWCurveConfig> BatchAffine<P> {
         Self {
             buckets: vec![Affine::identity(); buckets],
             overflow: Vec::new(),
+            overflow_slot: Vec::new(),
             stamp: vec![0; buckets],
             epoch: 1,
             pending_bucket: Vec::with_capacity(batch),
@@ -530,10 +541,15 @@ impl<P: SWCurveConfig> BatchAffine<P> {
     #[inline]
     fn add(&mut self, b: usize, p: Affine<P>) {
         if self.stamp[b] == self.epoch {
-            if self.overflow.is_empty() {
-                self.overflow = vec![Bucket::ZERO; self.buckets.len()];
+            if self.overflow_slot.is_empty() {
+                self.overflow_slot = vec![0; self.buckets.len()];
             }
-            self.overflow[b] += &p;
+            let slot = &mut self.overflow_slot[b];
+            if *slot == 0 {
+                self.overflow.push(Bucket::ZERO);
+                *slot = self.overflow.len() as u32;
+            }
+            self.overflow[*slot as usize - 1] += &p;
             return;
         }
         let bucket = &mut self.buckets[b];
@@ -624,11 +640,14 @@ impl<P: SWCurveConfig> BatchAffine<P> {
     /// reduction sees one affine point per bucket. One shared inversion normalises them all.
     fn fold_overflow(&mut self) {
         let overflow = std::mem::take(&mut self.overflow);
-        let (index, sums): (Vec<usize>, Vec<Projective<P>>) = overflow
+        let slots = std::mem::take(&mut self.overflow_slot);
+        let (index, sums): (Vec<usize>, Vec<Projective<P>>) = slots
             .iter()
             .enumerate()
+            .filter(|(_, &slot)| slot != 0)
+            .map(|(b, &slot)| (b, overflow[slot as usize - 1]))
             .filter(|(_, o)| !o.is_zero())
-            .map(|(i, o)| (i, Projective::from(*o)))
+            .map(|(b, o)| (b, Projective::from(o)))
             .unzip();
         if index.is_empty() {
             return;
@@ -808,6 +827,25 @@ mod tests {
     #[test]
     fn both_paths_agree_with_arkworks_g2() {
         both_paths_agree::<ark_bn254::g2::Config>();
+    }
+
+    /// `msm_with` makes only `beta * x` of each image: that is right only while the
+    /// endomorphism leaves y alone.
+    fn endomorphism_keeps_y<P: GLVConfig>() {
+        use ark_ff::UniformRand;
+        let mut rng = ark_std::test_rng();
+        for p in (0..64)
+            .map(|_| Projective::<P>::rand(&mut rng).into_affine())
+            .chain([Affine::<P>::generator()])
+        {
+            assert_eq!(P::endomorphism_affine(&p).y, p.y);
+        }
+    }
+
+    #[test]
+    fn endomorphism_images_share_y() {
+        endomorphism_keeps_y::<ark_bn254::g1::Config>();
+        endomorphism_keeps_y::<ark_bn254::g2::Config>();
     }
 
     #[test]
