@@ -461,26 +461,36 @@ mod tests {
     use ark_ec::{AffineRepr, CurveGroup};
     use ark_ff::UniformRand;
 
-    /// The IFMA flush against ark's affine addition, for batch sizes around the lane count.
-    #[test]
-    fn flush_matches_affine_addition() {
+    type Flush<A> = fn(&mut [A], &[u32], &[A], &mut FlushScratch) -> bool;
+
+    /// An IFMA flush against ark's affine addition, for batch sizes around the lane count,
+    /// with scattered bucket indices and one point that is a multiple of its bucket.
+    fn flush_matches<P: ark_ec::short_weierstrass::SWCurveConfig>(
+        flush: Flush<ark_ec::short_weierstrass::Affine<P>>,
+    ) {
+        use ark_ec::short_weierstrass::{Affine, Projective};
         if !crate::simd::available() {
             eprintln!("no avx512ifma on this CPU: skipping");
             return;
         }
         let mut rng = ark_std::test_rng();
         let mut scratch = FlushScratch::default();
+        let mut random = |k: usize| -> Vec<Affine<P>> {
+            (0..k)
+                .map(|_| Projective::<P>::rand(&mut rng).into_affine())
+                .collect()
+        };
         for count in [1usize, 2, 7, 8, 9, 31, 64, 100] {
-            let buckets: Vec<G1Affine> = (0..count + 5)
-                .map(|_| ark_bn254::G1Projective::rand(&mut rng).into_affine())
-                .collect();
-            let points: Vec<G1Affine> = (0..count)
-                .map(|_| ark_bn254::G1Projective::rand(&mut rng).into_affine())
-                .collect();
-            // Every other bucket, in reverse order, so indices are scattered.
+            let buckets = random(count + 5);
+            let mut points = random(count);
+            // Reverse order, so indices are scattered.
             let bucket_of: Vec<u32> = (0..count).map(|i| (count + 4 - i) as u32).collect();
+            if count > 2 {
+                let b = bucket_of[1] as usize;
+                points[1] = (buckets[b] + buckets[b]).into_affine();
+            }
             let mut ours = buckets.clone();
-            assert!(flush_g1(&mut ours, &bucket_of, &points, &mut scratch));
+            assert!(flush(&mut ours, &bucket_of, &points, &mut scratch));
             let mut want = buckets.clone();
             for (p, &b) in points.iter().zip(&bucket_of) {
                 want[b as usize] = (want[b as usize] + p).into_affine();
@@ -490,37 +500,14 @@ mod tests {
         }
     }
 
-    /// The G2 flush against ark's affine addition, for batch sizes around the lane count.
+    #[test]
+    fn flush_g1_matches_affine_addition() {
+        flush_matches::<ark_bn254::g1::Config>(flush_g1);
+    }
+
     #[test]
     fn flush_g2_matches_affine_addition() {
-        if !crate::simd::available() {
-            eprintln!("no avx512ifma on this CPU: skipping");
-            return;
-        }
-        let mut rng = ark_std::test_rng();
-        let mut scratch = FlushScratch::default();
-        for count in [1usize, 2, 7, 8, 9, 31, 64, 100] {
-            let buckets: Vec<G2Affine> = (0..count + 5)
-                .map(|_| ark_bn254::G2Projective::rand(&mut rng).into_affine())
-                .collect();
-            let mut points: Vec<G2Affine> = (0..count)
-                .map(|_| ark_bn254::G2Projective::rand(&mut rng).into_affine())
-                .collect();
-            let bucket_of: Vec<u32> = (0..count).map(|i| (count + 4 - i) as u32).collect();
-            // A point that is a multiple of its bucket (a structured, not random, pair).
-            if count > 2 {
-                let b = bucket_of[1] as usize;
-                points[1] = (buckets[b] + buckets[b]).into_affine();
-            }
-            let mut ours = buckets.clone();
-            assert!(flush_g2(&mut ours, &bucket_of, &points, &mut scratch));
-            let mut want = buckets.clone();
-            for (p, &b) in points.iter().zip(&bucket_of) {
-                want[b as usize] = (want[b as usize] + p).into_affine();
-            }
-            assert_eq!(ours, want, "batch of {count}");
-            assert!(ours.iter().all(|p| !p.is_zero()));
-        }
+        flush_matches::<ark_bn254::g2::Config>(flush_g2);
     }
 
     #[test]
