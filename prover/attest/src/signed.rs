@@ -1,0 +1,39 @@
+//! Results signed by the enclave key, in the forms Kalypso's contracts check.
+
+use crate::abi;
+use crate::key::{keccak256, recover_eip191, EthKey};
+use crate::AttestError;
+
+/// TEE-market proof: `abi.encode(bytes inputs, bytes proof, bytes sig)` with `sig` the
+/// EIP-191 signature over keccak256(abi.encode(inputs, proof)).
+pub fn tee_proof(key: &EthKey, inputs: &[u8], proof: &[u8]) -> Result<Vec<u8>, AttestError> {
+    let hash = keccak256(&abi::encode_bytes(&[inputs, proof]));
+    let sig = key.sign_eip191(&hash)?;
+    Ok(abi::encode_bytes(&[inputs, proof, &sig]))
+}
+
+/// Splits a TEE-market proof and recovers its signer's address.
+pub fn open_tee_proof(encoded: &[u8]) -> Result<(Vec<u8>, Vec<u8>, [u8; 20]), AttestError> {
+    let mut parts = abi::decode_bytes(encoded, 3)?;
+    let sig = parts.pop().unwrap_or_default();
+    let proof = parts.pop().unwrap_or_default();
+    let inputs = parts.pop().unwrap_or_default();
+    let hash = keccak256(&abi::encode_bytes(&[&inputs, &proof]));
+    let signer = recover_eip191(&hash, &sig)?;
+    Ok((inputs, proof, signer))
+}
+
+/// keccak256(abi.encode(uint256 askId, bytes proverData)): what the invalid-input
+/// signature covers.
+pub fn invalid_input_hash(ask_id: &[u8; 32], prover_data: &[u8]) -> [u8; 32] {
+    keccak256(&abi::encode_uint_bytes(ask_id, prover_data))
+}
+
+/// The signature `submitProofForInvalidInputs` takes for an ask whose inputs are invalid.
+pub fn invalid_input_signature(
+    key: &EthKey,
+    ask_id: &[u8; 32],
+    prover_data: &[u8],
+) -> Result<[u8; 65], AttestError> {
+    key.sign_eip191(&invalid_input_hash(ask_id, prover_data))
+}
