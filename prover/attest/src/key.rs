@@ -20,13 +20,20 @@ pub fn keccak256(data: &[u8]) -> [u8; 32] {
     Keccak256::digest(data).into()
 }
 
-/// keccak256("\x19Ethereum Signed Message:\n32" || hash): what `personal_sign` and
-/// OpenZeppelin's `toEthSignedMessageHash(bytes32)` sign for a 32-byte message.
-pub fn eip191_digest(hash: &[u8; 32]) -> [u8; 32] {
+/// keccak256("\x19Ethereum Signed Message:\n" || len(message) || message): what
+/// `personal_sign` signs (EIP-191 version 0x45).
+pub fn eip191_message_digest(message: &[u8]) -> [u8; 32] {
     let mut h = Keccak256::new();
-    h.update(b"\x19Ethereum Signed Message:\n32");
-    h.update(hash);
+    h.update(b"\x19Ethereum Signed Message:\n");
+    h.update(message.len().to_string().as_bytes());
+    h.update(message);
     h.finalize().into()
+}
+
+/// The EIP-191 digest of a 32-byte hash, as OpenZeppelin's
+/// `MessageHashUtils.toEthSignedMessageHash(bytes32)` computes it on chain.
+pub fn eip191_digest(hash: &[u8; 32]) -> [u8; 32] {
+    eip191_message_digest(hash)
 }
 
 /// The Ethereum address of a 64-byte uncompressed public key (x || y).
@@ -161,9 +168,14 @@ impl EthKey {
 
     /// EIP-191 signature over a 32-byte hash: r || s || v with v = 27 or 28, low s.
     pub fn sign_eip191(&self, hash: &[u8; 32]) -> Result<[u8; 65], AttestError> {
+        self.sign_message(hash)
+    }
+
+    /// `personal_sign` of any message (RFC 6979 deterministic, as ethers and web3 sign).
+    pub fn sign_message(&self, message: &[u8]) -> Result<[u8; 65], AttestError> {
         let (sig, recid) = self
             .key
-            .sign_prehash_recoverable(&eip191_digest(hash))
+            .sign_prehash_recoverable(&eip191_message_digest(message))
             .map_err(|e| AttestError::Signature(e.to_string()))?;
         let mut out = [0u8; 65];
         out[..64].copy_from_slice(&sig.to_bytes());
