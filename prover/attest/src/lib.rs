@@ -12,6 +12,7 @@ pub mod build_info;
 mod error;
 pub mod key;
 pub mod nitro;
+pub mod operator;
 pub mod produce;
 pub mod secrets;
 pub mod signed;
