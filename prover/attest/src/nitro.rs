@@ -353,6 +353,26 @@ fn check_signed_by(
         .map_err(|_| AttestError::cert(index, "signature does not verify with its issuer's key"))
 }
 
+/// Only certificate authorities may sign certificates: every issuer in the chain must carry
+/// basicConstraints with cA = true (as the AWS root and intermediates do).
+fn check_is_ca(index: usize, cert: &Certificate) -> Result<(), AttestError> {
+    use x509_cert::ext::pkix::BasicConstraints;
+    let oid = ObjectIdentifier::new_unwrap("2.5.29.19");
+    let ext = cert
+        .tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .find(|e| e.extn_id == oid)
+        .ok_or_else(|| AttestError::cert(index, "issuer without basicConstraints"))?;
+    let bc = BasicConstraints::from_der(ext.extn_value.as_bytes())
+        .map_err(|e| AttestError::cert(index, format!("basicConstraints: {e}")))?;
+    if !bc.ca {
+        return Err(AttestError::cert(index, "issuer is not a certificate authority"));
+    }
+    Ok(())
+}
+
 fn check_validity(index: usize, cert: &Certificate, at_ms: u64) -> Result<(), AttestError> {
     let v = &cert.tbs_certificate.validity;
     let not_before = v.not_before.to_unix_duration().as_millis();
@@ -415,6 +435,7 @@ pub fn verify(document: &[u8], options: &VerifyOptions) -> Result<Attestation, A
     // The root signs itself; each later certificate is signed by the one before it.
     check_signed_by(0, &chain[0], &chain[0])?;
     for i in 1..chain.len() {
+        check_is_ca(i - 1, &chain[i - 1].cert)?;
         check_signed_by(i, &chain[i], &chain[i - 1])?;
     }
     for (i, c) in chain.iter().enumerate() {

@@ -223,9 +223,10 @@ pub async fn attestation_for_invalid_inputs(
     };
     match input_validity(&state, &market, &payload).await? {
         Ok(()) => Ok(Json(serde_json::json!({ "valid": true }))),
-        Err(reason) => {
+        // The reason may quote input values (secrets): it is not logged.
+        Err(_reason) => {
             tracing::info!(
-                "ask {:?}: invalid inputs ({reason}); signing",
+                "ask 0x{}: inputs invalid, signing the invalid-input attestation",
                 hex::encode(req.ask_id.0)
             );
             let sig = prover_attest::signed::invalid_input_signature(

@@ -237,7 +237,19 @@ async fn native_jobs_run_and_serve_every_format() {
     assert!(text.contains("appliance_backend_info{backend=\"cpu\""));
     let (s, v) = get(&state, "/openapi.json").await;
     assert_eq!(s, StatusCode::OK);
-    assert!(v["paths"]["/api/generateProof"].is_object());
+    for path in [
+        "/api/generateProof",
+        "/api/getAttestationForInvalidInputs",
+        "/attestation/raw",
+        "/attestation/hex",
+        "/v1/config",
+        "/v1/circuits",
+    ] {
+        assert!(v["paths"][path].is_object(), "{path} undocumented");
+    }
+    assert!(v["paths"]["/v1/circuits"]["post"]["parameters"]
+        .as_array()
+        .is_some_and(|p| p.iter().any(|p| p["name"] == "X-Operator-Signature")));
     let (s, v) = get(&state, "/healthz").await;
     assert_eq!((s, v["status"].as_str()), (StatusCode::OK, Some("ok")));
 }
