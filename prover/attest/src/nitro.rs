@@ -368,7 +368,10 @@ fn check_is_ca(index: usize, cert: &Certificate) -> Result<(), AttestError> {
     let bc = BasicConstraints::from_der(ext.extn_value.as_bytes())
         .map_err(|e| AttestError::cert(index, format!("basicConstraints: {e}")))?;
     if !bc.ca {
-        return Err(AttestError::cert(index, "issuer is not a certificate authority"));
+        return Err(AttestError::cert(
+            index,
+            "issuer is not a certificate authority",
+        ));
     }
     Ok(())
 }

@@ -12,15 +12,28 @@ pub fn tee_proof(key: &EthKey, inputs: &[u8], proof: &[u8]) -> Result<Vec<u8>, A
     Ok(abi::encode_bytes(&[inputs, proof, &sig]))
 }
 
+/// A TEE-market proof taken apart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TeeProof {
+    pub inputs: Vec<u8>,
+    pub proof: Vec<u8>,
+    /// The address that signed (inputs, proof).
+    pub signer: [u8; 20],
+}
+
 /// Splits a TEE-market proof and recovers its signer's address.
-pub fn open_tee_proof(encoded: &[u8]) -> Result<(Vec<u8>, Vec<u8>, [u8; 20]), AttestError> {
+pub fn open_tee_proof(encoded: &[u8]) -> Result<TeeProof, AttestError> {
     let mut parts = abi::decode_bytes(encoded, 3)?;
     let sig = parts.pop().unwrap_or_default();
     let proof = parts.pop().unwrap_or_default();
     let inputs = parts.pop().unwrap_or_default();
     let hash = keccak256(&abi::encode_bytes(&[&inputs, &proof]));
     let signer = recover_eip191(&hash, &sig)?;
-    Ok((inputs, proof, signer))
+    Ok(TeeProof {
+        inputs,
+        proof,
+        signer,
+    })
 }
 
 /// keccak256(abi.encode(uint256 askId, bytes proverData)): what the invalid-input

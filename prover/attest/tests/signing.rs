@@ -86,9 +86,9 @@ fn tee_proof_carries_a_signature_by_the_enclave_key() {
     let inputs = vec![0x11; 64];
     let proof = vec![0x22; 256];
     let encoded = tee_proof(&key, &inputs, &proof).expect("sign");
-    let (i, p, signer) = open_tee_proof(&encoded).expect("open");
-    assert_eq!((i, p), (inputs.clone(), proof.clone()));
-    assert_eq!(signer, key.address());
+    let opened = open_tee_proof(&encoded).expect("open");
+    assert_eq!((&opened.inputs, &opened.proof), (&inputs, &proof));
+    assert_eq!(opened.signer, key.address());
     let parts = abi::decode_bytes(&encoded, 3).expect("decode");
     assert_eq!(parts[2].len(), 65);
     let hash = keccak256(&abi::encode_bytes(&[&inputs, &proof]));
@@ -99,7 +99,7 @@ fn tee_proof_carries_a_signature_by_the_enclave_key() {
     // Changing the proof breaks the binding.
     let forged = abi::encode_bytes(&[&inputs, &[0x23; 256], &parts[2]]);
     assert_ne!(
-        open_tee_proof(&forged).ok().map(|r| r.2),
+        open_tee_proof(&forged).ok().map(|r| r.signer),
         Some(key.address())
     );
 }

@@ -607,10 +607,13 @@ async fn tee_markets_return_proofs_signed_by_the_attested_key() {
     let (s, v) = post(&state, "/api/generateProof?market_id=5", ask(234, 7, 3, 11)).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let encoded = bytes(&v["proof"]);
-    let (inputs, proof_bytes, signer) =
-        prover_attest::signed::open_tee_proof(&encoded).expect("tee proof");
-    assert_eq!(signer, address);
-    assert_eq!(inputs, public_to_abi(&[Fr::from(234u64), Fr::from(7u64)]));
+    let opened = prover_attest::signed::open_tee_proof(&encoded).expect("tee proof");
+    assert_eq!(opened.signer, address);
+    assert_eq!(
+        opened.inputs,
+        public_to_abi(&[Fr::from(234u64), Fr::from(7u64)])
+    );
+    let proof_bytes = opened.proof;
     let circuit = state.circuits.get("sample").expect("sample");
     let proof = proof_from_abi(&proof_bytes, G2Order::ImaginaryFirst).expect("abi");
     assert!(verify(&circuit.key.vk, &[Fr::from(234u64), Fr::from(7u64)], &proof).expect("verify"));
