@@ -64,8 +64,8 @@ enum Command {
     /// sha256 of the build info (user_data); markets trust results signed by that key.
     #[command(subcommand)]
     Attest(commands::attest::AttestCommand),
-    /// The operator's key and signed control requests (registering circuits, reading the
-    /// configuration): generate a key, sign a request, or send one.
+    /// The operator's key and signed control requests (registering circuits, changing
+    /// markets, reading the configuration): generate a key, sign a request, or send one.
     #[command(subcommand)]
     Operator(commands::operator::OperatorCommand),
 }

@@ -1,5 +1,5 @@
 //! `appliance operator`: the operator's side of the control plane. Control routes
-//! (`POST /v1/circuits`, `GET /v1/config`) accept only requests signed by the operator key
+//! (`POST /v1/circuits`, `PUT /v1/markets/{id}`, `GET /v1/config`) accept only requests signed by the operator key
 //! whose address the appliance knows (see `prover_attest::operator` for the scheme).
 
 use std::io::{Read, Write};

@@ -2,8 +2,8 @@
 //! signature check that guards every control route.
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::header;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -11,8 +11,9 @@ use prover_attest::key::address_hex;
 use prover_attest::operator::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use serde_json::Value;
 
+use crate::extract::ApiJson;
 use crate::store::now_ms;
-use crate::{AppState, ServerError};
+use crate::{build_market, markets_dir, AppState, MarketConfig, ServerError};
 
 /// `GET /attestation/raw`: a fresh COSE_Sign1 document, binary.
 pub async fn attestation_raw(State(state): State<AppState>) -> Result<Response, ServerError> {
@@ -80,6 +81,8 @@ pub async fn config(State(state): State<AppState>) -> Result<Json<Value>, Server
         serde_json::to_value(&state.config).map_err(|e| ServerError::Internal(e.to_string()))?;
     let mut markets: Vec<Value> = state
         .markets
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
         .values()
         .map(|m| {
             serde_json::json!({
@@ -102,4 +105,43 @@ pub async fn config(State(state): State<AppState>) -> Result<Json<Value>, Server
         },
         "operator_address": address_hex(&state.enclave.operator.address()),
     })))
+}
+
+/// `PUT /v1/markets/{id}` (operator only): add or change a market (body: the market's
+/// settings as in the config file, `id` equal to the path's). Checked against its circuit,
+/// kept in `<data_dir>/markets/` and served at once; it overrides the config file's market
+/// of the same id from then on.
+pub async fn put_market(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(m): ApiJson<MarketConfig>,
+) -> Result<Response, ServerError> {
+    if m.id != id {
+        return Err(ServerError::BadRequest(format!(
+            "body id `{}` is not the path's `{id}`",
+            m.id
+        )));
+    }
+    let market = build_market(&m, &state.circuits).map_err(|e| match e {
+        ServerError::Config(msg) => ServerError::BadRequest(msg),
+        e => e,
+    })?;
+    // The id parsed as a uint256 (digits or 0x-hex), so it is a safe file name.
+    let dir = markets_dir(&state.config.data_dir);
+    let path = dir.join(format!("{id}.json"));
+    let tmp = dir.join(format!("{id}.json.tmp"));
+    let text = serde_json::to_vec_pretty(&m).map_err(|e| ServerError::Internal(e.to_string()))?;
+    std::fs::create_dir_all(&dir)
+        .and_then(|_| std::fs::write(&tmp, &text))
+        .and_then(|_| std::fs::rename(&tmp, &path))
+        .map_err(|e| ServerError::Store(format!("{}: {e}", path.display())))?;
+    let body =
+        serde_json::json!({ "id": market.id, "circuit": market.circuit, "signed": market.signed });
+    state
+        .markets
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(id, market);
+    tracing::info!("operator set market {}", body["id"]);
+    Ok((StatusCode::OK, Json(body)).into_response())
 }

@@ -56,7 +56,7 @@ pub async fn benchmark(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<MarketQuery>,
 ) -> Result<Json<Value>, ServerError> {
-    let market = state.market(q.market_id.as_deref())?.clone();
+    let market = state.market(q.market_id.as_deref())?;
     let input = market.benchmark_input.clone().ok_or_else(|| {
         ServerError::BadRequest(format!(
             "market {} has no benchmark_input configured",
@@ -156,7 +156,7 @@ pub async fn generate_proof(
     ApiQuery(q): ApiQuery<MarketQuery>,
     ApiJson(payload): ApiJson<InputPayload>,
 ) -> Result<Json<ProofResponse>, ServerError> {
-    let market = state.market(q.market_id.as_deref())?.clone();
+    let market = state.market(q.market_id.as_deref())?;
     let (input, expected) = circuit_input(&state, &market, &payload)?;
     let job = jobs::submit(
         &state,
@@ -190,7 +190,7 @@ pub async fn check_input(
     ApiQuery(q): ApiQuery<MarketQuery>,
     ApiJson(payload): ApiJson<InputPayload>,
 ) -> Result<Json<Value>, ServerError> {
-    let market = state.market(q.market_id.as_deref())?.clone();
+    let market = state.market(q.market_id.as_deref())?;
     Ok(Json(
         match input_validity(&state, &market, &payload).await? {
             Ok(()) => serde_json::json!({ "valid": true }),
@@ -216,7 +216,7 @@ pub async fn attestation_for_invalid_inputs(
     ApiQuery(q): ApiQuery<MarketQuery>,
     ApiJson(req): ApiJson<InvalidInputPayload>,
 ) -> Result<Json<Value>, ServerError> {
-    let market = state.market(q.market_id.as_deref())?.clone();
+    let market = state.market(q.market_id.as_deref())?;
     let payload = InputPayload {
         public: req.public,
         secrets: req.secrets,
@@ -285,7 +285,7 @@ pub async fn verify_inputs_and_proof(
     ApiQuery(q): ApiQuery<MarketQuery>,
     ApiJson(req): ApiJson<VerifyRequest>,
 ) -> Result<Json<Value>, ServerError> {
-    let market = state.market(q.market_id.as_deref())?.clone();
+    let market = state.market(q.market_id.as_deref())?;
     let circuit = state.circuits.get(&market.circuit)?;
     let valid = (|| {
         let public = public_from_abi(req.public_input.as_deref()?, circuit.n_public()).ok()?;

@@ -22,12 +22,12 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use ark_bn254::Bn254;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use kernels_accel::Accelerator;
 use prover_attest::{BuildInfo, U256};
@@ -73,7 +73,8 @@ pub struct Inner {
     pub config: Config,
     pub backend: Arc<dyn Accelerator<Bn254>>,
     pub circuits: Circuits,
-    pub markets: HashMap<String, Market>,
+    /// Markets served; the operator may change them at run time (`PUT /v1/markets/{id}`).
+    pub markets: RwLock<HashMap<String, Market>>,
     pub store: JobStore,
     pub queue: JobQueue,
     pub metrics: Metrics,
@@ -144,7 +145,7 @@ impl AppState {
             config,
             backend,
             circuits,
-            markets,
+            markets: RwLock::new(markets),
             store,
             queue: JobQueue::default(),
             metrics: Metrics::default(),
@@ -175,19 +176,21 @@ impl AppState {
 
     /// The market a Kalypso request means: the one named, else the configured default, else
     /// the only one.
-    pub fn market(&self, id: Option<&str>) -> Result<&Market, ServerError> {
+    pub fn market(&self, id: Option<&str>) -> Result<Market, ServerError> {
+        let markets = self.markets.read().unwrap_or_else(|p| p.into_inner());
         let id = match id.or(self.config.default_market.as_deref()) {
             Some(id) => id.to_string(),
-            None if self.markets.len() == 1 => {
-                self.markets.keys().next().cloned().unwrap_or_default()
-            }
+            None if markets.len() == 1 => markets.keys().next().cloned().unwrap_or_default(),
             None => {
                 return Err(ServerError::BadRequest(
                     "several markets are served: name one with ?market_id=".into(),
                 ))
             }
         };
-        self.markets.get(&id).ok_or(ServerError::UnknownMarket(id))
+        markets
+            .get(&id)
+            .cloned()
+            .ok_or(ServerError::UnknownMarket(id))
     }
 }
 
@@ -243,43 +246,69 @@ fn build_markets(
     }
     let mut markets = HashMap::new();
     for m in list {
-        let circuit = circuits.get(&m.circuit).map_err(|_| {
-            ServerError::Config(format!(
-                "market {} uses unknown circuit `{}`",
-                m.id, m.circuit
-            ))
-        })?;
-        let public_inputs = m
-            .public_inputs
-            .iter()
-            .map(|s| config::parse_input_spec(s))
-            .collect::<Result<Vec<_>, _>>()?;
-        let width: usize = public_inputs.iter().map(|(_, k)| k).sum();
-        if width > circuit.n_public() {
-            return Err(ServerError::Config(format!(
-                "market {}: {width} public inputs but circuit `{}` has {} public signals",
-                m.id,
-                m.circuit,
-                circuit.n_public()
-            )));
+        markets.insert(m.id.clone(), build_market(&m, circuits)?);
+    }
+    // Markets the operator set at run time (`PUT /v1/markets/{id}`) override the file's.
+    let dir = markets_dir(&config.data_dir);
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if !matches!(path.extension(), Some(e) if e == "json") {
+                continue;
+            }
+            let loaded = std::fs::read(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|b| serde_json::from_slice::<MarketConfig>(&b).map_err(|e| e.to_string()))
+                .and_then(|m| build_market(&m, circuits).map_err(|e| e.to_string()));
+            match loaded {
+                Ok(m) => {
+                    markets.insert(m.id.clone(), m);
+                }
+                Err(e) => tracing::error!("stored market {} no longer loads: {e}", path.display()),
+            }
         }
-        let id_u256 = U256::parse(&m.id).map_err(|e| {
-            ServerError::Config(format!("market id `{}` is not a uint256: {e}", m.id))
-        })?;
-        markets.insert(
-            m.id.clone(),
-            Market {
-                id: m.id,
-                id_u256,
-                circuit: m.circuit,
-                public_inputs,
-                g2_order: m.g2_order.into(),
-                benchmark_input: m.benchmark_input,
-                signed: m.signed,
-            },
-        );
     }
     Ok(markets)
+}
+
+/// Where markets set at run time are kept, one JSON `MarketConfig` per market.
+pub(crate) fn markets_dir(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("markets")
+}
+
+/// Checks one market's settings against its circuit.
+pub(crate) fn build_market(m: &MarketConfig, circuits: &Circuits) -> Result<Market, ServerError> {
+    let circuit = circuits.get(&m.circuit).map_err(|_| {
+        ServerError::Config(format!(
+            "market {} uses unknown circuit `{}`",
+            m.id, m.circuit
+        ))
+    })?;
+    let public_inputs = m
+        .public_inputs
+        .iter()
+        .map(|s| config::parse_input_spec(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let width: usize = public_inputs.iter().map(|(_, k)| k).sum();
+    if width > circuit.n_public() {
+        return Err(ServerError::Config(format!(
+            "market {}: {width} public inputs but circuit `{}` has {} public signals",
+            m.id,
+            m.circuit,
+            circuit.n_public()
+        )));
+    }
+    let id_u256 = U256::parse(&m.id)
+        .map_err(|e| ServerError::Config(format!("market id `{}` is not a uint256: {e}", m.id)))?;
+    Ok(Market {
+        id: m.id.clone(),
+        id_u256,
+        circuit: m.circuit.clone(),
+        public_inputs,
+        g2_order: m.g2_order.into(),
+        benchmark_input: m.benchmark_input.clone(),
+        signed: m.signed,
+    })
 }
 
 /// Every route. Bodies are limited per route (`max_body_bytes`, larger for circuit uploads).
@@ -314,6 +343,13 @@ pub fn app(state: AppState) -> Router {
                     control::require_operator,
                 ))
                 .layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route(
+            "/v1/markets/{id}",
+            put(control::put_market).layer::<_, Infallible>(from_fn_with_state(
+                state.clone(),
+                control::require_operator,
+            )),
         )
         .route(
             "/v1/config",

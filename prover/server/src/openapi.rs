@@ -64,6 +64,18 @@ pub async fn document() -> Json<Value> {
                 "responses": { "200": { "description": "document", "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } }, "5XX": error() } } },
             "/attestation/hex": { "get": { "summary": "The same document as hex text",
                 "responses": { "200": { "description": "document", "content": { "text/plain": { "schema": { "type": "string" } } } }, "5XX": error() } } },
+            "/v1/markets/{id}": { "put": { "summary": "Add or change a Kalypso market at run time (operator-signed request); kept in the data directory",
+                "parameters": [operator[0].clone(), operator[1].clone(), { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                    "type": "object", "required": ["id", "circuit"],
+                    "properties": {
+                        "id": { "type": "string" }, "circuit": { "type": "string" },
+                        "public_inputs": { "type": "array", "items": { "type": "string" } },
+                        "g2_order": { "type": "string", "enum": ["imaginary-first", "real-first"] },
+                        "benchmark_input": { "type": "string" },
+                        "signed": { "type": "boolean" }
+                    } } } } },
+                "responses": { "200": { "description": "market set" }, "400": error(), "401": error() } } },
             "/v1/config": { "get": { "summary": "The running configuration, markets and identity (operator-signed request)",
                 "parameters": operator.clone(),
                 "responses": { "200": { "description": "config" }, "401": error() } } },

@@ -244,6 +244,7 @@ async fn native_jobs_run_and_serve_every_format() {
         "/attestation/hex",
         "/v1/config",
         "/v1/circuits",
+        "/v1/markets/{id}",
     ] {
         assert!(v["paths"][path].is_object(), "{path} undocumented");
     }
@@ -482,6 +483,78 @@ async fn registering_a_circuit_needs_a_fresh_operator_signature() {
     assert!(reopened.circuits.get("range").is_ok());
     assert_eq!(reopened.enclave.operator.address(), operator.address());
     assert_eq!(reopened.enclave.key.address(), enclave_address);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_changes_markets_at_run_time() {
+    let state = state_with("put-market", |_| {});
+    let worker = tokio::spawn(jobs::run_worker(state.clone()));
+    let operator = EthKey::load(&state.operator_key_path()).expect("operator key");
+    let market = json!({ "id": "9", "circuit": "sample", "public_inputs": ["c"], "signed": true });
+    let body = market.to_string().into_bytes();
+    let put = |headers: Vec<(&'static str, String)>, path: &str, body: Vec<u8>| {
+        let mut r = Request::put(path).header(header::CONTENT_TYPE, "application/json");
+        for (k, v) in headers {
+            r = r.header(k, v);
+        }
+        r.body(Body::from(body)).expect("req")
+    };
+    let now = prover_server::store::now_ms();
+    // Unsigned: refused, and the market does not exist.
+    assert_eq!(
+        call(&state, put(vec![], "/v1/markets/9", body.clone()))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (s, _) = post(&state, "/api/generateProof?market_id=9", ask(234, 7, 3, 11)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // Signed but wrong: unknown circuit, id mismatch.
+    let bad = json!({ "id": "9", "circuit": "nope" })
+        .to_string()
+        .into_bytes();
+    let (s, b, _) = call(
+        &state,
+        put(
+            signed(&operator, "PUT", "/v1/markets/9", now, &bad),
+            "/v1/markets/9",
+            bad,
+        ),
+    )
+    .await;
+    assert_json_error(s, &serde_json::from_slice(&b).unwrap_or(Value::Null));
+    let (s, _, _) = call(
+        &state,
+        put(
+            signed(&operator, "PUT", "/v1/markets/8", now, &body),
+            "/v1/markets/8",
+            body.clone(),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    // Signed and right: served at once, as a signed (TEE) market.
+    let (s, b, _) = call(
+        &state,
+        put(
+            signed(&operator, "PUT", "/v1/markets/9", now, &body),
+            "/v1/markets/9",
+            body.clone(),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let (s, v) = post(&state, "/api/generateProof?market_id=9", ask(234, 7, 3, 11)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let opened = prover_attest::signed::open_tee_proof(&bytes(&v["proof"])).expect("tee proof");
+    assert_eq!(opened.signer, state.enclave.key.address());
+    // Kept across restarts.
+    let data_dir = state.config.data_dir.clone();
+    state.begin_shutdown();
+    worker.await.expect("worker stops");
+    drop(state);
+    let reopened = state_with("put-market-reopen", |c| c.data_dir = data_dir);
+    assert!(reopened.market(Some("9")).is_ok_and(|m| m.signed));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
