@@ -424,16 +424,17 @@ pub fn verify(document: &[u8], options: &VerifyOptions) -> Result<Attestation, A
         Some(r) => r.clone(),
         None => aws_root_der()?,
     };
-    let hardware = ders[0] == pinned.as_slice();
-    if !hardware {
-        let dev = payload.module_id == DEV_MODULE_ID;
-        if !dev {
-            return Err(AttestError::WrongRoot);
-        }
-        if !options.allow_dev {
-            return Err(AttestError::Development);
-        }
+    // A development document is refused unless allowed, whatever root it names; any other
+    // document must start at the pinned root.
+    let dev = payload.module_id == DEV_MODULE_ID;
+    let pinned_root = ders[0] == pinned.as_slice();
+    if dev && !options.allow_dev {
+        return Err(AttestError::Development);
     }
+    if !dev && !pinned_root {
+        return Err(AttestError::WrongRoot);
+    }
+    let hardware = pinned_root && !dev;
 
     // The root signs itself; each later certificate is signed by the one before it.
     check_signed_by(0, &chain[0], &chain[0])?;
