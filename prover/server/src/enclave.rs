@@ -27,6 +27,13 @@ impl Enclave {
     pub fn open(config: &Config, build_info: BuildInfo) -> Result<Self, ServerError> {
         let attester = prover_attest::detect()?;
         let (key, key_path) = appliance_key(&config.data_dir, attester.is_hardware())?;
+        if attester.is_hardware() && config.operator_address.is_none() {
+            // An enclave has no disk the operator can reach: a generated key would be lost.
+            return Err(ServerError::Config(
+                "inside an enclave, set operator_address in the config (appliance operator key)"
+                    .into(),
+            ));
+        }
         let (operator, generated_operator_key) = operator_address(config)?;
         Ok(Self {
             key,
