@@ -31,15 +31,16 @@ step "appliance selftest on the CPU backend"
 cargo run --release --quiet -- selftest --backend cpu --max-log 14
 
 if [ -n "${FUZZ_SECONDS:-}" ]; then
-    step "fuzz the readers for ${FUZZ_SECONDS}s each"
+    step "fuzz the readers and the attestation verifier for ${FUZZ_SECONDS}s each"
     command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
-    mkdir -p fuzz/corpus/zkey fuzz/corpus/wtns_r1cs fuzz/corpus/snarkjs_json
+    mkdir -p fuzz/corpus/zkey fuzz/corpus/wtns_r1cs fuzz/corpus/snarkjs_json fuzz/corpus/attestation
     cp ../shared/fixtures/groth16/*/circuit_final.zkey fuzz/corpus/zkey/ 2>/dev/null || true
+    cp prover/attest/testdata/aws.bin fuzz/corpus/attestation/
     # cargo-fuzz needs nightly flags: use a nightly toolchain when rustup has one, else let
     # the stable compiler accept them.
     if rustup toolchain list 2>/dev/null | grep -q nightly; then fuzz=(cargo +nightly fuzz); else
         export RUSTC_BOOTSTRAP=1; fuzz=(cargo fuzz); fi
-    for target in zkey wtns_r1cs snarkjs_json; do
+    for target in zkey wtns_r1cs snarkjs_json attestation; do
         (cd fuzz && "${fuzz[@]}" run "$target" "corpus/$target" -- \
             -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=4096)
     done

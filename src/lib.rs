@@ -13,6 +13,16 @@ pub mod build_info {
     /// Backends compiled in, comma separated.
     pub const BACKENDS: &str = env!("APPLIANCE_BACKENDS");
     pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+    /// The facts above as attestations bind them (sha256 of the canonical text is the
+    /// document's `user_data`).
+    pub fn info() -> prover_attest::BuildInfo {
+        prover_attest::BuildInfo {
+            version: VERSION.into(),
+            kernel_source_sha256: KERNEL_SOURCE_HASH.into(),
+            backends: BACKENDS.into(),
+        }
+    }
 }
 
 /// Every backend compiled into this binary, CPU ones running on `threads` threads

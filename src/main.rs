@@ -58,6 +58,16 @@ enum Command {
     /// Print build facts (version, kernel-source hash, compiled backends) and the device
     /// the chosen backend opens.
     Info(BackendArgs),
+    /// TEE attestation: show this box's document, or verify one (AWS Nitro format).
+    ///
+    /// Documents bind the appliance's secp256k1 key (public_key, 64 bytes x||y) and
+    /// sha256 of the build info (user_data); markets trust results signed by that key.
+    #[command(subcommand)]
+    Attest(commands::attest::AttestCommand),
+    /// The operator's key and signed control requests (registering circuits, changing
+    /// markets, reading the configuration): generate a key, sign a request, or send one.
+    #[command(subcommand)]
+    Operator(commands::operator::OperatorCommand),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +80,8 @@ fn main() -> ExitCode {
         Some(Command::Prove(args)) => commands::prove::prove(&args),
         Some(Command::Verify(args)) => commands::prove::verify_cmd(&args),
         Some(Command::Info(args)) => commands::info(&args),
+        Some(Command::Attest(c)) => commands::attest::attest(&c),
+        Some(Command::Operator(c)) => commands::operator::operator(&c),
     };
     match outcome {
         Ok(code) => code,

@@ -1,6 +1,8 @@
 //! The CLI's subcommands, one module each.
 
+pub mod attest;
 pub mod bench;
+pub mod operator;
 pub mod prove;
 pub mod selftest;
 pub mod serve;
@@ -46,6 +48,10 @@ pub fn info(args: &BackendArgs) -> Result<ExitCode> {
     println!("appliance {VERSION}");
     println!("kernel source sha256: {KERNEL_SOURCE_HASH}");
     println!("compiled backends: {BACKENDS}");
+    println!(
+        "attested build-info sha256 (user_data): {}",
+        hex::encode(info().user_data())
+    );
     let (backend, _) = open(args)?;
     let info = backend.info();
     println!("backend: {} on {}", info.name, info.device);

@@ -18,7 +18,7 @@ pub struct ServeArgs {
     /// Listen address (overrides the config), e.g. 127.0.0.1:8080.
     #[arg(long)]
     pub listen: Option<String>,
-    /// Data directory: job store, registered circuits, operator token (overrides the config).
+    /// Data directory: job store, registered circuits, appliance key (overrides the config).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Backend (overrides the config): auto, cpu, cuda, opencl, fpga.
@@ -67,7 +67,31 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode> {
     let info = backend.info();
     eprintln!("backend {} on {}", info.name, info.device);
     let listen = config.listen.clone();
-    let state = AppState::new(config, backend).context("cannot start the appliance")?;
+    let state = AppState::with_build_info(config, backend, appliance::build_info::info())
+        .context("cannot start the appliance")?;
+    let enclave = &state.enclave;
+    eprintln!(
+        "appliance key {} ({}); attestation: {}",
+        prover_attest::key::address_hex(&enclave.key.address()),
+        enclave
+            .key_path
+            .as_ref()
+            .map_or("in enclave memory only".to_string(), |p| p
+                .display()
+                .to_string()),
+        enclave.attester.name()
+    );
+    match &enclave.generated_operator_key {
+        Some(path) => eprintln!(
+            "operator: generated a key in {} (address {}); move it off this box and set operator_address in the config",
+            path.display(),
+            prover_attest::key::address_hex(&enclave.operator.address())
+        ),
+        None => eprintln!(
+            "operator: {}",
+            prover_attest::key::address_hex(&enclave.operator.address())
+        ),
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -78,12 +102,11 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         eprintln!(
-            "serving on http://{} (circuits: {}; operator token in {})",
+            "serving on http://{} (circuits: {})",
             listener
                 .local_addr()
                 .map_or(listen.clone(), |a| a.to_string()),
             state.circuits.ids().join(", "),
-            state.token_path().display()
         );
         prover_server::serve(state, listener).await?;
         eprintln!("stopped");

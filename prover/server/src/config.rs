@@ -20,9 +20,11 @@ pub struct Config {
     pub backend: String,
     /// CPU threads (0: every core).
     pub threads: usize,
-    /// Bearer token for control endpoints. Default: generated at first boot and kept in
-    /// `<data_dir>/operator_token` (mode 0600).
-    pub operator_token: Option<String>,
+    /// Ethereum address (0x + 40 hex) of the operator key that signs control requests
+    /// (`appliance operator key` makes one). Default: at first boot a key is generated into
+    /// `<data_dir>/operator.key` (mode 0600, move it off the box) and its address kept in
+    /// `<data_dir>/operator_address`.
+    pub operator_address: Option<String>,
     /// Accepted-but-unfinished jobs beyond which submissions get 429 + Retry-After.
     pub queue_capacity: usize,
     /// A job running longer than this fails (its worker thread is abandoned).
@@ -46,7 +48,7 @@ impl Default for Config {
             data_dir: PathBuf::from("appliance-data"),
             backend: "auto".into(),
             threads: 0,
-            operator_token: None,
+            operator_address: None,
             queue_capacity: 1024,
             job_timeout_secs: 600,
             max_body_bytes: 16 << 20,
@@ -88,6 +90,11 @@ pub struct MarketConfig {
     /// the sample circuit).
     #[serde(default)]
     pub benchmark_input: Option<String>,
+    /// A TEE market: proofs are returned as abi.encode(bytes inputs, bytes proof, bytes
+    /// sig), sig the enclave key's EIP-191 signature over keccak256(abi.encode(inputs,
+    /// proof)), so the market's verifier checks the attested key instead of a SNARK.
+    #[serde(default)]
+    pub signed: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -149,12 +156,14 @@ mod tests {
     #[test]
     fn defaults_and_toml() {
         let c = Config::from_toml(
-            "listen = \"0.0.0.0:9000\"\n[[markets]]\nid = \"7\"\ncircuit = \"x\"\npublic_inputs = [\"c\", \"in[3]\"]\ng2_order = \"real-first\"\n",
+            "listen = \"0.0.0.0:9000\"\n[[markets]]\nid = \"7\"\ncircuit = \"x\"\npublic_inputs = [\"c\", \"in[3]\"]\ng2_order = \"real-first\"\nsigned = true\n",
         )
         .expect("parses");
         assert_eq!(c.listen, "0.0.0.0:9000");
         assert_eq!(c.queue_capacity, 1024);
         assert_eq!(c.markets[0].g2_order, G2OrderConfig::RealFirst);
+        assert!(c.markets[0].signed);
+        assert!(Config::from_toml("operator_token = \"x\"").is_err());
         assert!(Config::from_toml("listen = 3").is_err());
         assert!(Config::from_toml("unknown_key = 1").is_err());
         assert_eq!(parse_input_spec("in[3]").expect("ok"), ("in".into(), 3));

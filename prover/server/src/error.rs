@@ -28,8 +28,11 @@ pub enum ServerError {
     QueueFull(usize),
     #[error("the appliance is shutting down")]
     ShuttingDown,
-    #[error("operator token missing or wrong")]
-    Unauthorized,
+    /// A control request without a valid, fresh operator signature.
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("attestation: {0}")]
+    Attest(#[from] prover_attest::AttestError),
     #[error("{0}")]
     Unsupported(String),
     #[error("circuit: {0}")]
@@ -55,9 +58,11 @@ impl ServerError {
             JobFailed(_) | Unsupported(_) => StatusCode::UNPROCESSABLE_ENTITY,
             QueueFull(_) => StatusCode::TOO_MANY_REQUESTS,
             ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
-            Unauthorized => StatusCode::UNAUTHORIZED,
+            Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Rejected(status, _) => *status,
-            Config(_) | Store(_) | Backend(_) | Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Config(_) | Store(_) | Backend(_) | Attest(_) | Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 }

@@ -23,16 +23,14 @@ pub struct MarketQuery {
 #[derive(Deserialize)]
 pub enum Secrets {
     PlainSecrets(Vec<u8>),
-    /// Accepted so the request parses, then refused with a clear message: decrypting needs
-    /// the enclave key of the attestation module.
-    EncryptedSecrets(#[allow(dead_code)] EncryptedSecrets),
+    /// Decrypted with the appliance key (see `prover_attest::secrets`); the plaintext stays
+    /// in memory, is never logged and never stored.
+    EncryptedSecrets(EncryptedSecrets),
 }
 
 #[derive(Deserialize)]
 pub struct EncryptedSecrets {
-    #[allow(dead_code)]
     encrypted_data: Vec<u8>,
-    #[allow(dead_code)]
     acl: Vec<u8>,
 }
 
@@ -58,7 +56,7 @@ pub async fn benchmark(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<MarketQuery>,
 ) -> Result<Json<Value>, ServerError> {
-    let market = state.market(q.market_id.as_deref())?.clone();
+    let market = state.market(q.market_id.as_deref())?;
     let input = market.benchmark_input.clone().ok_or_else(|| {
         ServerError::BadRequest(format!(
             "market {} has no benchmark_input configured",
@@ -88,21 +86,42 @@ fn circuit_input(
 ) -> Result<(String, Vec<String>), ServerError> {
     let circuit = state.circuits.get(&market.circuit)?;
     let public = public_from_abi(&payload.public, circuit.n_public())?;
-    let mut object = match &payload.secrets {
+    let decrypted;
+    let secrets: Option<&[u8]> = match &payload.secrets {
+        None => None,
+        Some(Secrets::PlainSecrets(bytes)) => Some(bytes),
+        Some(Secrets::EncryptedSecrets(e)) => {
+            decrypted = prover_attest::secrets::decrypt_secrets(
+                &state.enclave.key,
+                &e.encrypted_data,
+                &e.acl,
+                market.id_u256.minimal_be(),
+            )
+            .map_err(|e| ServerError::BadRequest(e.to_string()))?;
+            Some(decrypted.as_slice())
+        }
+    };
+    // Errors name the problem, never the secret content.
+    let mut object = match secrets {
         None => Map::new(),
-        Some(Secrets::PlainSecrets(bytes)) => {
+        Some(bytes) => {
             let text = std::str::from_utf8(bytes)
-                .map_err(|_| ServerError::BadRequest("PlainSecrets is not UTF-8".into()))?;
+                .map_err(|_| ServerError::BadRequest("the secrets are not UTF-8".into()))?;
             match serde_json::from_str::<Value>(text) {
                 Ok(Value::Object(m)) => m,
-                Ok(_) => return Err(ServerError::BadRequest("PlainSecrets must be a JSON object of input signals".into())),
-                Err(e) => return Err(ServerError::BadRequest(format!("PlainSecrets is not JSON: {e}"))),
+                Ok(_) => {
+                    return Err(ServerError::BadRequest(
+                        "the secrets must be a JSON object of input signals".into(),
+                    ))
+                }
+                Err(e) => {
+                    return Err(ServerError::BadRequest(format!(
+                        "the secrets are not JSON (line {}, column {})",
+                        e.line(),
+                        e.column()
+                    )))
+                }
             }
-        }
-        Some(Secrets::EncryptedSecrets(_)) => {
-            return Err(ServerError::Unsupported(
-                "EncryptedSecrets need the enclave key of the attestation module, which this build does not have; send PlainSecrets".into(),
-            ))
         }
     };
     let width: usize = market.public_inputs.iter().map(|(_, k)| k).sum();
@@ -137,7 +156,7 @@ pub async fn generate_proof(
     ApiQuery(q): ApiQuery<MarketQuery>,
     ApiJson(payload): ApiJson<InputPayload>,
 ) -> Result<Json<ProofResponse>, ServerError> {
-    let market = state.market(q.market_id.as_deref())?.clone();
+    let market = state.market(q.market_id.as_deref())?;
     let (input, expected) = circuit_input(&state, &market, &payload)?;
     let job = jobs::submit(
         &state,
@@ -156,9 +175,13 @@ pub async fn generate_proof(
         }
     };
     let proof = proof_from_json(&record.proof_json)?;
-    Ok(Json(ProofResponse {
-        proof: proof_to_abi(&proof, market.g2_order),
-    }))
+    let abi_proof = proof_to_abi(&proof, market.g2_order);
+    let proof = if market.signed {
+        prover_attest::signed::tee_proof(&state.enclave.key, &payload.public, &abi_proof)?
+    } else {
+        abi_proof
+    };
+    Ok(Json(ProofResponse { proof }))
 }
 
 /// Valid exactly when the witness computes and its public signals equal the given ones.
@@ -167,15 +190,66 @@ pub async fn check_input(
     ApiQuery(q): ApiQuery<MarketQuery>,
     ApiJson(payload): ApiJson<InputPayload>,
 ) -> Result<Json<Value>, ServerError> {
-    let market = state.market(q.market_id.as_deref())?.clone();
-    let (input, expected) = match circuit_input(&state, &market, &payload) {
+    let market = state.market(q.market_id.as_deref())?;
+    Ok(Json(
+        match input_validity(&state, &market, &payload).await? {
+            Ok(()) => serde_json::json!({ "valid": true }),
+            Err(reason) => serde_json::json!({ "valid": false, "reason": reason }),
+        },
+    ))
+}
+
+/// Kalypso's body for `/api/getAttestationForInvalidInputs`: the ask id (a JSON number,
+/// decimal string or 0x-hex string) and the ask's inputs.
+#[derive(Deserialize)]
+pub struct InvalidInputPayload {
+    ask_id: prover_attest::U256,
+    public: Vec<u8>,
+    secrets: Option<Secrets>,
+}
+
+/// `{"valid": true}` when the inputs are provable; otherwise `{"proof": sig}`, the enclave
+/// key's EIP-191 signature over keccak256(abi.encode(askId, proverData)), which the market
+/// accepts in `submitProofForInvalidInputs` instead of a proof.
+pub async fn attestation_for_invalid_inputs(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<MarketQuery>,
+    ApiJson(req): ApiJson<InvalidInputPayload>,
+) -> Result<Json<Value>, ServerError> {
+    let market = state.market(q.market_id.as_deref())?;
+    let payload = InputPayload {
+        public: req.public,
+        secrets: req.secrets,
+    };
+    match input_validity(&state, &market, &payload).await? {
+        Ok(()) => Ok(Json(serde_json::json!({ "valid": true }))),
+        // The reason may quote input values (secrets): it is not logged.
+        Err(_reason) => {
+            tracing::info!(
+                "ask 0x{}: inputs invalid, signing the invalid-input attestation",
+                hex::encode(req.ask_id.0)
+            );
+            let sig = prover_attest::signed::invalid_input_signature(
+                &state.enclave.key,
+                &req.ask_id.0,
+                &payload.public,
+            )?;
+            Ok(Json(serde_json::json!({ "proof": sig.to_vec() })))
+        }
+    }
+}
+
+/// `Ok(())` when the inputs compute a witness whose public signals are the given ones,
+/// else the reason they do not.
+async fn input_validity(
+    state: &AppState,
+    market: &Market,
+    payload: &InputPayload,
+) -> Result<Result<(), String>, ServerError> {
+    let (input, expected) = match circuit_input(state, market, payload) {
         Ok(x) => x,
         Err(e @ ServerError::Unsupported(_)) => return Err(e),
-        Err(e) => {
-            return Ok(Json(
-                serde_json::json!({ "valid": false, "reason": e.to_string() }),
-            ))
-        }
+        Err(e) => return Ok(Err(e.to_string())),
     };
     let circuit = state.circuits.get(&market.circuit)?;
     // Witness computation is CPU work: keep it off the async threads.
@@ -189,14 +263,13 @@ pub async fn check_input(
     })
     .await
     .map_err(|e| ServerError::Internal(e.to_string()))?;
-    Ok(Json(match outcome {
-        Ok(public) if public == expected => serde_json::json!({ "valid": true }),
-        Ok(public) => serde_json::json!({
-            "valid": false,
-            "reason": format!("the inputs compute public signals {public:?}, not {expected:?}"),
-        }),
-        Err(e) => serde_json::json!({ "valid": false, "reason": e.to_string() }),
-    }))
+    Ok(match outcome {
+        Ok(public) if public == expected => Ok(()),
+        Ok(public) => Err(format!(
+            "the inputs compute public signals {public:?}, not {expected:?}"
+        )),
+        Err(e) => Err(e.to_string()),
+    })
 }
 
 #[derive(Deserialize)]
@@ -212,7 +285,7 @@ pub async fn verify_inputs_and_proof(
     ApiQuery(q): ApiQuery<MarketQuery>,
     ApiJson(req): ApiJson<VerifyRequest>,
 ) -> Result<Json<Value>, ServerError> {
-    let market = state.market(q.market_id.as_deref())?.clone();
+    let market = state.market(q.market_id.as_deref())?;
     let circuit = state.circuits.get(&market.circuit)?;
     let valid = (|| {
         let public = public_from_abi(req.public_input.as_deref()?, circuit.n_public()).ok()?;

@@ -7,6 +7,8 @@
 
 pub mod circuits;
 pub mod config;
+mod control;
+pub mod enclave;
 mod error;
 mod extract;
 pub mod jobs;
@@ -17,21 +19,25 @@ mod openapi;
 pub mod store;
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use ark_bn254::Bn254;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post, put};
 use axum::Router;
 use kernels_accel::Accelerator;
+use prover_attest::{BuildInfo, U256};
 use prover_groth16::G2Order;
 
 pub use config::{Config, MarketConfig};
 pub use error::ServerError;
 
 use circuits::{Circuit, Circuits};
+use enclave::Enclave;
 use jobs::JobQueue;
 use metrics::Metrics;
 use store::JobStore;
@@ -52,22 +58,28 @@ pub mod sample {
 #[derive(Clone, Debug)]
 pub struct Market {
     pub id: String,
+    /// The id as a uint256: its minimal big-endian bytes are the secrets' AAD.
+    pub id_u256: U256,
     pub circuit: String,
     /// (name, length) of each public input signal, in order.
     pub public_inputs: Vec<(String, usize)>,
     pub g2_order: G2Order,
     pub benchmark_input: Option<String>,
+    /// TEE market: proofs carry the enclave key's signature.
+    pub signed: bool,
 }
 
 pub struct Inner {
     pub config: Config,
     pub backend: Arc<dyn Accelerator<Bn254>>,
     pub circuits: Circuits,
-    pub markets: HashMap<String, Market>,
+    /// Markets served; the operator may change them at run time (`PUT /v1/markets/{id}`).
+    pub markets: RwLock<HashMap<String, Market>>,
     pub store: JobStore,
     pub queue: JobQueue,
     pub metrics: Metrics,
-    operator_token: String,
+    /// The key, attester and operator address.
+    pub enclave: Enclave,
     shutting_down: AtomicBool,
 }
 
@@ -83,9 +95,24 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// Opens the store, loads circuits (bundled, configured, registered earlier), checks
-    /// the markets, and re-queues jobs a previous run left unfinished.
+    /// [`AppState::with_build_info`] with this crate's version as the build info (tests).
     pub fn new(config: Config, backend: Arc<dyn Accelerator<Bn254>>) -> Result<Self, ServerError> {
+        let build_info = BuildInfo {
+            version: env!("CARGO_PKG_VERSION").into(),
+            kernel_source_sha256: "unknown".into(),
+            backends: "unknown".into(),
+        };
+        Self::with_build_info(config, backend, build_info)
+    }
+
+    /// Opens the store, loads circuits (bundled, configured, registered earlier), checks
+    /// the markets, opens the appliance key and attester (binding `build_info`), and
+    /// re-queues jobs a previous run left unfinished.
+    pub fn with_build_info(
+        config: Config,
+        backend: Arc<dyn Accelerator<Bn254>>,
+        build_info: BuildInfo,
+    ) -> Result<Self, ServerError> {
         let store = JobStore::open(&config.data_dir)?;
         let circuits = Circuits::default();
         if config.bundled_sample {
@@ -111,16 +138,18 @@ impl AppState {
         }
         load_registered(&config.data_dir, &*backend, &circuits)?;
         let markets = build_markets(&config, &circuits)?;
-        let operator_token = operator_token(&config)?;
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| ServerError::Config(format!("{}: {e}", config.data_dir.display())))?;
+        let enclave = Enclave::open(&config, build_info)?;
         let state = AppState(Arc::new(Inner {
             config,
             backend,
             circuits,
-            markets,
+            markets: RwLock::new(markets),
             store,
             queue: JobQueue::default(),
             metrics: Metrics::default(),
-            operator_token,
+            enclave,
             shutting_down: AtomicBool::new(false),
         }));
         let resumed = jobs::recover(&state)?;
@@ -140,31 +169,28 @@ impl AppState {
         self.queue.wake();
     }
 
-    /// Where the operator token is kept when it was generated.
-    pub fn token_path(&self) -> std::path::PathBuf {
-        self.config.data_dir.join("operator_token")
-    }
-
-    fn token_matches(&self, given: &str) -> bool {
-        let (a, b) = (given.as_bytes(), self.operator_token.as_bytes());
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    /// Where a first-boot operator key is written (when no address is configured).
+    pub fn operator_key_path(&self) -> std::path::PathBuf {
+        enclave::operator_key_path(&self.config.data_dir)
     }
 
     /// The market a Kalypso request means: the one named, else the configured default, else
     /// the only one.
-    pub fn market(&self, id: Option<&str>) -> Result<&Market, ServerError> {
+    pub fn market(&self, id: Option<&str>) -> Result<Market, ServerError> {
+        let markets = self.markets.read().unwrap_or_else(|p| p.into_inner());
         let id = match id.or(self.config.default_market.as_deref()) {
             Some(id) => id.to_string(),
-            None if self.markets.len() == 1 => {
-                self.markets.keys().next().cloned().unwrap_or_default()
-            }
+            None if markets.len() == 1 => markets.keys().next().cloned().unwrap_or_default(),
             None => {
                 return Err(ServerError::BadRequest(
                     "several markets are served: name one with ?market_id=".into(),
                 ))
             }
         };
-        self.markets.get(&id).ok_or(ServerError::UnknownMarket(id))
+        markets
+            .get(&id)
+            .cloned()
+            .ok_or(ServerError::UnknownMarket(id))
     }
 }
 
@@ -215,65 +241,74 @@ fn build_markets(
                 .collect(),
             g2_order: Default::default(),
             benchmark_input: Some(sample::INPUT.into()),
+            signed: false,
         });
     }
     let mut markets = HashMap::new();
     for m in list {
-        let circuit = circuits.get(&m.circuit).map_err(|_| {
-            ServerError::Config(format!(
-                "market {} uses unknown circuit `{}`",
-                m.id, m.circuit
-            ))
-        })?;
-        let public_inputs = m
-            .public_inputs
-            .iter()
-            .map(|s| config::parse_input_spec(s))
-            .collect::<Result<Vec<_>, _>>()?;
-        let width: usize = public_inputs.iter().map(|(_, k)| k).sum();
-        if width > circuit.n_public() {
-            return Err(ServerError::Config(format!(
-                "market {}: {width} public inputs but circuit `{}` has {} public signals",
-                m.id,
-                m.circuit,
-                circuit.n_public()
-            )));
+        markets.insert(m.id.clone(), build_market(&m, circuits)?);
+    }
+    // Markets the operator set at run time (`PUT /v1/markets/{id}`) override the file's.
+    let dir = markets_dir(&config.data_dir);
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if !matches!(path.extension(), Some(e) if e == "json") {
+                continue;
+            }
+            let loaded = std::fs::read(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|b| serde_json::from_slice::<MarketConfig>(&b).map_err(|e| e.to_string()))
+                .and_then(|m| build_market(&m, circuits).map_err(|e| e.to_string()));
+            match loaded {
+                Ok(m) => {
+                    markets.insert(m.id.clone(), m);
+                }
+                Err(e) => tracing::error!("stored market {} no longer loads: {e}", path.display()),
+            }
         }
-        markets.insert(
-            m.id.clone(),
-            Market {
-                id: m.id,
-                circuit: m.circuit,
-                public_inputs,
-                g2_order: m.g2_order.into(),
-                benchmark_input: m.benchmark_input,
-            },
-        );
     }
     Ok(markets)
 }
 
-fn operator_token(config: &Config) -> Result<String, ServerError> {
-    if let Some(t) = &config.operator_token {
-        return Ok(t.clone());
+/// Where markets set at run time are kept, one JSON `MarketConfig` per market.
+pub(crate) fn markets_dir(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("markets")
+}
+
+/// Checks one market's settings against its circuit.
+pub(crate) fn build_market(m: &MarketConfig, circuits: &Circuits) -> Result<Market, ServerError> {
+    let circuit = circuits.get(&m.circuit).map_err(|_| {
+        ServerError::Config(format!(
+            "market {} uses unknown circuit `{}`",
+            m.id, m.circuit
+        ))
+    })?;
+    let public_inputs = m
+        .public_inputs
+        .iter()
+        .map(|s| config::parse_input_spec(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let width: usize = public_inputs.iter().map(|(_, k)| k).sum();
+    if width > circuit.n_public() {
+        return Err(ServerError::Config(format!(
+            "market {}: {width} public inputs but circuit `{}` has {} public signals",
+            m.id,
+            m.circuit,
+            circuit.n_public()
+        )));
     }
-    let path = config.data_dir.join("operator_token");
-    if let Ok(t) = std::fs::read_to_string(&path) {
-        return Ok(t.trim().to_string());
-    }
-    use rand::RngCore;
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let token = hex::encode(bytes);
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| ServerError::Config(e.to_string()))?;
-    std::fs::write(&path, &token)
-        .map_err(|e| ServerError::Config(format!("{}: {e}", path.display())))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
-    }
-    Ok(token)
+    let id_u256 = U256::parse(&m.id)
+        .map_err(|e| ServerError::Config(format!("market id `{}` is not a uint256: {e}", m.id)))?;
+    Ok(Market {
+        id: m.id.clone(),
+        id_u256,
+        circuit: m.circuit.clone(),
+        public_inputs,
+        g2_order: m.g2_order.into(),
+        benchmark_input: m.benchmark_input.clone(),
+        signed: m.signed,
+    })
 }
 
 /// Every route. Bodies are limited per route (`max_body_bytes`, larger for circuit uploads).
@@ -289,6 +324,12 @@ pub fn app(state: AppState) -> Router {
             "/api/verifyInputsAndProof",
             post(kalypso::verify_inputs_and_proof),
         )
+        .route(
+            "/api/getAttestationForInvalidInputs",
+            post(kalypso::attestation_for_invalid_inputs),
+        )
+        .route("/attestation/raw", get(control::attestation_raw))
+        .route("/attestation/hex", get(control::attestation_hex))
         .route("/v1/jobs", post(native::submit_job))
         .route("/v1/jobs/wtns", post(native::submit_wtns))
         .route("/v1/jobs/{id}", get(native::job_status))
@@ -296,7 +337,26 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/circuits", get(native::list_circuits))
         .route(
             "/v1/circuits",
-            post(native::register_circuit).layer(DefaultBodyLimit::max(upload_limit)),
+            post(native::register_circuit)
+                .layer::<_, Infallible>(from_fn_with_state(
+                    state.clone(),
+                    control::require_operator,
+                ))
+                .layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route(
+            "/v1/markets/{id}",
+            put(control::put_market).layer::<_, Infallible>(from_fn_with_state(
+                state.clone(),
+                control::require_operator,
+            )),
+        )
+        .route(
+            "/v1/config",
+            get(control::config).layer::<_, Infallible>(from_fn_with_state(
+                state.clone(),
+                control::require_operator,
+            )),
         )
         .route("/healthz", get(native::healthz))
         .route("/metrics", get(native::metrics))

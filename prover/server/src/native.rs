@@ -2,7 +2,7 @@
 
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use prover_groth16::{
@@ -201,27 +201,13 @@ pub async fn list_circuits(State(state): State<AppState>) -> Json<Value> {
     Json(serde_json::json!({ "circuits": circuits }))
 }
 
-fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ServerError> {
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(ServerError::Unauthorized)?;
-    if state.token_matches(given.trim()) {
-        Ok(())
-    } else {
-        Err(ServerError::Unauthorized)
-    }
-}
-
-/// `POST /v1/circuits`, multipart with fields `id`, `zkey` and `wasm`; operator only. The
-/// files are checked (they load, and describe the same circuit) before anything is stored.
+/// `POST /v1/circuits`, multipart with fields `id`, `zkey` and `wasm`; operator only (the
+/// route's layer checks the signature). The files are checked (they load, and describe the
+/// same circuit) before anything is stored.
 pub async fn register_circuit(
     State(state): State<AppState>,
-    headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ServerError> {
-    authorize(&state, &headers)?;
     let mut multipart = multipart.map_err(|r| ServerError::Rejected(r.status(), r.body_text()))?;
     let (mut id, mut zkey, mut wasm) = (None, None, None);
     while let Some(field) = multipart
@@ -287,6 +273,8 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
         "device": info.device,
         "queue_depth": state.queue.depth(),
         "circuits": state.circuits.ids(),
+        "enclave_address": prover_attest::key::address_hex(&state.enclave.key.address()),
+        "attestation": state.enclave.attester.name(),
     }));
     let status = if draining {
         StatusCode::SERVICE_UNAVAILABLE

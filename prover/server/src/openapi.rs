@@ -14,6 +14,12 @@ fn error() -> Value {
 
 pub async fn document() -> Json<Value> {
     let market = json!([{ "name": "market_id", "in": "query", "required": false, "schema": { "type": "string" } }]);
+    let operator = json!([
+        { "name": "X-Operator-Timestamp", "in": "header", "required": true, "schema": { "type": "string" },
+          "description": "Unix time in ms; refused when more than 60 s from the appliance's clock" },
+        { "name": "X-Operator-Signature", "in": "header", "required": true, "schema": { "type": "string" },
+          "description": "0x + 65-byte EIP-191 signature by the operator key over keccak256(METHOD \\n PATH_AND_QUERY \\n TIMESTAMP \\n sha256(body)); each request is accepted once" }
+    ]);
     let input_payload = json!({
         "type": "object", "required": ["public"],
         "properties": {
@@ -32,8 +38,8 @@ pub async fn document() -> Json<Value> {
             "/api/test": { "get": { "summary": "Liveness for the Kalypso listener", "responses": { "200": { "description": "{\"data\": ...}" } } } },
             "/api/benchmark": { "get": { "summary": "Prove the market's circuit and report time_in_ms", "parameters": market,
                 "responses": { "200": { "description": "{\"data\": ..., \"time_in_ms\": n}" }, "4XX": error() } } },
-            "/api/generateProof": { "post": { "summary": "Prove an ask (Kalypso InputPayload) and return the proof bytes in the market's ABI layout",
-                "parameters": market,
+            "/api/generateProof": { "post": { "summary": "Prove an ask (Kalypso InputPayload; EncryptedSecrets are decrypted with the appliance key) and return the proof bytes in the market's ABI layout (signed markets: abi.encode(bytes inputs, bytes proof, bytes sig))",
+                "parameters": market.clone(),
                 "requestBody": { "required": true, "content": { "application/json": { "schema": input_payload } } },
                 "responses": { "200": { "description": "{\"proof\": [bytes]}" }, "4XX": error(), "5XX": error() } } },
             "/api/checkInput": { "post": { "summary": "Whether an ask's inputs are provable", "parameters": market,
@@ -44,6 +50,35 @@ pub async fn document() -> Json<Value> {
                     "type": "object", "required": ["proof"],
                     "properties": { "public_input": bytes(), "private_input": bytes(), "proof": bytes() } } } } },
                 "responses": { "200": { "description": "{\"is_input_and_proof_valid\": bool}" }, "4XX": error() } } },
+            "/api/getAttestationForInvalidInputs": { "post": { "summary": "For an ask whose inputs are invalid: the enclave key's EIP-191 signature over keccak256(abi.encode(askId, proverData)); {\"valid\": true} when they are valid",
+                "parameters": market.clone(),
+                "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                    "type": "object", "required": ["ask_id", "public"],
+                    "properties": {
+                        "ask_id": { "oneOf": [{ "type": "integer", "minimum": 0 }, { "type": "string", "description": "decimal or 0x-hex uint256" }] },
+                        "public": bytes(),
+                        "secrets": input_payload["properties"]["secrets"].clone()
+                    } } } } },
+                "responses": { "200": { "description": "{\"valid\": true} or {\"proof\": [65 signature bytes]}" }, "4XX": error() } } },
+            "/attestation/raw": { "get": { "summary": "A fresh attestation document (COSE_Sign1, AWS Nitro format) binding the appliance key (public_key) and sha256 of its build info (user_data)",
+                "responses": { "200": { "description": "document", "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } }, "5XX": error() } } },
+            "/attestation/hex": { "get": { "summary": "The same document as hex text",
+                "responses": { "200": { "description": "document", "content": { "text/plain": { "schema": { "type": "string" } } } }, "5XX": error() } } },
+            "/v1/markets/{id}": { "put": { "summary": "Add or change a Kalypso market at run time (operator-signed request); kept in the data directory",
+                "parameters": [operator[0].clone(), operator[1].clone(), { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                    "type": "object", "required": ["id", "circuit"],
+                    "properties": {
+                        "id": { "type": "string" }, "circuit": { "type": "string" },
+                        "public_inputs": { "type": "array", "items": { "type": "string" } },
+                        "g2_order": { "type": "string", "enum": ["imaginary-first", "real-first"] },
+                        "benchmark_input": { "type": "string" },
+                        "signed": { "type": "boolean" }
+                    } } } } },
+                "responses": { "200": { "description": "market set" }, "400": error(), "401": error() } } },
+            "/v1/config": { "get": { "summary": "The running configuration, markets and identity (operator-signed request)",
+                "parameters": operator.clone(),
+                "responses": { "200": { "description": "config" }, "401": error() } } },
             "/v1/jobs": { "post": { "summary": "Queue a proof job",
                 "requestBody": { "required": true, "content": { "application/json": { "schema": {
                     "type": "object", "required": ["circuit"],
@@ -68,7 +103,8 @@ pub async fn document() -> Json<Value> {
                 "responses": { "200": { "description": "proof" }, "409": error(), "422": error(), "404": error() } } },
             "/v1/circuits": {
                 "get": { "summary": "Circuits served", "responses": { "200": { "description": "{\"circuits\": [...]}" } } },
-                "post": { "summary": "Register a circuit (operator token: Authorization: Bearer ...)",
+                "post": { "summary": "Register a circuit (operator-signed request: X-Operator-Timestamp and X-Operator-Signature)",
+                    "parameters": operator,
                     "requestBody": { "required": true, "content": { "multipart/form-data": { "schema": {
                         "type": "object", "required": ["id", "zkey", "wasm"],
                         "properties": { "id": { "type": "string" }, "zkey": { "type": "string", "format": "binary" }, "wasm": { "type": "string", "format": "binary" } } } } } },

@@ -9,6 +9,9 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
 use kernels_accel::Accelerator;
+use prover_attest::key::address_hex;
+use prover_attest::operator::{sign_request, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use prover_attest::{EthKey, VerifyOptions, U256};
 use prover_groth16::{proof_from_abi, public_to_abi, verify, G2Order};
 use prover_server::{app, jobs, AppState, Config};
 use serde_json::{json, Value};
@@ -234,7 +237,20 @@ async fn native_jobs_run_and_serve_every_format() {
     assert!(text.contains("appliance_backend_info{backend=\"cpu\""));
     let (s, v) = get(&state, "/openapi.json").await;
     assert_eq!(s, StatusCode::OK);
-    assert!(v["paths"]["/api/generateProof"].is_object());
+    for path in [
+        "/api/generateProof",
+        "/api/getAttestationForInvalidInputs",
+        "/attestation/raw",
+        "/attestation/hex",
+        "/v1/config",
+        "/v1/circuits",
+        "/v1/markets/{id}",
+    ] {
+        assert!(v["paths"][path].is_object(), "{path} undocumented");
+    }
+    assert!(v["paths"]["/v1/circuits"]["post"]["parameters"]
+        .as_array()
+        .is_some_and(|p| p.iter().any(|p| p["name"] == "X-Operator-Signature")));
     let (s, v) = get(&state, "/healthz").await;
     assert_eq!((s, v["status"].as_str()), (StatusCode::OK, Some("ok")));
 }
@@ -296,13 +312,12 @@ async fn bad_requests_get_json_4xx() {
     let (s, b, _) = call(&state, raw("/api/generateProof", &huge)).await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
     assert_json_error(s, &serde_json::from_slice(&b).unwrap_or(Value::Null));
-    // Encrypted secrets are refused with a reason until the attestation module exists.
+    // Encrypted secrets that do not decrypt are refused with a reason.
     let enc = json!({ "public": public_to_abi(&[Fr::from(234u64), Fr::from(7u64)]), "secrets": { "EncryptedSecrets": { "encrypted_data": [1, 2], "acl": [3] } } });
     let (s, v) = post(&state, "/api/generateProof", enc).await;
+    assert_json_error(s, &v);
     assert!(
-        v["error"]
-            .as_str()
-            .is_some_and(|e| e.contains("EncryptedSecrets")),
+        v["error"].as_str().is_some_and(|e| e.contains("decrypt")),
         "{s} {v}"
     );
     // The service still works afterwards.
@@ -343,8 +358,20 @@ fn multipart(fields: &[(&str, &[u8])]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
+/// Headers of a request signed by `key` at `ts` (ms).
+fn signed(
+    key: &EthKey,
+    method: &str,
+    path: &str,
+    ts: u64,
+    body: &[u8],
+) -> Vec<(&'static str, String)> {
+    let (t, sig) = sign_request(key, method, path, ts, body).expect("sign");
+    vec![(TIMESTAMP_HEADER, t), (SIGNATURE_HEADER, sig)]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn registering_a_circuit_needs_the_operator_token() {
+async fn registering_a_circuit_needs_a_fresh_operator_signature() {
     let state = state_with("register", |_| {});
     let dir = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -352,25 +379,63 @@ async fn registering_a_circuit_needs_the_operator_token() {
     );
     let zkey = std::fs::read(format!("{dir}/circuit_final.zkey")).expect("zkey");
     let wasm = std::fs::read(format!("{dir}/circuit_js/circuit.wasm")).expect("wasm");
-    let token = std::fs::read_to_string(state.token_path()).expect("token generated at first boot");
+    // No operator address configured: a key was generated at first boot.
+    let operator =
+        EthKey::load(&state.operator_key_path()).expect("operator key generated at first boot");
     let (ctype, body) = multipart(&[("id", b"range"), ("zkey", &zkey), ("wasm", &wasm)]);
-    let req = |auth: Option<&str>, body: Vec<u8>| {
+    let req = |headers: Vec<(&'static str, String)>, body: Vec<u8>| {
         let mut r = Request::post("/v1/circuits").header(header::CONTENT_TYPE, ctype.clone());
-        if let Some(a) = auth {
-            r = r.header(header::AUTHORIZATION, a);
+        for (k, v) in headers {
+            r = r.header(k, v);
         }
         r.body(Body::from(body)).expect("req")
     };
-    assert_eq!(
-        call(&state, req(None, body.clone())).await.0,
-        StatusCode::UNAUTHORIZED
+    let refused = |(s, b, _): (StatusCode, Vec<u8>, axum::http::HeaderMap)| {
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        let v: Value = serde_json::from_slice(&b).unwrap_or(Value::Null);
+        assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{v}");
+    };
+    let now = prover_server::store::now_ms();
+    // Unsigned; signed by another key; stale; signed for another body; the old Bearer token.
+    refused(call(&state, req(vec![], body.clone())).await);
+    refused(
+        call(
+            &state,
+            req(
+                signed(&EthKey::generate(), "POST", "/v1/circuits", now, &body),
+                body.clone(),
+            ),
+        )
+        .await,
     );
-    assert_eq!(
-        call(&state, req(Some("Bearer wrong"), body.clone()))
-            .await
-            .0,
-        StatusCode::UNAUTHORIZED
+    refused(
+        call(
+            &state,
+            req(
+                signed(&operator, "POST", "/v1/circuits", now - 120_000, &body),
+                body.clone(),
+            ),
+        )
+        .await,
     );
+    refused(
+        call(
+            &state,
+            req(
+                signed(&operator, "POST", "/v1/circuits", now, b"other"),
+                body.clone(),
+            ),
+        )
+        .await,
+    );
+    refused(
+        call(
+            &state,
+            req(vec![("authorization", "Bearer x".into())], body.clone()),
+        )
+        .await,
+    );
+
     // Mismatched files (the sample's wasm with range_check's key) are refused.
     let sample_wasm = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -378,20 +443,334 @@ async fn registering_a_circuit_needs_the_operator_token() {
     ))
     .expect("wasm");
     let (_, mismatched) = multipart(&[("id", b"bad"), ("zkey", &zkey), ("wasm", &sample_wasm)]);
-    let (s, b, _) = call(&state, req(Some(&format!("Bearer {token}")), mismatched)).await;
+    let h = signed(&operator, "POST", "/v1/circuits", now, &mismatched);
+    let (s, b, _) = call(&state, req(h, mismatched)).await;
     assert_json_error(s, &serde_json::from_slice(&b).unwrap_or(Value::Null));
 
-    let (s, b, _) = call(&state, req(Some(&format!("Bearer {token}")), body)).await;
+    let h = signed(&operator, "POST", "/v1/circuits", now + 1, &body);
+    let (s, b, _) = call(&state, req(h.clone(), body.clone())).await;
     assert_eq!(s, StatusCode::CREATED, "{}", String::from_utf8_lossy(&b));
+    // The same signed request again is a replay.
+    refused(call(&state, req(h, body.clone())).await);
     let (_, v) = get(&state, "/v1/circuits").await;
     assert!(v["circuits"]
         .as_array()
         .is_some_and(|c| c.iter().any(|c| c["id"] == "range")));
-    // It survives a restart: registered files are reloaded from the data directory.
+
+    // Reading the configuration is operator-only too.
+    let (s, _) = get(&state, "/v1/config").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let mut r = Request::get("/v1/config");
+    for (k, v) in signed(&operator, "GET", "/v1/config", now, b"") {
+        r = r.header(k, v);
+    }
+    let (s, b, _) = call(&state, r.body(Body::empty()).expect("req")).await;
+    assert_eq!(s, StatusCode::OK);
+    let v: Value = serde_json::from_slice(&b).expect("json");
+    assert_eq!(v["operator_address"], address_hex(&operator.address()));
+    assert_eq!(
+        v["enclave"]["address"],
+        address_hex(&state.enclave.key.address())
+    );
+    assert_eq!(v["enclave"]["hardware"], false);
+
+    // It survives a restart: registered files are reloaded from the data directory, and
+    // the operator and appliance keys stay the same.
     let data_dir = state.config.data_dir.clone();
+    let enclave_address = state.enclave.key.address();
     drop(state);
     let reopened = state_with("register-reopen", |c| c.data_dir = data_dir);
     assert!(reopened.circuits.get("range").is_ok());
+    assert_eq!(reopened.enclave.operator.address(), operator.address());
+    assert_eq!(reopened.enclave.key.address(), enclave_address);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_changes_markets_at_run_time() {
+    let state = state_with("put-market", |_| {});
+    let worker = tokio::spawn(jobs::run_worker(state.clone()));
+    let operator = EthKey::load(&state.operator_key_path()).expect("operator key");
+    let market = json!({ "id": "9", "circuit": "sample", "public_inputs": ["c"], "signed": true });
+    let body = market.to_string().into_bytes();
+    let put = |headers: Vec<(&'static str, String)>, path: &str, body: Vec<u8>| {
+        let mut r = Request::put(path).header(header::CONTENT_TYPE, "application/json");
+        for (k, v) in headers {
+            r = r.header(k, v);
+        }
+        r.body(Body::from(body)).expect("req")
+    };
+    let now = prover_server::store::now_ms();
+    // Unsigned: refused, and the market does not exist.
+    assert_eq!(
+        call(&state, put(vec![], "/v1/markets/9", body.clone()))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (s, _) = post(&state, "/api/generateProof?market_id=9", ask(234, 7, 3, 11)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // Signed but wrong: unknown circuit, id mismatch.
+    let bad = json!({ "id": "9", "circuit": "nope" })
+        .to_string()
+        .into_bytes();
+    let (s, b, _) = call(
+        &state,
+        put(
+            signed(&operator, "PUT", "/v1/markets/9", now, &bad),
+            "/v1/markets/9",
+            bad,
+        ),
+    )
+    .await;
+    assert_json_error(s, &serde_json::from_slice(&b).unwrap_or(Value::Null));
+    let (s, _, _) = call(
+        &state,
+        put(
+            signed(&operator, "PUT", "/v1/markets/8", now, &body),
+            "/v1/markets/8",
+            body.clone(),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    // Signed and right: served at once, as a signed (TEE) market.
+    let (s, b, _) = call(
+        &state,
+        put(
+            signed(&operator, "PUT", "/v1/markets/9", now, &body),
+            "/v1/markets/9",
+            body.clone(),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let (s, v) = post(&state, "/api/generateProof?market_id=9", ask(234, 7, 3, 11)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let opened = prover_attest::signed::open_tee_proof(&bytes(&v["proof"])).expect("tee proof");
+    assert_eq!(opened.signer, state.enclave.key.address());
+    // Kept across restarts.
+    let data_dir = state.config.data_dir.clone();
+    state.begin_shutdown();
+    worker.await.expect("worker stops");
+    drop(state);
+    let reopened = state_with("put-market-reopen", |c| c.data_dir = data_dir);
+    assert!(reopened.market(Some("9")).is_ok_and(|m| m.signed));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_operator_address_is_the_only_signer() {
+    let operator = EthKey::generate();
+    let address = address_hex(&operator.address());
+    let state = state_with("operator-configured", |c| {
+        c.operator_address = Some(address.clone())
+    });
+    assert!(
+        !state.operator_key_path().exists(),
+        "no key generated when one is configured"
+    );
+    let now = prover_server::store::now_ms();
+    let mut r = Request::get("/v1/config?x=1");
+    for (k, v) in signed(&operator, "GET", "/v1/config?x=1", now, b"") {
+        r = r.header(k, v);
+    }
+    assert_eq!(
+        call(&state, r.body(Body::empty()).expect("req")).await.0,
+        StatusCode::OK
+    );
+    // The query is signed: the same headers on another query are refused.
+    let mut r = Request::get("/v1/config?x=2");
+    for (k, v) in signed(&operator, "GET", "/v1/config?x=1", now + 1, b"") {
+        r = r.header(k, v);
+    }
+    assert_eq!(
+        call(&state, r.body(Body::empty()).expect("req")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+/// The appliance's attestation, verified as a client would (development documents allowed:
+/// no enclave here).
+async fn attested(state: &AppState) -> prover_attest::Attestation {
+    let (s, raw, headers) = call(
+        state,
+        Request::get("/attestation/raw")
+            .body(Body::empty())
+            .expect("req"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "application/octet-stream");
+    let (s, hex_body, _) = call(
+        state,
+        Request::get("/attestation/hex")
+            .body(Body::empty())
+            .expect("req"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let from_hex = hex::decode(String::from_utf8_lossy(&hex_body).trim()).expect("hex");
+    // Not hardware-backed: refused unless development documents are allowed.
+    assert!(matches!(
+        prover_attest::verify(&raw, &VerifyOptions::default()),
+        Err(prover_attest::AttestError::Development)
+    ));
+    let allow = VerifyOptions {
+        allow_dev: true,
+        max_age_ms: Some(60_000),
+        ..Default::default()
+    };
+    let a = prover_attest::verify(&raw, &allow).expect("verifies");
+    let b = prover_attest::verify(&from_hex, &allow).expect("verifies");
+    assert_eq!(
+        (a.public_key.clone(), a.user_data.clone()),
+        (b.public_key, b.user_data)
+    );
+    a
+}
+
+fn attested_address(a: &prover_attest::Attestation) -> [u8; 20] {
+    let pk: [u8; 64] = a
+        .public_key
+        .clone()
+        .expect("public key")
+        .try_into()
+        .expect("64 bytes");
+    prover_attest::key::address_of(&pk)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attestation_binds_the_key_and_the_build() {
+    let state = state_with("attestation", |_| {});
+    let a = attested(&state).await;
+    assert_eq!(a.module_id, prover_attest::DEV_MODULE_ID);
+    assert!(!a.hardware);
+    assert_eq!(
+        a.public_key.as_deref(),
+        Some(&state.enclave.key.public_key()[..])
+    );
+    assert_eq!(
+        a.user_data.as_deref(),
+        Some(&state.enclave.build_info.user_data()[..])
+    );
+    assert_eq!(attested_address(&a), state.enclave.key.address());
+    let (_, v) = get(&state, "/healthz").await;
+    assert_eq!(
+        v["enclave_address"],
+        address_hex(&state.enclave.key.address())
+    );
+}
+
+fn signed_market(c: &mut Config) {
+    c.markets.push(prover_server::MarketConfig {
+        id: "5".into(),
+        circuit: "sample".into(),
+        public_inputs: vec!["c".into()],
+        g2_order: Default::default(),
+        benchmark_input: None,
+        signed: true,
+    });
+    c.default_market = Some("1".into());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tee_markets_return_proofs_signed_by_the_attested_key() {
+    let state = state_with("tee", signed_market);
+    tokio::spawn(jobs::run_worker(state.clone()));
+    let address = attested_address(&attested(&state).await);
+    let (s, v) = post(&state, "/api/generateProof?market_id=5", ask(234, 7, 3, 11)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let encoded = bytes(&v["proof"]);
+    let opened = prover_attest::signed::open_tee_proof(&encoded).expect("tee proof");
+    assert_eq!(opened.signer, address);
+    assert_eq!(
+        opened.inputs,
+        public_to_abi(&[Fr::from(234u64), Fr::from(7u64)])
+    );
+    let proof_bytes = opened.proof;
+    let circuit = state.circuits.get("sample").expect("sample");
+    let proof = proof_from_abi(&proof_bytes, G2Order::ImaginaryFirst).expect("abi");
+    assert!(verify(&circuit.key.vk, &[Fr::from(234u64), Fr::from(7u64)], &proof).expect("verify"));
+    // Market 1 (not signed) still answers the bare 256-byte proof.
+    let (_, v) = post(&state, "/api/generateProof", ask(234, 7, 3, 11)).await;
+    assert_eq!(bytes(&v["proof"]).len(), 256);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_inputs_get_a_signature_over_ask_id_and_prover_data() {
+    let state = state_with("invalid-inputs", |_| {});
+    let address = attested_address(&attested(&state).await);
+    let mut valid = ask(234, 7, 3, 11);
+    valid["ask_id"] = json!(9);
+    let (s, v) = post(&state, "/api/getAttestationForInvalidInputs", valid).await;
+    assert_eq!((s, v.clone()), (StatusCode::OK, json!({ "valid": true })));
+    for (ask_id, expected) in [
+        (json!(42), U256::from_u64(42)),
+        (json!("42"), U256::from_u64(42)),
+        (json!("0x2a"), U256::from_u64(42)),
+        (
+            json!("115792089237316195423570985008687907853269984665640564039457584007913129639935"),
+            U256([0xff; 32]),
+        ),
+    ] {
+        let mut invalid = ask(235, 7, 3, 11);
+        invalid["ask_id"] = ask_id.clone();
+        let (s, v) = post(
+            &state,
+            "/api/getAttestationForInvalidInputs",
+            invalid.clone(),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let sig = bytes(&v["proof"]);
+        assert_eq!(sig.len(), 65);
+        let prover_data = bytes(&invalid["public"]);
+        let hash = prover_attest::signed::invalid_input_hash(&expected.0, &prover_data);
+        assert_eq!(
+            prover_attest::key::recover_eip191(&hash, &sig).expect("recover"),
+            address,
+            "{ask_id}"
+        );
+    }
+    let mut bad = ask(235, 7, 3, 11);
+    bad["ask_id"] = json!("-1");
+    let (s, v) = post(&state, "/api/getAttestationForInvalidInputs", bad).await;
+    assert_json_error(s, &v);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypted_secrets_are_decrypted_with_the_attested_key() {
+    let state = started("encrypted");
+    let a = attested(&state).await;
+    let receiver = a.public_key.clone().expect("key");
+    let secrets = br#"{"a":"3","b":"11"}"#;
+    let public = public_to_abi(&[Fr::from(234u64), Fr::from(7u64)]);
+    let market = U256::from_u64(1);
+    let (data, acl) =
+        prover_attest::secrets::encrypt_secrets(&receiver, secrets, market.minimal_be())
+            .expect("encrypt");
+    let body = json!({ "public": public, "secrets": { "EncryptedSecrets": { "encrypted_data": data, "acl": acl } } });
+    let (s, v) = post(&state, "/api/checkInput", body.clone()).await;
+    assert_eq!(
+        (s, v["valid"].as_bool()),
+        (StatusCode::OK, Some(true)),
+        "{v}"
+    );
+    let (s, v) = post(&state, "/api/generateProof", body).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let circuit = state.circuits.get("sample").expect("sample");
+    let proof = proof_from_abi(&bytes(&v["proof"]), G2Order::ImaginaryFirst).expect("abi");
+    assert!(verify(&circuit.key.vk, &[Fr::from(234u64), Fr::from(7u64)], &proof).expect("verify"));
+    // Encrypted for another market (AAD): not decryptable here, so not valid.
+    let (data, acl) =
+        prover_attest::secrets::encrypt_secrets(&receiver, secrets, U256::from_u64(2).minimal_be())
+            .expect("encrypt");
+    let other = json!({ "public": public, "secrets": { "EncryptedSecrets": { "encrypted_data": data, "acl": acl } } });
+    let (_, v) = post(&state, "/api/checkInput", other.clone()).await;
+    assert_eq!(v["valid"].as_bool(), Some(false));
+    let (s, v) = post(&state, "/api/generateProof", other).await;
+    assert_json_error(s, &v);
+    // No secret value appears in the refusal.
+    assert!(!v.to_string().contains("\"11\""), "{v}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

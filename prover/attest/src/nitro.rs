@@ -1,0 +1,493 @@
+//! Verifying AWS Nitro Enclaves attestation documents.
+//!
+//! A document is a COSE_Sign1 (untagged, as the NSM returns it, or with CBOR tag 18)
+//! `[protected {1: -35 (ES384)}, unprotected {}, payload, signature (r||s, 96 bytes)]`
+//! whose payload is a CBOR map: `module_id, digest, timestamp (ms), pcrs {index: bytes},
+//! certificate (DER leaf), cabundle [root, .., last intermediate], public_key, user_data,
+//! nonce`. Trust comes only from the pinned root: the chain must start at it, every
+//! certificate must be signed by the one before and be valid at the document's own
+//! timestamp (leaf certificates live about three hours, so "now" would reject every
+//! document older than that), and the leaf's key must verify the COSE signature.
+
+use std::collections::BTreeMap;
+
+use ciborium::Value;
+use coset::{iana, CborSerializable, CoseSign1, RegisteredLabel, TaggedCborSerializable};
+use der::asn1::ObjectIdentifier;
+use der::{Decode, DecodePem, Encode};
+use p384::ecdsa::signature::Verifier;
+use p384::ecdsa::{Signature, VerifyingKey};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sha3::Keccak256;
+use x509_cert::Certificate;
+
+use crate::AttestError;
+
+/// The AWS Nitro Enclaves root certificate (a copy of `shared/fixtures/nitro/aws.cert`,
+/// SHA-256 fingerprint 641A0321...8F79BB5B).
+pub const AWS_ROOT_PEM: &[u8] = include_bytes!("aws_root.pem");
+
+/// `module_id` of documents made by the development attester: says plainly that no
+/// hardware stands behind them.
+pub const DEV_MODULE_ID: &str = "appliance-dev-NOT-HARDWARE";
+
+const ECDSA_WITH_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
+const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const SECP384R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+
+/// A limit on documents: real ones are about 4.5 KiB.
+const MAX_DOCUMENT_BYTES: usize = 64 << 10;
+
+/// The AWS root as DER.
+pub fn aws_root_der() -> Result<Vec<u8>, AttestError> {
+    let cert = Certificate::from_pem(AWS_ROOT_PEM)
+        .map_err(|e| AttestError::cert(0, format!("pinned root: {e}")))?;
+    cert.to_der()
+        .map_err(|e| AttestError::cert(0, format!("pinned root: {e}")))
+}
+
+/// What to check beyond the signature chain.
+#[derive(Clone, Debug, Default)]
+pub struct VerifyOptions {
+    /// DER of the root the chain must start at; `None`: the AWS Nitro root.
+    pub root_der: Option<Vec<u8>>,
+    /// Refuse documents older than this relative to `now_ms`.
+    pub max_age_ms: Option<u64>,
+    /// "Now" for the age check, in Unix milliseconds; `None`: the system clock.
+    pub now_ms: Option<u64>,
+    /// PCRs that must have exactly these values.
+    pub expected_pcrs: BTreeMap<u16, Vec<u8>>,
+    /// Accept documents of the development attester (self-signed chain, module id
+    /// [`DEV_MODULE_ID`]). They prove nothing about hardware; tests and local runs only.
+    pub allow_dev: bool,
+}
+
+/// A verified document's contents.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Attestation {
+    pub module_id: String,
+    pub digest: String,
+    pub timestamp_ms: u64,
+    #[serde(serialize_with = "hex_map")]
+    pub pcrs: BTreeMap<u16, Vec<u8>>,
+    #[serde(serialize_with = "hex_opt")]
+    pub public_key: Option<Vec<u8>>,
+    #[serde(serialize_with = "hex_opt")]
+    pub user_data: Option<Vec<u8>>,
+    #[serde(serialize_with = "hex_opt")]
+    pub nonce: Option<Vec<u8>>,
+    /// Oyster's image id: sha256(be_u32(bitmask of PCRs 0,1,2,16) || PCR0 || PCR1 || PCR2 || PCR16).
+    #[serde(serialize_with = "hex_bytes")]
+    pub image_id_oyster: [u8; 32],
+    /// Kalypso's image id: keccak256(PCR0 || PCR1 || PCR2).
+    #[serde(serialize_with = "hex_bytes")]
+    pub image_id_kalypso: [u8; 32],
+    /// True when the chain ends at the pinned (AWS) root; false for development documents.
+    pub hardware: bool,
+}
+
+fn hex_bytes<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::encode(b))
+}
+
+fn hex_opt<S: serde::Serializer>(b: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+    match b {
+        Some(b) => s.serialize_str(&hex::encode(b)),
+        None => s.serialize_none(),
+    }
+}
+
+fn hex_map<S: serde::Serializer>(m: &BTreeMap<u16, Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(m.len()))?;
+    for (k, v) in m {
+        map.serialize_entry(&k.to_string(), &hex::encode(v))?;
+    }
+    map.end()
+}
+
+/// Absent PCRs count as 48 zero bytes in the image ids (PCR16 is unset in most enclaves).
+fn pcr_or_zero(pcrs: &BTreeMap<u16, Vec<u8>>, i: u16) -> Vec<u8> {
+    pcrs.get(&i).cloned().unwrap_or_else(|| vec![0u8; 48])
+}
+
+/// Oyster's image id over PCRs 0, 1, 2 and 16.
+pub fn image_id_oyster(pcrs: &BTreeMap<u16, Vec<u8>>) -> [u8; 32] {
+    let bitmask: u32 = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 16);
+    let mut h = Sha256::new();
+    h.update(bitmask.to_be_bytes());
+    for i in [0, 1, 2, 16] {
+        h.update(pcr_or_zero(pcrs, i));
+    }
+    h.finalize().into()
+}
+
+/// Kalypso's image id over PCRs 0, 1 and 2.
+pub fn image_id_kalypso(pcrs: &BTreeMap<u16, Vec<u8>>) -> [u8; 32] {
+    let mut h = Keccak256::new();
+    for i in [0, 1, 2] {
+        h.update(pcr_or_zero(pcrs, i));
+    }
+    h.finalize().into()
+}
+
+/// The payload fields, as parsed (nothing verified yet).
+struct Payload {
+    module_id: String,
+    digest: String,
+    timestamp_ms: u64,
+    pcrs: BTreeMap<u16, Vec<u8>>,
+    certificate: Vec<u8>,
+    cabundle: Vec<Vec<u8>>,
+    public_key: Option<Vec<u8>>,
+    user_data: Option<Vec<u8>>,
+    nonce: Option<Vec<u8>>,
+}
+
+fn malformed(s: impl Into<String>) -> AttestError {
+    AttestError::Malformed(s.into())
+}
+
+fn bytes_field(v: Value, name: &str) -> Result<Vec<u8>, AttestError> {
+    match v {
+        Value::Bytes(b) => Ok(b),
+        _ => Err(malformed(format!("`{name}` is not a byte string"))),
+    }
+}
+
+fn optional_bytes(v: Option<Value>, name: &str) -> Result<Option<Vec<u8>>, AttestError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => bytes_field(v, name).map(Some),
+    }
+}
+
+fn parse_payload(bytes: &[u8]) -> Result<Payload, AttestError> {
+    let value: Value =
+        ciborium::from_reader(bytes).map_err(|e| malformed(format!("payload CBOR: {e}")))?;
+    let Value::Map(entries) = value else {
+        return Err(malformed("payload is not a CBOR map"));
+    };
+    let mut fields: BTreeMap<String, Value> = BTreeMap::new();
+    for (k, v) in entries {
+        let Value::Text(k) = k else {
+            return Err(malformed("payload map key is not text"));
+        };
+        if fields.insert(k.clone(), v).is_some() {
+            return Err(malformed(format!("payload key `{k}` appears twice")));
+        }
+    }
+    let mut take = |name: &str| fields.remove(name);
+    let required = |v: Option<Value>, name: &str| {
+        v.ok_or_else(|| malformed(format!("payload lacks `{name}`")))
+    };
+    let module_id = match required(take("module_id"), "module_id")? {
+        Value::Text(s) if !s.is_empty() => s,
+        _ => return Err(malformed("`module_id` is not a non-empty text string")),
+    };
+    let digest = match required(take("digest"), "digest")? {
+        Value::Text(s) => s,
+        _ => return Err(malformed("`digest` is not a text string")),
+    };
+    let timestamp_ms = match required(take("timestamp"), "timestamp")? {
+        Value::Integer(i) => u64::try_from(i)
+            .map_err(|_| malformed("`timestamp` is not a positive 64-bit integer"))?,
+        _ => return Err(malformed("`timestamp` is not an integer")),
+    };
+    let mut pcrs = BTreeMap::new();
+    match required(take("pcrs"), "pcrs")? {
+        Value::Map(m) => {
+            for (k, v) in m {
+                let index = match k {
+                    Value::Integer(i) => u16::try_from(i)
+                        .ok()
+                        .filter(|i| *i < 32)
+                        .ok_or_else(|| malformed("PCR index out of range 0..32"))?,
+                    _ => return Err(malformed("PCR index is not an integer")),
+                };
+                let value = bytes_field(v, "pcrs")?;
+                if ![32, 48, 64].contains(&value.len()) {
+                    return Err(malformed(format!(
+                        "PCR{index} has {} bytes (32, 48 or 64 expected)",
+                        value.len()
+                    )));
+                }
+                if pcrs.insert(index, value).is_some() {
+                    return Err(malformed(format!("PCR{index} appears twice")));
+                }
+            }
+        }
+        _ => return Err(malformed("`pcrs` is not a map")),
+    }
+    let certificate = bytes_field(required(take("certificate"), "certificate")?, "certificate")?;
+    let cabundle = match required(take("cabundle"), "cabundle")? {
+        Value::Array(a) if !a.is_empty() => a
+            .into_iter()
+            .map(|v| bytes_field(v, "cabundle"))
+            .collect::<Result<Vec<_>, _>>()?,
+        _ => return Err(malformed("`cabundle` is not a non-empty array")),
+    };
+    Ok(Payload {
+        module_id,
+        digest,
+        timestamp_ms,
+        pcrs,
+        certificate,
+        cabundle,
+        public_key: optional_bytes(take("public_key"), "public_key")?,
+        user_data: optional_bytes(take("user_data"), "user_data")?,
+        nonce: optional_bytes(take("nonce"), "nonce")?,
+    })
+}
+
+/// Parses the COSE envelope: ES384 in the protected header, no critical header we do not
+/// understand, a payload and a 96-byte signature.
+fn parse_envelope(document: &[u8]) -> Result<CoseSign1, AttestError> {
+    if document.is_empty() {
+        return Err(malformed("empty document"));
+    }
+    if document.len() > MAX_DOCUMENT_BYTES {
+        return Err(malformed(format!(
+            "{} bytes, more than the {MAX_DOCUMENT_BYTES} accepted",
+            document.len()
+        )));
+    }
+    // 0xd2 is CBOR tag 18 (COSE_Sign1); the NSM itself returns the untagged array.
+    let sign1 = if document[0] == 0xd2 {
+        CoseSign1::from_tagged_slice(document)
+    } else {
+        CoseSign1::from_slice(document)
+    }
+    .map_err(|e| malformed(format!("COSE_Sign1: {e}")))?;
+    let header = &sign1.protected.header;
+    match &header.alg {
+        Some(coset::Algorithm::Assigned(iana::Algorithm::ES384)) => {}
+        Some(other) => return Err(AttestError::Algorithm(format!("{other:?}"))),
+        None => {
+            return Err(AttestError::Algorithm(
+                "none in the protected header".into(),
+            ))
+        }
+    }
+    // Unprotected `alg` must not contradict the protected one.
+    if let Some(alg) = &sign1.unprotected.alg {
+        if *alg != coset::Algorithm::Assigned(iana::Algorithm::ES384) {
+            return Err(AttestError::Algorithm(format!("unprotected {alg:?}")));
+        }
+    }
+    for label in &header.crit {
+        // `alg` is the only header parameter whose meaning we apply.
+        if *label != RegisteredLabel::Assigned(iana::HeaderParameter::Alg) {
+            return Err(AttestError::CriticalHeader(format!("{label:?}")));
+        }
+    }
+    if sign1.signature.len() != 96 {
+        return Err(AttestError::Malformed(format!(
+            "ES384 signature has {} bytes, 96 expected",
+            sign1.signature.len()
+        )));
+    }
+    Ok(sign1)
+}
+
+/// A parsed certificate with its P-384 key.
+struct ChainCert {
+    cert: Certificate,
+    key: VerifyingKey,
+}
+
+fn parse_cert(index: usize, der: &[u8]) -> Result<ChainCert, AttestError> {
+    let cert = Certificate::from_der(der).map_err(|e| AttestError::cert(index, e.to_string()))?;
+    let spki = &cert.tbs_certificate.subject_public_key_info;
+    if spki.algorithm.oid != EC_PUBLIC_KEY {
+        return Err(AttestError::cert(index, "public key is not an EC key"));
+    }
+    let curve = spki
+        .algorithm
+        .parameters
+        .as_ref()
+        .and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
+    if curve != Some(SECP384R1) {
+        return Err(AttestError::cert(index, "public key is not on P-384"));
+    }
+    let key = VerifyingKey::from_sec1_bytes(spki.subject_public_key.raw_bytes())
+        .map_err(|e| AttestError::cert(index, format!("public key: {e}")))?;
+    Ok(ChainCert { cert, key })
+}
+
+/// Checks that `issuer` signed `subject` with ecdsa-with-SHA384 and that the names chain.
+fn check_signed_by(
+    index: usize,
+    subject: &ChainCert,
+    issuer: &ChainCert,
+) -> Result<(), AttestError> {
+    let c = &subject.cert;
+    if c.signature_algorithm.oid != ECDSA_WITH_SHA384
+        || c.tbs_certificate.signature.oid != ECDSA_WITH_SHA384
+    {
+        return Err(AttestError::cert(
+            index,
+            "not signed with ecdsa-with-SHA384",
+        ));
+    }
+    if c.tbs_certificate.issuer != issuer.cert.tbs_certificate.subject {
+        return Err(AttestError::cert(
+            index,
+            "issuer name is not the previous certificate's subject",
+        ));
+    }
+    let tbs = c
+        .tbs_certificate
+        .to_der()
+        .map_err(|e| AttestError::cert(index, e.to_string()))?;
+    let sig_bytes = c
+        .signature
+        .as_bytes()
+        .ok_or_else(|| AttestError::cert(index, "signature bit string has unused bits"))?;
+    let sig = Signature::from_der(sig_bytes)
+        .map_err(|e| AttestError::cert(index, format!("signature: {e}")))?;
+    issuer
+        .key
+        .verify(&tbs, &sig)
+        .map_err(|_| AttestError::cert(index, "signature does not verify with its issuer's key"))
+}
+
+/// Only certificate authorities may sign certificates: every issuer in the chain must carry
+/// basicConstraints with cA = true (as the AWS root and intermediates do).
+fn check_is_ca(index: usize, cert: &Certificate) -> Result<(), AttestError> {
+    use x509_cert::ext::pkix::BasicConstraints;
+    let oid = ObjectIdentifier::new_unwrap("2.5.29.19");
+    let ext = cert
+        .tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .find(|e| e.extn_id == oid)
+        .ok_or_else(|| AttestError::cert(index, "issuer without basicConstraints"))?;
+    let bc = BasicConstraints::from_der(ext.extn_value.as_bytes())
+        .map_err(|e| AttestError::cert(index, format!("basicConstraints: {e}")))?;
+    if !bc.ca {
+        return Err(AttestError::cert(
+            index,
+            "issuer is not a certificate authority",
+        ));
+    }
+    Ok(())
+}
+
+fn check_validity(index: usize, cert: &Certificate, at_ms: u64) -> Result<(), AttestError> {
+    let v = &cert.tbs_certificate.validity;
+    let not_before = v.not_before.to_unix_duration().as_millis();
+    let not_after = v.not_after.to_unix_duration().as_millis();
+    let at = u128::from(at_ms);
+    if at < not_before {
+        return Err(AttestError::cert(
+            index,
+            format!("not yet valid at the document's timestamp ({at_ms} < {not_before} ms)"),
+        ));
+    }
+    if at > not_after {
+        return Err(AttestError::cert(
+            index,
+            format!("expired at the document's timestamp ({at_ms} > {not_after} ms)"),
+        ));
+    }
+    Ok(())
+}
+
+fn system_now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Verifies a document and returns its contents. Never panics, whatever the bytes.
+pub fn verify(document: &[u8], options: &VerifyOptions) -> Result<Attestation, AttestError> {
+    let sign1 = parse_envelope(document)?;
+    let payload_bytes = sign1
+        .payload
+        .as_deref()
+        .ok_or_else(|| malformed("detached payload"))?;
+    let payload = parse_payload(payload_bytes)?;
+
+    // The chain, root first: cabundle[0] .. cabundle[n-1], then the leaf.
+    let mut ders: Vec<&[u8]> = payload.cabundle.iter().map(Vec::as_slice).collect();
+    ders.push(&payload.certificate);
+    let chain = ders
+        .iter()
+        .enumerate()
+        .map(|(i, d)| parse_cert(i, d))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let pinned = match &options.root_der {
+        Some(r) => r.clone(),
+        None => aws_root_der()?,
+    };
+    // A development document is refused unless allowed, whatever root it names; any other
+    // document must start at the pinned root.
+    let dev = payload.module_id == DEV_MODULE_ID;
+    let pinned_root = ders[0] == pinned.as_slice();
+    if dev && !options.allow_dev {
+        return Err(AttestError::Development);
+    }
+    if !dev && !pinned_root {
+        return Err(AttestError::WrongRoot);
+    }
+    let hardware = pinned_root && !dev;
+
+    // The root signs itself; each later certificate is signed by the one before it.
+    check_signed_by(0, &chain[0], &chain[0])?;
+    for i in 1..chain.len() {
+        check_is_ca(i - 1, &chain[i - 1].cert)?;
+        check_signed_by(i, &chain[i], &chain[i - 1])?;
+    }
+    for (i, c) in chain.iter().enumerate() {
+        check_validity(i, &c.cert, payload.timestamp_ms)?;
+    }
+
+    let leaf = &chain[chain.len() - 1];
+    let signature =
+        Signature::from_slice(&sign1.signature).map_err(|_| AttestError::DocumentSignature)?;
+    let tbs = sign1.tbs_data(b"");
+    leaf.key
+        .verify(&tbs, &signature)
+        .map_err(|_| AttestError::DocumentSignature)?;
+
+    if let Some(max_age_ms) = options.max_age_ms {
+        let now = options.now_ms.unwrap_or_else(system_now_ms);
+        // A little clock skew between enclave and verifier is normal; more is not.
+        if payload.timestamp_ms > now.saturating_add(60_000) {
+            return Err(AttestError::FromTheFuture {
+                ahead_ms: payload.timestamp_ms - now,
+            });
+        }
+        let age_ms = now.saturating_sub(payload.timestamp_ms);
+        if age_ms > max_age_ms {
+            return Err(AttestError::TooOld { age_ms, max_age_ms });
+        }
+    }
+    for (index, expected) in &options.expected_pcrs {
+        let actual = payload.pcrs.get(index);
+        if actual != Some(expected) {
+            return Err(AttestError::PcrMismatch {
+                index: *index,
+                expected: hex::encode(expected),
+                actual: actual.map_or("absent".into(), hex::encode),
+            });
+        }
+    }
+
+    Ok(Attestation {
+        image_id_oyster: image_id_oyster(&payload.pcrs),
+        image_id_kalypso: image_id_kalypso(&payload.pcrs),
+        module_id: payload.module_id,
+        digest: payload.digest,
+        timestamp_ms: payload.timestamp_ms,
+        pcrs: payload.pcrs,
+        public_key: payload.public_key,
+        user_data: payload.user_data,
+        nonce: payload.nonce,
+        hardware,
+    })
+}

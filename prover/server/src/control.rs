@@ -1,0 +1,147 @@
+//! Attestation routes (as Oyster's attestation server serves them) and the operator
+//! signature check that guards every control route.
+
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use prover_attest::key::address_hex;
+use prover_attest::operator::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use serde_json::Value;
+
+use crate::extract::ApiJson;
+use crate::store::now_ms;
+use crate::{build_market, markets_dir, AppState, MarketConfig, ServerError};
+
+/// `GET /attestation/raw`: a fresh COSE_Sign1 document, binary.
+pub async fn attestation_raw(State(state): State<AppState>) -> Result<Response, ServerError> {
+    let doc = state.enclave.attestation()?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], doc).into_response())
+}
+
+/// `GET /attestation/hex`: the same document as lower-case hex text.
+pub async fn attestation_hex(State(state): State<AppState>) -> Result<Response, ServerError> {
+    let doc = state.enclave.attestation()?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        hex::encode(doc),
+    )
+        .into_response())
+}
+
+/// Lets a request through only with a fresh, unused signature by the operator key over
+/// its method, path, query, timestamp and body (see `prover_attest::operator`).
+pub async fn require_operator(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ServerError> {
+    let (parts, body) = request.into_parts();
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let (timestamp, signature) = (header(TIMESTAMP_HEADER), header(SIGNATURE_HEADER));
+    let guard = &state.enclave.operator;
+    let now = now_ms();
+    // Refuse unsigned and stale requests before reading a possibly large body.
+    guard
+        .precheck(timestamp.as_deref(), signature.as_deref(), now)
+        .map_err(|r| ServerError::Unauthorized(r.to_string()))?;
+    let bytes = axum::body::to_bytes(body, state.config.max_upload_bytes)
+        .await
+        .map_err(|e| ServerError::BadRequest(format!("request body: {e}")))?;
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or(parts.uri.path(), |p| p.as_str());
+    guard
+        .check(
+            parts.method.as_str(),
+            path,
+            timestamp.as_deref(),
+            signature.as_deref(),
+            &bytes,
+            now,
+        )
+        .map_err(|r| ServerError::Unauthorized(r.to_string()))?;
+    Ok(next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await)
+}
+
+/// `GET /v1/config` (operator only): the running configuration and identity.
+pub async fn config(State(state): State<AppState>) -> Result<Json<Value>, ServerError> {
+    let config =
+        serde_json::to_value(&state.config).map_err(|e| ServerError::Internal(e.to_string()))?;
+    let mut markets: Vec<Value> = state
+        .markets
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .values()
+        .map(|m| {
+            serde_json::json!({
+                "id": m.id, "circuit": m.circuit, "signed": m.signed,
+                "public_inputs": m.public_inputs.iter().map(|(n, k)| if *k == 1 { n.clone() } else { format!("{n}[{k}]") }).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    markets.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    Ok(Json(serde_json::json!({
+        "config": config,
+        "markets": markets,
+        "enclave": {
+            "address": address_hex(&state.enclave.key.address()),
+            "public_key": hex::encode(state.enclave.key.public_key()),
+            "attester": state.enclave.attester.name(),
+            "hardware": state.enclave.attester.is_hardware(),
+            "build_info": state.enclave.build_info,
+            "user_data": hex::encode(state.enclave.build_info.user_data()),
+        },
+        "operator_address": address_hex(&state.enclave.operator.address()),
+    })))
+}
+
+/// `PUT /v1/markets/{id}` (operator only): add or change a market (body: the market's
+/// settings as in the config file, `id` equal to the path's). Checked against its circuit,
+/// kept in `<data_dir>/markets/` and served at once; it overrides the config file's market
+/// of the same id from then on.
+pub async fn put_market(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(m): ApiJson<MarketConfig>,
+) -> Result<Response, ServerError> {
+    if m.id != id {
+        return Err(ServerError::BadRequest(format!(
+            "body id `{}` is not the path's `{id}`",
+            m.id
+        )));
+    }
+    let market = build_market(&m, &state.circuits).map_err(|e| match e {
+        ServerError::Config(msg) => ServerError::BadRequest(msg),
+        e => e,
+    })?;
+    // The id parsed as a uint256 (digits or 0x-hex), so it is a safe file name.
+    let dir = markets_dir(&state.config.data_dir);
+    let path = dir.join(format!("{id}.json"));
+    let tmp = dir.join(format!("{id}.json.tmp"));
+    let text = serde_json::to_vec_pretty(&m).map_err(|e| ServerError::Internal(e.to_string()))?;
+    std::fs::create_dir_all(&dir)
+        .and_then(|_| std::fs::write(&tmp, &text))
+        .and_then(|_| std::fs::rename(&tmp, &path))
+        .map_err(|e| ServerError::Store(format!("{}: {e}", path.display())))?;
+    let body =
+        serde_json::json!({ "id": market.id, "circuit": market.circuit, "signed": market.signed });
+    state
+        .markets
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(id, market);
+    tracing::info!("operator set market {}", body["id"]);
+    Ok((StatusCode::OK, Json(body)).into_response())
+}
