@@ -1,0 +1,19 @@
+// One kernel source for CUDA (NVRTC) and OpenCL C: these macros hide the dialect.
+// The host prepends the generated field constants (see source.rs) and then this file.
+#if defined(__CUDACC__)
+typedef unsigned int u32;
+typedef unsigned long long u64;
+#define KERNEL extern "C" __global__
+#define DEVICE static __device__ __forceinline__
+#define GLOBAL
+#define GLOBAL_ID() (blockIdx.x * blockDim.x + threadIdx.x)
+#define UNROLL _Pragma("unroll")
+#else
+typedef uint u32;
+typedef ulong u64;
+#define KERNEL __kernel
+#define DEVICE static inline
+#define GLOBAL __global
+#define GLOBAL_ID() ((u32)get_global_id(0))
+#define UNROLL _Pragma("unroll")
+#endif

@@ -1,0 +1,117 @@
+//! The OpenCL backend on whatever OpenCL device is present (PoCL's CPU device in CI):
+//! field arithmetic against arkworks, then the whole conformance suite. Without any OpenCL
+//! runtime these tests fail unless `APPLIANCE_SKIP_OPENCL=1` says the machine has none.
+#![cfg(feature = "opencl")]
+
+use std::time::Instant;
+
+use ark_bn254::{Fq, Fq2, Fr};
+use ark_ff::{Field, PrimeField, UniformRand, Zero};
+use kernels_gpu::convert::DeviceField;
+use kernels_gpu::opencl::OpenClDevice;
+use kernels_gpu::{Arg, Device, GpuBackend};
+use kernels_testkit::{run_suite, SuiteOptions};
+
+fn device() -> Option<OpenClDevice> {
+    match OpenClDevice::open(0) {
+        Ok(d) => Some(d),
+        Err(e) if std::env::var_os("APPLIANCE_SKIP_OPENCL").is_some() => {
+            eprintln!("skipping: {e}");
+            None
+        }
+        Err(e) => panic!("no OpenCL device (set APPLIANCE_SKIP_OPENCL=1 to skip): {e}"),
+    }
+}
+
+/// Values that stress carries and reductions, then random ones.
+fn samples<F: Field + UniformRand>(edge: &[F], count: usize) -> Vec<F> {
+    let mut rng = ark_std::test_rng();
+    let mut v = edge.to_vec();
+    while v.len() < count {
+        v.push(F::rand(&mut rng));
+    }
+    v
+}
+
+fn prime_edges<F: PrimeField>() -> Vec<F> {
+    vec![
+        F::zero(),
+        F::one(),
+        -F::one(),
+        F::from(2u64),
+        -F::from(2u64),
+        F::from(u64::MAX),
+        F::from_le_bytes_mod_order(&[0xff; 32]),
+        F::from(2u64).inverse().unwrap_or(F::one()),
+    ]
+}
+
+/// Runs `{name}_selftest` on every pair (a[i], b[rev i]) and compares with arkworks.
+fn check_field<F: DeviceField + UniformRand>(dev: &OpenClDevice, name: &str, edge: &[F]) {
+    let a = samples(edge, 256);
+    let mut b = a.clone();
+    b.reverse();
+    let words = |v: &[F]| {
+        let mut w = Vec::new();
+        for x in v {
+            x.push_words(&mut w);
+        }
+        w
+    };
+    let ab = dev.upload(&words(&a)).expect("upload a");
+    let bb = dev.upload(&words(&b)).expect("upload b");
+    let out = dev.alloc_zeroed(4 * a.len() * F::WORDS).expect("alloc");
+    dev.launch(
+        &format!("{name}_selftest"),
+        a.len(),
+        &[Arg::Buf(&ab), Arg::Buf(&bb), Arg::Buf(&out)],
+    )
+    .expect("launch");
+    let mut got = vec![0u32; 4 * a.len() * F::WORDS];
+    dev.download(&out, &mut got).expect("download");
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        let want = [*x * y, *x + y, *x - y, x.square()];
+        for (k, w) in want.iter().enumerate() {
+            let at = (4 * i + k) * F::WORDS;
+            let g = F::from_words(&got[at..at + F::WORDS]).expect("reduced");
+            assert_eq!(g, *w, "{name} op {k} on pair {i}: {x} , {y}");
+        }
+    }
+}
+
+#[test]
+fn field_arithmetic_matches_arkworks() {
+    let Some(dev) = device() else { return };
+    check_field::<Fq>(&dev, "Fq", &prime_edges::<Fq>());
+    check_field::<Fr>(&dev, "Fr", &prime_edges::<Fr>());
+    let fq = prime_edges::<Fq>();
+    let fq2: Vec<Fq2> = fq
+        .iter()
+        .flat_map(|&x| [Fq2::new(x, Fq::zero()), Fq2::new(Fq::zero(), x), Fq2::new(x, -x)])
+        .collect();
+    check_field::<Fq2>(&dev, "Fq2", &fq2);
+}
+
+/// The conformance suite, sized for PoCL on two cores (`GPU_SUITE_MAX_LOG` overrides).
+#[test]
+fn opencl_backend_passes_the_conformance_suite() {
+    let Some(dev) = device() else { return };
+    let backend = GpuBackend::new(dev);
+    let max_log = std::env::var("GPU_SUITE_MAX_LOG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(16);
+    let options = SuiteOptions {
+        max_log_msm: max_log,
+        max_log_msm_g2: 10,
+        max_log_ntt: max_log,
+        seed: 0x0c1,
+    };
+    let start = Instant::now();
+    let report = run_suite(&backend, &options, &mut |name| {
+        eprintln!("  [{:>7.1}s] {name}", start.elapsed().as_secs_f64());
+    });
+    eprintln!("{report}");
+    assert!(report.passed(), "{report}");
+    assert!(report.checks.len() > 40, "too few checks: {report}");
+}
