@@ -23,6 +23,13 @@ pub struct BackendInfo {
 /// Common to every backend.
 pub trait Backend: Send + Sync {
     fn info(&self) -> BackendInfo;
+
+    /// True when an accelerator backend is in fact running on the host CPU (an OpenCL CPU
+    /// device such as PoCL): correct, but slower than the tuned CPU backend, so `auto`
+    /// passes it over. Asking for the backend by name still opens it.
+    fn runs_on_host_cpu(&self) -> bool {
+        false
+    }
 }
 
 /// A set of MSM bases resident in one backend, created by [`crate::load_bases`].

@@ -133,7 +133,9 @@ pub fn xyzz_words<P: DeviceCurve>() -> usize {
 pub fn xyzz_to_projective<P: DeviceCurve>(w: &[u32]) -> Result<Projective<P>> {
     let n = P::Coord::WORDS;
     if w.len() < 4 * n {
-        return Err(GpuError::InvalidInput("short XYZZ point from device".into()));
+        return Err(GpuError::InvalidInput(
+            "short XYZZ point from device".into(),
+        ));
     }
     let x = P::Coord::from_words(&w[..n])?;
     let y = P::Coord::from_words(&w[n..2 * n])?;

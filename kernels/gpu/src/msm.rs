@@ -63,7 +63,13 @@ pub fn window_bits(n: usize) -> u32 {
     log_n.saturating_sub(3).clamp(3, 16)
 }
 
-/// `sum scalars[i] * bases[i]` on the device.
+/// Smallest chunk the MSM is split into when the device runs out of memory.
+const MIN_CHUNK: usize = 1 << 10;
+
+/// `sum scalars[i] * bases[i]` on the device. When the device runs out of memory for the
+/// scratch buffers (sorted entries, buckets), the scalars are split in halves, each half's
+/// MSM runs on its own and the results are added: big inputs degrade to chunks instead of
+/// failing. Only a chunk below `MIN_CHUNK` that still does not fit reports the error.
 pub fn msm<D: Device, P: DeviceCurve>(
     dev: &D,
     bases: &ResidentBases<D, P>,
@@ -71,6 +77,36 @@ pub fn msm<D: Device, P: DeviceCurve>(
     window: Option<u32>,
 ) -> Result<Projective<P>> {
     let n = scalars.len().min(bases.len);
+    msm_chunk(dev, bases, &scalars[..n], 0, window)
+}
+
+fn msm_chunk<D: Device, P: DeviceCurve>(
+    dev: &D,
+    bases: &ResidentBases<D, P>,
+    scalars: &[Fr],
+    offset: usize,
+    window: Option<u32>,
+) -> Result<Projective<P>> {
+    match msm_once(dev, bases, scalars, offset, window) {
+        Err(GpuError::OutOfMemory { .. }) if scalars.len() >= 2 * MIN_CHUNK => {
+            let mid = scalars.len() / 2;
+            let (lo, hi) = scalars.split_at(mid);
+            Ok(msm_chunk(dev, bases, lo, offset, window)?
+                + msm_chunk(dev, bases, hi, offset + mid, window)?)
+        }
+        other => other,
+    }
+}
+
+/// One MSM of `scalars` against the bases starting at `offset`.
+fn msm_once<D: Device, P: DeviceCurve>(
+    dev: &D,
+    bases: &ResidentBases<D, P>,
+    scalars: &[Fr],
+    offset: usize,
+    window: Option<u32>,
+) -> Result<Projective<P>> {
+    let n = scalars.len();
     if n == 0 {
         return Ok(Projective::zero());
     }
@@ -78,7 +114,7 @@ pub fn msm<D: Device, P: DeviceCurve>(
     let windows = (SCALAR_BITS / c + 1) as usize;
     let half = 1usize << (c - 1);
 
-    let sorted = sort_by_bucket(&scalars[..n], c, windows);
+    let sorted = sort_by_bucket(scalars, offset as u32, c, windows);
     let bucket_count = windows * half;
     let points = xyzz_words::<P>();
     let buckets = dev.alloc_zeroed(bucket_count * points)?;
@@ -137,10 +173,10 @@ struct Sorted {
     runs: Vec<(u32, u32)>,
 }
 
-/// Signed c-bit digits of every scalar (digits in [-(2^(c-1) - 1), 2^(c-1)], so bucket
+/// Signed c-bit digits of every scalar (point indices start at `offset`) (digits in [-(2^(c-1) - 1), 2^(c-1)], so bucket
 /// |digit| - 1 < half; `windows * c >= 255` absorbs the last carry), then a counting sort by
 /// bucket, one window per rayon task.
-fn sort_by_bucket(scalars: &[Fr], c: u32, windows: usize) -> Sorted {
+fn sort_by_bucket(scalars: &[Fr], offset: u32, c: u32, windows: usize) -> Sorted {
     let half = 1u32 << (c - 1);
     let n = scalars.len();
     // digits[i * windows + w] = |d| << 1 | (d < 0), 0 for a zero digit.
@@ -157,7 +193,11 @@ fn sort_by_bucket(scalars: &[Fr], c: u32, windows: usize) -> Sorted {
                     // raw - 2^c in [-(half - 1), 0]; raw = 2^c leaves a zero digit.
                     carry = 1;
                     let magnitude = (1u32 << c) - raw;
-                    *d = if magnitude == 0 { 0 } else { (magnitude << 1) | 1 };
+                    *d = if magnitude == 0 {
+                        0
+                    } else {
+                        (magnitude << 1) | 1
+                    };
                 } else {
                     carry = 0;
                     *d = raw << 1;
@@ -185,7 +225,7 @@ fn sort_by_bucket(scalars: &[Fr], c: u32, windows: usize) -> Sorted {
                 let d = digits[i * windows + w];
                 if d != 0 {
                     let slot = &mut offsets[((d >> 1) - 1) as usize];
-                    entries[*slot as usize] = ((i as u32) << 1) | (d & 1);
+                    entries[*slot as usize] = ((offset + i as u32) << 1) | (d & 1);
                     *slot += 1;
                 }
             }
@@ -288,22 +328,12 @@ fn sum_runs<D: Device, P: DeviceCurve>(
                     Arg::Buf(target),
                 ],
             )?,
-            (None, Source::Points(input)) => launch_sum_points::<D, P>(
-                dev,
-                input,
-                &starts_buf,
-                &dest_buf,
-                target,
-                segs,
-            )?,
-            (Some(input), _) => launch_sum_points::<D, P>(
-                dev,
-                input,
-                &starts_buf,
-                &dest_buf,
-                target,
-                segs,
-            )?,
+            (None, Source::Points(input)) => {
+                launch_sum_points::<D, P>(dev, input, &starts_buf, &dest_buf, target, segs)?
+            }
+            (Some(input), _) => {
+                launch_sum_points::<D, P>(dev, input, &starts_buf, &dest_buf, target, segs)?
+            }
         }
         if last {
             return Ok(());
@@ -355,7 +385,7 @@ mod tests {
         scalars.extend([Fr::zero(), Fr::from(1u64), -Fr::from(1u64), Fr::from(2u64)]);
         for c in [3u32, 7, 13, 16] {
             let windows = (SCALAR_BITS / c + 1) as usize;
-            let sorted = sort_by_bucket(&scalars, c, windows);
+            let sorted = sort_by_bucket(&scalars, 0, c, windows);
             let half = 1u32 << (c - 1);
             let mut sums = vec![Fr::zero(); scalars.len()];
             let mut pos = 0usize;

@@ -76,11 +76,7 @@ pub fn transform<D: Device>(
             scale(dev, buf, n, Fr::one(), g)?;
         }
     }
-    dev.launch(
-        "Fr_bit_reverse",
-        n,
-        &[Arg::Buf(buf), Arg::U32(log_n)],
-    )?;
+    dev.launch("Fr_bit_reverse", n, &[Arg::Buf(buf), Arg::U32(log_n)])?;
     let table = twiddles.get(dev, log_n, inverse)?;
     let mut m = 1usize;
     while m < n {

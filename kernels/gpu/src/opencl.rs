@@ -66,9 +66,14 @@ fn devices() -> Result<Vec<ClDevice>> {
     Ok(fast)
 }
 
+/// Serialises platform enumeration and program builds: PoCL 3.1 crashed (SIGSEGV) when two
+/// threads built programs at once in our tests, and opening is rare enough not to matter.
+static OPEN_LOCK: Mutex<()> = Mutex::new(());
+
 impl OpenClDevice {
     /// Opens device `index` (GPUs first) and builds the kernels for it.
     pub fn open(index: usize) -> Result<Self> {
+        let _guard = OPEN_LOCK.lock().unwrap_or_else(|p| p.into_inner());
         let list = devices()?;
         let count = list.len();
         let Some(device) = list.into_iter().nth(index) else {
@@ -78,7 +83,9 @@ impl OpenClDevice {
                 reason: format!("{count} OpenCL device(s) present"),
             });
         };
-        let name = device.name().unwrap_or_else(|_| "unknown OpenCL device".into());
+        let name = device
+            .name()
+            .unwrap_or_else(|_| "unknown OpenCL device".into());
         let ty = device.dev_type().unwrap_or(0);
         let driver_err = |call: &'static str, code: i32| GpuError::Driver {
             backend: BACKEND,
@@ -86,16 +93,19 @@ impl OpenClDevice {
             call,
             code: code.into(),
         };
-        let context = Context::from_device(&device).map_err(|e| driver_err("clCreateContext", e.0))?;
+        let context =
+            Context::from_device(&device).map_err(|e| driver_err("clCreateContext", e.0))?;
         #[allow(deprecated)]
         let queue = CommandQueue::create_default(&context, 0)
             .map_err(|e| driver_err("clCreateCommandQueue", e.0))?;
         let source = kernel_source(Dialect::OpenCl);
-        let program = Program::create_and_build_from_source(&context, &source, "")
-            .map_err(|log| GpuError::Compile {
-                backend: BACKEND,
-                device: name.clone(),
-                log,
+        let program =
+            Program::create_and_build_from_source(&context, &source, "").map_err(|log| {
+                GpuError::Compile {
+                    backend: BACKEND,
+                    device: name.clone(),
+                    log,
+                }
             })?;
         Ok(Self {
             memory: device.global_mem_size().ok(),
@@ -132,8 +142,10 @@ impl OpenClDevice {
     fn alloc(&self, words: usize) -> Result<Buffer<cl_uint>> {
         let words = words.max(1);
         // SAFETY: no host pointer is passed; the size is in elements of cl_uint.
-        unsafe { Buffer::<cl_uint>::create(&self.context, CL_MEM_READ_WRITE, words, ptr::null_mut()) }
-            .map_err(|e| self.err("clCreateBuffer", e.0, words * 4))
+        unsafe {
+            Buffer::<cl_uint>::create(&self.context, CL_MEM_READ_WRITE, words, ptr::null_mut())
+        }
+        .map_err(|e| self.err("clCreateBuffer", e.0, words * 4))
     }
 }
 
@@ -187,8 +199,11 @@ impl Device for OpenClDevice {
         }
         // SAFETY: a blocking read of out.len() words into `out`; callers never ask for more
         // words than the buffer was created with.
-        unsafe { self.queue.enqueue_read_buffer(buf, CL_BLOCKING, 0, out, &[]) }
-            .map_err(|e| self.err("clEnqueueReadBuffer", e.0, 0))?;
+        unsafe {
+            self.queue
+                .enqueue_read_buffer(buf, CL_BLOCKING, 0, out, &[])
+        }
+        .map_err(|e| self.err("clEnqueueReadBuffer", e.0, 0))?;
         Ok(())
     }
 
@@ -197,8 +212,11 @@ impl Device for OpenClDevice {
             return Ok(());
         }
         // SAFETY: a blocking write of data.len() words, within the buffer's size.
-        unsafe { self.queue.enqueue_write_buffer(buf, CL_BLOCKING, 0, data, &[]) }
-            .map_err(|e| self.err("clEnqueueWriteBuffer", e.0, 0))?;
+        unsafe {
+            self.queue
+                .enqueue_write_buffer(buf, CL_BLOCKING, 0, data, &[])
+        }
+        .map_err(|e| self.err("clEnqueueWriteBuffer", e.0, 0))?;
         Ok(())
     }
 

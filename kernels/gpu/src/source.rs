@@ -133,7 +133,15 @@ mod tests {
     #[test]
     fn source_instantiates_every_template() {
         let s = kernel_source(Dialect::OpenCl);
-        for name in ["G1_sum_bases", "G2_sum_points", "G2_reduce_buckets", "Fr_butterfly", "Fq_selftest", "Fr_selftest", "Fq2_selftest"] {
+        for name in [
+            "G1_sum_bases",
+            "G2_sum_points",
+            "G2_reduce_buckets",
+            "Fr_butterfly",
+            "Fq_selftest",
+            "Fr_selftest",
+            "Fq2_selftest",
+        ] {
             assert!(s.contains(name), "missing {name}");
         }
         assert!(!s.contains("POINT") && !s.contains("FIELD"));

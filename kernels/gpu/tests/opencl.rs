@@ -87,7 +87,13 @@ fn field_arithmetic_matches_arkworks() {
     let fq = prime_edges::<Fq>();
     let fq2: Vec<Fq2> = fq
         .iter()
-        .flat_map(|&x| [Fq2::new(x, Fq::zero()), Fq2::new(Fq::zero(), x), Fq2::new(x, -x)])
+        .flat_map(|&x| {
+            [
+                Fq2::new(x, Fq::zero()),
+                Fq2::new(Fq::zero(), x),
+                Fq2::new(x, -x),
+            ]
+        })
         .collect();
     check_field::<Fq2>(&dev, "Fq2", &fq2);
 }
@@ -114,4 +120,110 @@ fn opencl_backend_passes_the_conformance_suite() {
     eprintln!("{report}");
     assert!(report.passed(), "{report}");
     assert!(report.checks.len() > 40, "too few checks: {report}");
+}
+
+/// A device that refuses allocations above `max_words`, as a GPU with little memory
+/// would: the MSM must split into chunks and the NTT must fall back to the CPU, with the
+/// same results.
+struct Limited {
+    inner: OpenClDevice,
+    max_words: usize,
+    refusals: std::sync::atomic::AtomicUsize,
+}
+
+impl Limited {
+    fn check(&self, words: usize) -> kernels_gpu::Result<()> {
+        if words > self.max_words {
+            self.refusals
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Err(kernels_gpu::GpuError::OutOfMemory {
+                backend: "opencl",
+                device: "limited".into(),
+                needed: words as u64 * 4,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Device for Limited {
+    type Buffer = <OpenClDevice as Device>::Buffer;
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+    fn device_name(&self) -> &str {
+        self.inner.device_name()
+    }
+    fn memory_bytes(&self) -> Option<u64> {
+        Some(self.max_words as u64 * 4)
+    }
+    fn compute_units(&self) -> usize {
+        self.inner.compute_units()
+    }
+    fn is_accelerator(&self) -> bool {
+        false
+    }
+    fn upload(&self, data: &[u32]) -> kernels_gpu::Result<Self::Buffer> {
+        self.check(data.len())?;
+        self.inner.upload(data)
+    }
+    fn alloc_zeroed(&self, words: usize) -> kernels_gpu::Result<Self::Buffer> {
+        self.check(words)?;
+        self.inner.alloc_zeroed(words)
+    }
+    fn download(&self, buf: &Self::Buffer, out: &mut [u32]) -> kernels_gpu::Result<()> {
+        self.inner.download(buf, out)
+    }
+    fn write(&self, buf: &mut Self::Buffer, data: &[u32]) -> kernels_gpu::Result<()> {
+        self.inner.write(buf, data)
+    }
+    fn launch(
+        &self,
+        kernel: &str,
+        threads: usize,
+        args: &[Arg<'_, Self::Buffer>],
+    ) -> kernels_gpu::Result<()> {
+        self.inner.launch(kernel, threads, args)
+    }
+}
+
+#[test]
+fn out_of_device_memory_chunks_the_msm_and_moves_the_ntt_to_the_cpu() {
+    use ark_bn254::{G1Affine, G1Projective};
+    use ark_ec::VariableBaseMSM;
+    use kernels_accel::{MsmConfig, NttConfig};
+    use std::sync::atomic::Ordering;
+
+    let Some(dev) = device() else { return };
+    // 2^13 G1 bases take 131072 words and fit; the full MSM's bucket array (24 windows x
+    // 1024 buckets x 32 words) does not, its halves' do.
+    let backend = GpuBackend::new(Limited {
+        inner: dev,
+        max_words: 500_000,
+        refusals: Default::default(),
+    });
+    let n = 1 << 13;
+    let mut rng = ark_std::test_rng();
+    let bases: Vec<G1Affine> = kernels_testkit::random_g1_bases(n, &mut rng);
+    let scalars: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
+    let loaded =
+        kernels_accel::load_bases::<G1Projective, _>(&backend, &bases, &MsmConfig::default())
+            .expect("bases fit");
+    let got = kernels_accel::msm(&backend, &loaded, &scalars, &MsmConfig::default())
+        .expect("chunked msm");
+    let want = G1Projective::msm(&bases, &scalars).expect("reference msm");
+    assert_eq!(got, want);
+    let after_msm = backend.device().refusals.load(Ordering::Relaxed);
+    assert!(after_msm > 0, "the MSM never hit the limit");
+
+    // 2^16 scalars are 524288 words: over the limit, so the NTT runs on the CPU.
+    let mut data: Vec<Fr> = (0..1 << 16).map(|_| Fr::rand(&mut rng)).collect();
+    let mut want = data.clone();
+    let domain =
+        <ark_poly::Radix2EvaluationDomain<Fr> as ark_poly::EvaluationDomain<Fr>>::new(data.len())
+            .expect("domain");
+    ark_poly::EvaluationDomain::fft_in_place(&domain, &mut want);
+    kernels_accel::ntt(&backend, &mut [&mut data[..]], &NttConfig::forward()).expect("ntt");
+    assert_eq!(data, want);
+    assert!(backend.device().refusals.load(Ordering::Relaxed) > after_msm);
 }

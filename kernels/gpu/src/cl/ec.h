@@ -25,7 +25,7 @@ DEVICE POINT_affine POINT_affine_neg(POINT_affine a) {
 }
 
 // dbl-2008-s-1 with a = 0.
-DEVICE POINT_xyzz POINT_dbl(POINT_xyzz p) {
+DEVICE_CALL POINT_xyzz POINT_dbl(POINT_xyzz p) {
     if (POINT_is_zero(p)) return p;
     FIELD u = FIELD_double(p.y);
     FIELD v = FIELD_sqr(u);
@@ -42,7 +42,7 @@ DEVICE POINT_xyzz POINT_dbl(POINT_xyzz p) {
 }
 
 // madd-2008-s: p + q with q affine.
-DEVICE POINT_xyzz POINT_add_affine(POINT_xyzz p, POINT_affine q) {
+DEVICE_CALL POINT_xyzz POINT_add_affine(POINT_xyzz p, POINT_affine q) {
     if (POINT_affine_is_zero(q)) return p;
     if (POINT_is_zero(p)) {
         POINT_xyzz r;
@@ -66,7 +66,7 @@ DEVICE POINT_xyzz POINT_add_affine(POINT_xyzz p, POINT_affine q) {
 }
 
 // add-2008-s: p + q, both XYZZ.
-DEVICE POINT_xyzz POINT_add(POINT_xyzz p, POINT_xyzz q) {
+DEVICE_CALL POINT_xyzz POINT_add(POINT_xyzz p, POINT_xyzz q) {
     if (POINT_is_zero(p)) return q;
     if (POINT_is_zero(q)) return p;
     FIELD u1 = FIELD_mul(p.x, q.zz);

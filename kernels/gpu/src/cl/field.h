@@ -69,7 +69,7 @@ DEVICE FIELD FIELD_double(FIELD a) { return FIELD_add(a, a); }
 DEVICE FIELD FIELD_neg(FIELD a) { return FIELD_sub(FIELD_zero(), a); }
 
 // Montgomery product a * b / 2^(32 LIMBS) mod p (CIOS).
-DEVICE FIELD FIELD_mul(FIELD a, FIELD b) {
+DEVICE_CALL FIELD FIELD_mul(FIELD a, FIELD b) {
     const FIELD p = FIELD_P();
     u32 t[LIMBS + 2];
     UNROLL for (int i = 0; i < LIMBS + 2; i++) t[i] = 0;

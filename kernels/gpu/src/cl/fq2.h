@@ -1,4 +1,4 @@
-// Fq2 = Fq[u] / (u^2 + 1), BN254's G2 coordinate field. The same interface as a FIELD so
+// Fq2 = Fq[u] / (u^2 + 1), BN254's G2 coordinate field. The same interface as the prime fields so
 // that the curve template instantiates for G2 unchanged.
 
 typedef struct { Fq c0; Fq c1; } Fq2;
@@ -13,7 +13,7 @@ DEVICE Fq2 Fq2_double(Fq2 a) { return Fq2_add(a, a); }
 DEVICE Fq2 Fq2_neg(Fq2 a) { a.c0 = Fq_neg(a.c0); a.c1 = Fq_neg(a.c1); return a; }
 
 // Karatsuba: three Fq products.
-DEVICE Fq2 Fq2_mul(Fq2 a, Fq2 b) {
+DEVICE_CALL Fq2 Fq2_mul(Fq2 a, Fq2 b) {
     Fq aa = Fq_mul(a.c0, b.c0);
     Fq bb = Fq_mul(a.c1, b.c1);
     Fq s = Fq_mul(Fq_add(a.c0, a.c1), Fq_add(b.c0, b.c1));
@@ -24,7 +24,7 @@ DEVICE Fq2 Fq2_mul(Fq2 a, Fq2 b) {
 }
 
 // (a0 + a1 u)^2 = (a0 + a1)(a0 - a1) + 2 a0 a1 u: two Fq products.
-DEVICE Fq2 Fq2_sqr(Fq2 a) {
+DEVICE_CALL Fq2 Fq2_sqr(Fq2 a) {
     Fq p = Fq_mul(a.c0, a.c1);
     Fq2 r;
     r.c0 = Fq_mul(Fq_add(a.c0, a.c1), Fq_sub(a.c0, a.c1));
@@ -32,7 +32,7 @@ DEVICE Fq2 Fq2_sqr(Fq2 a) {
     return r;
 }
 
-// Unit-test kernel, as FIELD_selftest.
+// Unit-test kernel, as the prime fields' selftest kernels.
 KERNEL void Fq2_selftest(GLOBAL const Fq2 *a, GLOBAL const Fq2 *b, GLOBAL Fq2 *out, u32 count) {
     u32 i = GLOBAL_ID();
     if (i >= count) return;
