@@ -14,9 +14,12 @@ use crate::convert::{fr_from_words, fr_to_words, FIELD_WORDS};
 use crate::device::{count_u32, Arg, Device};
 use crate::error::{GpuError, Result};
 
+/// Resident tables keyed by (log n, inverse).
+type Tables<B> = HashMap<(u32, bool), Arc<B>>;
+
 /// Twiddle tables (omega^k for k < n/2) resident on the device, per (log n, inverse).
 pub struct Twiddles<D: Device> {
-    tables: Mutex<HashMap<(u32, bool), Arc<D::Buffer>>>,
+    tables: Mutex<Tables<D::Buffer>>,
 }
 
 impl<D: Device> Default for Twiddles<D> {
