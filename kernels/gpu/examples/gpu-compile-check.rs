@@ -13,7 +13,8 @@ use std::process::{Command, ExitCode};
 use kernels_gpu::cuda::compile_ptx;
 
 /// Kernels whose spills fail the check: the G1 MSM and NTT inner loops.
-const HOT: [&str; 6] = [
+const HOT: [&str; 7] = [
+    "Fr_butterfly_local",
     "G1_sum_bases",
     "G1_sum_points",
     "G1_reduce_buckets",
@@ -194,9 +195,15 @@ fn main() -> ExitCode {
                 (true, false) => "  (spills reported, not fatal)",
                 _ => "",
             };
+            // ptxas reports registers per kernel only; called functions show "-".
+            let registers = if u.registers == 0 {
+                "-".to_string()
+            } else {
+                u.registers.to_string()
+            };
             println!(
                 "{:<24} {:>9} {:>7} {:>12} {:>11}{verdict}",
-                u.kernel, u.registers, u.stack, u.spill_stores, u.spill_loads
+                u.kernel, registers, u.stack, u.spill_stores, u.spill_loads
             );
         }
         for k in HOT {

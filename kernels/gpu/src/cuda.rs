@@ -16,11 +16,11 @@ use cudarc::nvrtc::{CompileError, CompileOptions, Ptx};
 
 use crate::device::{count_u32, Arg, Device};
 use crate::error::{GpuError, Result};
-use crate::source::{cache_key, kernel_source, Dialect};
+use crate::source::{cache_key, kernel_source, Dialect, CUDA_GROUP};
 
 const BACKEND: &str = "cuda";
 /// Threads per block for every launch.
-const BLOCK: u32 = 256;
+const BLOCK: u32 = CUDA_GROUP as u32;
 
 /// True when libcuda (the NVIDIA driver) can be loaded. cudarc panics on first use when it
 /// cannot, so every entry point checks this first.
@@ -258,6 +258,10 @@ impl Device for CudaDevice {
 
     fn is_accelerator(&self) -> bool {
         true
+    }
+
+    fn group_size(&self) -> usize {
+        CUDA_GROUP
     }
 
     fn upload(&self, data: &[u32]) -> Result<Self::Buffer> {

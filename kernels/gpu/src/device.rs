@@ -23,6 +23,8 @@ pub trait Device: Send + Sync + 'static {
     fn memory_bytes(&self) -> Option<u64>;
     /// SMs or compute units.
     fn compute_units(&self) -> usize;
+    /// Threads per work-group/block every launch uses (the source's `GROUP`).
+    fn group_size(&self) -> usize;
     /// True when the device is real acceleration hardware (a GPU or an accelerator card),
     /// false for a CPU OpenCL device such as PoCL: `auto` skips those.
     fn is_accelerator(&self) -> bool;

@@ -82,6 +82,16 @@ pub fn transform<D: Device>(
     dev.launch("Fr_bit_reverse", n, &[Arg::Buf(buf), Arg::U32(log_n)])?;
     let table = twiddles.get(dev, log_n, inverse)?;
     let mut m = 1usize;
+    let group = dev.group_size();
+    if n >= 2 * group {
+        // Rounds m = 1 .. group in one local-memory pass.
+        dev.launch(
+            "Fr_butterfly_local",
+            n / 2,
+            &[Arg::Buf(buf), Arg::Buf(&table), Arg::U32(log_n)],
+        )?;
+        m = 2 * group;
+    }
     while m < n {
         dev.launch(
             "Fr_butterfly",

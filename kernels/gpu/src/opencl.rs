@@ -17,7 +17,7 @@ use opencl3::types::{cl_uint, CL_BLOCKING};
 
 use crate::device::{Arg, Device};
 use crate::error::{GpuError, Result};
-use crate::source::{kernel_source, Dialect};
+use crate::source::{kernel_source, Dialect, OPENCL_GROUP};
 
 const BACKEND: &str = "opencl";
 /// OpenCL's error codes for allocation failures.
@@ -172,6 +172,10 @@ impl Device for OpenClDevice {
         self.accelerator
     }
 
+    fn group_size(&self) -> usize {
+        OPENCL_GROUP
+    }
+
     fn upload(&self, data: &[u32]) -> Result<Self::Buffer> {
         let mut buf = self.alloc(data.len())?;
         self.write(&mut buf, data)?;
@@ -269,7 +273,7 @@ impl Device for OpenClDevice {
         unsafe {
             exec.set_arg(&count);
         }
-        let local = 64usize;
+        let local = OPENCL_GROUP;
         let global = threads.div_ceil(local) * local;
         // SAFETY: every buffer argument outlives the call, which waits for completion.
         let event = unsafe {

@@ -12,6 +12,11 @@ pub enum Dialect {
     OpenCl,
 }
 
+/// Threads per work-group (OpenCL) and per block (CUDA): the drivers launch with these and
+/// the source's `GROUP` (local-memory NTT block size) is defined from them.
+pub const OPENCL_GROUP: usize = 64;
+pub const CUDA_GROUP: usize = 256;
+
 /// 32-bit limbs per field element: BN254's Fq and Fr both fit in 256 bits.
 pub const LIMBS: usize = 8;
 
@@ -30,7 +35,11 @@ pub fn kernel_source(dialect: Dialect) -> String {
         Dialect::OpenCl => "// appliance GPU kernels, OpenCL C flavour\n",
     });
     s.push_str(COMMON);
-    s.push_str(&format!("#define LIMBS {LIMBS}\n"));
+    let group = match dialect {
+        Dialect::Cuda => CUDA_GROUP,
+        Dialect::OpenCl => OPENCL_GROUP,
+    };
+    s.push_str(&format!("#define LIMBS {LIMBS}\n#define GROUP {group}\n"));
     s.push_str(&field_constants::<ark_bn254::Fq>("Fq"));
     s.push_str(&field_constants::<ark_bn254::Fr>("Fr"));
     s.push_str(&FIELD.replace("FIELD", "Fq"));

@@ -163,6 +163,9 @@ impl Device for Limited {
     fn is_accelerator(&self) -> bool {
         false
     }
+    fn group_size(&self) -> usize {
+        self.inner.group_size()
+    }
     fn upload(&self, data: &[u32]) -> kernels_gpu::Result<Self::Buffer> {
         self.check(data.len())?;
         self.inner.upload(data)

@@ -11,6 +11,9 @@ typedef unsigned long long u64;
 #define GLOBAL
 #define GLOBAL_ID() (blockIdx.x * blockDim.x + threadIdx.x)
 #define UNROLL _Pragma("unroll")
+#define LOCAL_ID() (threadIdx.x)
+#define SHARED __shared__
+#define BARRIER() __syncthreads()
 #else
 typedef uint u32;
 typedef ulong u64;
@@ -20,4 +23,8 @@ typedef ulong u64;
 #define GLOBAL __global
 #define GLOBAL_ID() ((u32)get_global_id(0))
 #define UNROLL _Pragma("unroll")
+#define LOCAL_ID() ((u32)get_local_id(0))
+#define SHARED __local
+#define BARRIER() barrier(CLK_LOCAL_MEM_FENCE)
 #endif
+// GROUP (threads per work-group / block) is defined by the host, which launches with it.

@@ -35,6 +35,33 @@ KERNEL void Fr_butterfly(GLOBAL Fr *a, GLOBAL const Fr *twiddles, u32 m, u32 str
     a[i + m] = Fr_sub(u, v);
 }
 
+// The first log2(2 GROUP) rounds in local (shared) memory: each work-group loads a block
+// of 2 GROUP consecutive elements (after the bit reversal every butterfly of these rounds
+// stays inside such a block), runs all those rounds with a barrier between them, and
+// writes the block back: one pass over global memory instead of log2(2 GROUP). The host
+// launches it only when n >= 2 GROUP, with n / 2 threads in groups of GROUP.
+KERNEL void Fr_butterfly_local(GLOBAL Fr *a, GLOBAL const Fr *twiddles, u32 log_n, u32 count) {
+    SHARED Fr s[2 * GROUP];
+    u32 l = LOCAL_ID();
+    u32 base = (GLOBAL_ID() - l) * 2;
+    s[l] = a[base + l];
+    s[l + GROUP] = a[base + l + GROUP];
+    BARRIER();
+    for (u32 m = 1; m <= GROUP; m <<= 1) {
+        u32 j = l & (m - 1);
+        u32 i = ((l - j) << 1) + j;
+        Fr u = s[i];
+        Fr v = Fr_mul(s[i + m], twiddles[j * ((1u << (log_n - 1)) / m)]);
+        s[i] = Fr_add(u, v);
+        s[i + m] = Fr_sub(u, v);
+        BARRIER();
+    }
+    if (base + l < 2 * count) {
+        a[base + l] = s[l];
+        a[base + l + GROUP] = s[l + GROUP];
+    }
+}
+
 // a[i] *= c * g^i (consts = {c, g}): coset shifts and the inverse's 1/n, fused.
 KERNEL void Fr_scale(GLOBAL Fr *a, GLOBAL const Fr *consts, u32 count) {
     u32 i = GLOBAL_ID();
