@@ -115,3 +115,34 @@ fn a_missing_opencl_device_index_is_a_clean_error() {
     let text = err.to_string();
     assert!(text.contains("opencl"), "{text}");
 }
+
+/// With no OpenCL platform at all (the ICD loader pointed at an empty vendor directory),
+/// `--backend opencl` is a clean error with exit code 2 and `auto` still runs on the CPU.
+#[cfg(feature = "opencl")]
+#[test]
+fn no_opencl_platform_is_a_clean_error_and_auto_uses_the_cpu() {
+    let empty = std::env::temp_dir().join(format!("no-opencl-vendors-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).expect("temp dir");
+    let run = |backend: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_appliance"))
+            .args(["info", "--backend", backend])
+            .env("OCL_ICD_VENDORS", &empty)
+            .env("OCL_ICD_FILENAMES", "")
+            .output()
+            .expect("runs appliance")
+    };
+    let opencl = run("opencl");
+    let stderr = String::from_utf8_lossy(&opencl.stderr);
+    assert_eq!(opencl.status.code(), Some(2), "stderr: {stderr}");
+    assert!(stderr.contains("opencl"), "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "stderr: {stderr}");
+    let auto = run("auto");
+    let stdout = String::from_utf8_lossy(&auto.stdout);
+    assert!(
+        auto.status.success(),
+        "{}",
+        String::from_utf8_lossy(&auto.stderr)
+    );
+    assert!(stdout.contains("backend: cpu"), "stdout: {stdout}");
+    let _ = std::fs::remove_dir(&empty);
+}

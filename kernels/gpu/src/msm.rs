@@ -87,13 +87,23 @@ fn msm_chunk<D: Device, P: DeviceCurve>(
     offset: usize,
     window: Option<u32>,
 ) -> Result<Projective<P>> {
+    let split = |scalars: &[Fr]| -> Result<Projective<P>> {
+        let mid = scalars.len() / 2;
+        let (lo, hi) = scalars.split_at(mid);
+        Ok(msm_chunk(dev, bases, lo, offset, window)?
+            + msm_chunk(dev, bases, hi, offset + mid, window)?)
+    };
+    // Entry positions are u32 on the device: more (point, window) pairs than that are
+    // split before anything is allocated.
+    let c = window
+        .unwrap_or_else(|| window_bits(scalars.len()))
+        .clamp(2, 20);
+    let pairs = scalars.len() as u64 * u64::from(SCALAR_BITS / c + 1);
+    if pairs > u64::from(u32::MAX) && scalars.len() >= 2 {
+        return split(scalars);
+    }
     match msm_once(dev, bases, scalars, offset, window) {
-        Err(GpuError::OutOfMemory { .. }) if scalars.len() >= 2 * MIN_CHUNK => {
-            let mid = scalars.len() / 2;
-            let (lo, hi) = scalars.split_at(mid);
-            Ok(msm_chunk(dev, bases, lo, offset, window)?
-                + msm_chunk(dev, bases, hi, offset + mid, window)?)
-        }
+        Err(GpuError::OutOfMemory { .. }) if scalars.len() >= 2 * MIN_CHUNK => split(scalars),
         other => other,
     }
 }
