@@ -12,8 +12,10 @@ use std::process::{Command, ExitCode};
 
 use kernels_gpu::cuda::compile_ptx;
 
-/// Kernels whose spills fail the check: the G1 MSM and NTT inner loops.
-const HOT: [&str; 7] = [
+/// Kernels whose spills fail the check: the G1 MSM (with its digit/sort kernels) and NTT.
+const HOT: [&str; 9] = [
+    "msm_digits",
+    "msm_scatter",
     "Fr_butterfly_local",
     "G1_sum_bases",
     "G1_sum_points",

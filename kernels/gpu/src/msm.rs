@@ -1,17 +1,17 @@
-//! MSM host logic, written once over [`Device`]: signed window digits and the counting
-//! sort by bucket on the host (rayon), then on the device: bucket sums through a segment
-//! tree (oversized buckets are cut into many segments), the bucket reduction, and the
-//! per-window sums. The host combines the few window sums with doublings.
+//! MSM host logic, written once over [`Device`]. On the device: signed window digits and a
+//! counting sort of (bucket, point) pairs (atomic counts, a host prefix sum over the bucket
+//! counts, atomic scatter), bucket sums through a segment tree (oversized buckets are cut
+//! into many segments), the bucket reduction, and the per-window sums. The host combines
+//! the few window sums with doublings.
 
 use std::marker::PhantomData;
 
 use ark_bn254::Fr;
 use ark_ec::short_weierstrass::{Affine, Projective};
 use ark_ec::AdditiveGroup;
-use ark_ff::{PrimeField, Zero};
-use rayon::prelude::*;
+use ark_ff::Zero;
 
-use crate::convert::{affine_to_words, xyzz_to_projective, xyzz_words, DeviceCurve};
+use crate::convert::{affine_to_words, fr_to_words, xyzz_to_projective, xyzz_words, DeviceCurve};
 use crate::device::{count_u32, Arg, Device};
 use crate::error::{GpuError, Result};
 
@@ -124,19 +124,14 @@ fn msm_once<D: Device, P: DeviceCurve>(
     let windows = (SCALAR_BITS / c + 1) as usize;
     let half = 1usize << (c - 1);
 
-    let sorted = sort_by_bucket(scalars, offset as u32, c, windows);
     let bucket_count = windows * half;
     let points = xyzz_words::<P>();
+    let sorted = sort_on_device(dev, scalars, offset, c, windows)?;
     let buckets = dev.alloc_zeroed(bucket_count * points)?;
-    if !sorted.entries.is_empty() {
-        let entries = dev.upload(&sorted.entries)?;
-        sum_runs::<D, P>(
-            dev,
-            Source::Bases(&bases.buf, &entries),
-            &sorted.runs,
-            &buckets,
-        )?;
+    if let Some((entries, runs)) = &sorted {
+        sum_runs::<D, P>(dev, Source::Bases(&bases.buf, entries), runs, &buckets)?;
     }
+    drop(sorted);
 
     // Bucket reduction: per_window threads per window, each over REDUCE_SEGMENT buckets.
     let per_window = half.div_ceil(REDUCE_SEGMENT as usize);
@@ -174,99 +169,69 @@ fn msm_once<D: Device, P: DeviceCurve>(
     Ok(acc)
 }
 
-/// The (bucket, point) pairs sorted by bucket.
-struct Sorted {
-    /// `point << 1 | negate`, grouped by bucket in bucket order.
-    entries: Vec<u32>,
-    /// (bucket id, number of entries) for every non-empty bucket, in order; bucket id =
-    /// window * half + (|digit| - 1).
-    runs: Vec<(u32, u32)>,
-}
+/// Sorted entries on the device and the (bucket id, entry count) runs.
+type SortedOnDevice<B> = (B, Vec<(u32, u32)>);
 
-/// Signed c-bit digits of every scalar (point indices start at `offset`) (digits in [-(2^(c-1) - 1), 2^(c-1)], so bucket
-/// |digit| - 1 < half; `windows * c >= 255` absorbs the last carry), then a counting sort by
-/// bucket, one window per rayon task.
-fn sort_by_bucket(scalars: &[Fr], offset: u32, c: u32, windows: usize) -> Sorted {
-    let half = 1u32 << (c - 1);
+/// Signed digits and the counting sort by bucket, on the device (`digits.h`): returns the
+/// sorted entries (`point << 1 | negate`, grouped by bucket in bucket order) and the
+/// (bucket id, entry count) of every non-empty bucket, or `None` when every digit is zero.
+/// Only the bucket counts cross to the host, for the prefix sum and the segment layout.
+fn sort_on_device<D: Device>(
+    dev: &D,
+    scalars: &[Fr],
+    offset: usize,
+    c: u32,
+    windows: usize,
+) -> Result<Option<SortedOnDevice<D::Buffer>>> {
     let n = scalars.len();
-    // digits[i * windows + w] = |d| << 1 | (d < 0), 0 for a zero digit.
-    let mut digits = vec![0u32; n * windows];
-    digits
-        .par_chunks_mut(windows)
-        .zip(scalars.par_iter())
-        .for_each(|(out, s)| {
-            let limbs = s.into_bigint().0;
-            let mut carry = 0u32;
-            for (w, d) in out.iter_mut().enumerate() {
-                let raw = bits(&limbs, w as u32 * c, c) + carry;
-                if raw > half {
-                    // raw - 2^c in [-(half - 1), 0]; raw = 2^c leaves a zero digit.
-                    carry = 1;
-                    let magnitude = (1u32 << c) - raw;
-                    *d = if magnitude == 0 {
-                        0
-                    } else {
-                        (magnitude << 1) | 1
-                    };
-                } else {
-                    carry = 0;
-                    *d = raw << 1;
-                }
-            }
-        });
-    let per_window: Vec<(Vec<u32>, Vec<u32>)> = (0..windows)
-        .into_par_iter()
-        .map(|w| {
-            let mut counts = vec![0u32; half as usize];
-            for i in 0..n {
-                let d = digits[i * windows + w];
-                if d != 0 {
-                    counts[((d >> 1) - 1) as usize] += 1;
-                }
-            }
-            let mut offsets = Vec::with_capacity(counts.len());
-            let mut total = 0u32;
-            for &k in &counts {
-                offsets.push(total);
-                total += k;
-            }
-            let mut entries = vec![0u32; total as usize];
-            for i in 0..n {
-                let d = digits[i * windows + w];
-                if d != 0 {
-                    let slot = &mut offsets[((d >> 1) - 1) as usize];
-                    entries[*slot as usize] = ((offset + i as u32) << 1) | (d & 1);
-                    *slot += 1;
-                }
-            }
-            (entries, counts)
-        })
-        .collect();
-    let mut entries = Vec::with_capacity(per_window.iter().map(|(e, _)| e.len()).sum());
+    let buckets = windows << (c - 1);
+    let scalar_buf = dev.upload(&fr_to_words(scalars))?;
+    let digits = dev.alloc_zeroed(n * windows)?;
+    let counts = dev.alloc_zeroed(buckets)?;
+    dev.launch(
+        "msm_digits",
+        n,
+        &[
+            Arg::Buf(&scalar_buf),
+            Arg::Buf(&digits),
+            Arg::Buf(&counts),
+            Arg::U32(c),
+            Arg::U32(count_u32(windows)?),
+        ],
+    )?;
+    drop(scalar_buf);
+    let mut host_counts = vec![0u32; buckets];
+    dev.download(&counts, &mut host_counts)?;
+    let mut starts = Vec::with_capacity(buckets);
     let mut runs = Vec::new();
-    for (w, (e, counts)) in per_window.into_iter().enumerate() {
-        entries.extend_from_slice(&e);
-        for (b, &k) in counts.iter().enumerate() {
-            if k > 0 {
-                runs.push((w as u32 * half + b as u32, k));
-            }
+    let mut total = 0u32;
+    for (bucket, &k) in host_counts.iter().enumerate() {
+        starts.push(total);
+        if k > 0 {
+            runs.push((count_u32(bucket)?, k));
         }
+        total = total
+            .checked_add(k)
+            .ok_or_else(|| GpuError::InvalidInput("more than 2^32 (point, window) pairs".into()))?;
     }
-    Sorted { entries, runs }
-}
-
-/// Bits [start, start + len) of a little-endian 256-bit integer (len <= 32).
-fn bits(limbs: &[u64; 4], start: u32, len: u32) -> u32 {
-    let limb = (start / 64) as usize;
-    let shift = start % 64;
-    if limb >= 4 {
-        return 0;
+    if total == 0 {
+        return Ok(None);
     }
-    let mut v = limbs[limb] >> shift;
-    if shift + len > 64 && limb + 1 < 4 {
-        v |= limbs[limb + 1] << (64 - shift);
-    }
-    (v & ((1u64 << len) - 1)) as u32
+    let cursor = dev.upload(&starts)?;
+    let entries = dev.alloc_zeroed(total as usize)?;
+    dev.launch(
+        "msm_scatter",
+        n,
+        &[
+            Arg::Buf(&digits),
+            Arg::Buf(&cursor),
+            Arg::Buf(&entries),
+            Arg::U32(c),
+            Arg::U32(count_u32(windows)?),
+            Arg::U32(count_u32(offset)?),
+        ],
+    )?;
+    Ok(Some((entries, runs)))
 }
 
 /// What the first round of a segment tree adds up.
@@ -380,47 +345,4 @@ fn launch_sum_points<D: Device, P: DeviceCurve>(
             Arg::Buf(out),
         ],
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ark_ff::{BigInt, Field};
-
-    #[test]
-    fn signed_digits_recompose_to_the_scalar() {
-        use ark_std::UniformRand;
-        let mut rng = ark_std::test_rng();
-        let mut scalars: Vec<Fr> = (0..50).map(|_| Fr::rand(&mut rng)).collect();
-        scalars.extend([Fr::zero(), Fr::from(1u64), -Fr::from(1u64), Fr::from(2u64)]);
-        for c in [3u32, 7, 13, 16] {
-            let windows = (SCALAR_BITS / c + 1) as usize;
-            let sorted = sort_by_bucket(&scalars, 0, c, windows);
-            let half = 1u32 << (c - 1);
-            let mut sums = vec![Fr::zero(); scalars.len()];
-            let mut pos = 0usize;
-            for &(bucket, k) in &sorted.runs {
-                let w = bucket / half;
-                let mag = Fr::from(bucket % half + 1) * Fr::from(2u64).pow([u64::from(w * c)]);
-                for &e in &sorted.entries[pos..pos + k as usize] {
-                    let i = (e >> 1) as usize;
-                    if e & 1 == 1 {
-                        sums[i] -= mag;
-                    } else {
-                        sums[i] += mag;
-                    }
-                }
-                pos += k as usize;
-            }
-            assert_eq!(sums, scalars, "window {c}");
-        }
-    }
-
-    #[test]
-    fn bit_extraction_crosses_limbs() {
-        let limbs = BigInt::<4>([u64::MAX, 0x1234, 0, 1 << 60]).0;
-        assert_eq!(bits(&limbs, 60, 8), 0x4f);
-        assert_eq!(bits(&limbs, 252, 4), 1);
-        assert_eq!(bits(&limbs, 256, 4), 0);
-    }
 }

@@ -26,6 +26,7 @@ const FQ2: &str = include_str!("cl/fq2.h");
 const EC: &str = include_str!("cl/ec.h");
 const MSM: &str = include_str!("cl/msm.h");
 const NTT: &str = include_str!("cl/ntt.h");
+const DIGITS: &str = include_str!("cl/digits.h");
 
 /// The complete kernel source for `dialect`.
 pub fn kernel_source(dialect: Dialect) -> String {
@@ -51,6 +52,7 @@ pub fn kernel_source(dialect: Dialect) -> String {
         s.push_str(&instantiate(MSM));
     }
     s.push_str(NTT);
+    s.push_str(DIGITS);
     s
 }
 
@@ -150,6 +152,8 @@ mod tests {
             "Fq_selftest",
             "Fr_selftest",
             "Fq2_selftest",
+            "msm_digits",
+            "msm_scatter",
         ] {
             assert!(s.contains(name), "missing {name}");
         }

@@ -14,6 +14,7 @@ typedef unsigned long long u64;
 #define LOCAL_ID() (threadIdx.x)
 #define SHARED __shared__
 #define BARRIER() __syncthreads()
+#define ATOMIC_ADD(p, v) atomicAdd((p), (v))
 #else
 typedef uint u32;
 typedef ulong u64;
@@ -26,5 +27,6 @@ typedef ulong u64;
 #define LOCAL_ID() ((u32)get_local_id(0))
 #define SHARED __local
 #define BARRIER() barrier(CLK_LOCAL_MEM_FENCE)
+#define ATOMIC_ADD(p, v) atomic_add((p), (v))
 #endif
 // GROUP (threads per work-group / block) is defined by the host, which launches with it.
