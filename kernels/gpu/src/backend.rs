@@ -98,9 +98,14 @@ impl<D: Device, P: DeviceCurve> Msm<Projective<P>> for GpuBackend<D> {
     fn load_bases_unchecked(
         &self,
         points: &[Affine<P>],
-        _config: &MsmConfig,
+        config: &MsmConfig,
     ) -> Result<Bases<Projective<P>>> {
-        let resident = msm::load_bases::<D, P>(&self.dev, points)?;
+        let resident = msm::load_bases::<D, P>(
+            &self.dev,
+            points,
+            config.window_bits,
+            config.precompute_factor,
+        )?;
         Ok(Bases::new(self.dev.backend(), points.len(), resident))
     }
 

@@ -24,34 +24,64 @@ const LATER_SEGMENT: usize = 32;
 /// Buckets per thread in the bucket reduction.
 const REDUCE_SEGMENT: u32 = 32;
 
-/// Bases resident on the device, as affine points (infinity as zeros). `P` keeps G1 bases
-/// from being used as G2 ones.
+/// Bases resident on the device, as affine points (infinity as zeros), followed by
+/// `copies - 1` shifted copies when precomputation was asked for. `P` keeps G1 bases from
+/// being used as G2 ones.
 pub struct ResidentBases<D: Device, P> {
     pub(crate) buf: D::Buffer,
     pub(crate) len: usize,
+    /// Copies of the bases on the device (1: no precomputation).
+    copies: usize,
+    /// The window width the shifted copies were made for (`None` without copies).
+    window: Option<u32>,
     _curve: PhantomData<fn() -> P>,
 }
 
-/// Uploads `points` once.
+/// Uploads `points` once. With `precompute > 1`, also makes `precompute - 1` copies on the
+/// device, copy j being 2^(j c wk) times the bases (c the window width, wk the windows each
+/// copy serves): an MSM then reduces ceil(windows / precompute) windows instead of all of
+/// them, for `precompute` times the resident memory.
 pub fn load_bases<D: Device, P: DeviceCurve>(
     dev: &D,
     points: &[Affine<P>],
+    window: Option<u32>,
+    precompute: Option<u32>,
 ) -> Result<ResidentBases<D, P>> {
-    if points.len() >= 1 << 31 {
+    let n = points.len();
+    let c = window.unwrap_or_else(|| window_bits(n)).clamp(2, 20);
+    let windows = (SCALAR_BITS / c + 1) as usize;
+    let copies = (precompute.unwrap_or(1).max(1) as usize).min(windows);
+    let copies = if n == 0 { 1 } else { copies };
+    if n.saturating_mul(copies) >= 1 << 31 {
         return Err(GpuError::InvalidInput(format!(
-            "{} bases exceed the GPU MSM's 2^31 limit",
-            points.len()
+            "{n} bases x {copies} copies exceed the GPU MSM's 2^31 limit"
         )));
     }
-    let words = affine_to_words(points);
-    let buf = if words.is_empty() {
-        dev.alloc_zeroed(1)?
-    } else {
-        dev.upload(&words)?
-    };
+    let mut words = affine_to_words(points);
+    if words.is_empty() {
+        words.push(0);
+    }
+    words.resize(words.len() * copies, 0);
+    let buf = dev.upload(&words)?;
+    drop(words);
+    let wk = windows.div_ceil(copies);
+    for j in 1..copies {
+        dev.launch(
+            &format!("{}_shift_bases", P::PREFIX),
+            n,
+            &[
+                Arg::Buf(&buf),
+                Arg::U32(count_u32((j - 1) * n)?),
+                Arg::U32(count_u32(j * n)?),
+                Arg::U32(c * wk as u32),
+            ],
+        )?;
+    }
     Ok(ResidentBases {
         buf,
-        len: points.len(),
+        len: n,
+        copies,
+        window: (copies > 1).then_some(c),
         _curve: PhantomData,
     })
 }
@@ -120,13 +150,25 @@ fn msm_once<D: Device, P: DeviceCurve>(
     if n == 0 {
         return Ok(Projective::zero());
     }
-    let c = window.unwrap_or_else(|| window_bits(n)).clamp(2, 20);
-    let windows = (SCALAR_BITS / c + 1) as usize;
+    // Shifted copies fix the window width they were made for.
+    let c = bases
+        .window
+        .unwrap_or_else(|| window.unwrap_or_else(|| window_bits(n)).clamp(2, 20));
+    let all_windows = (SCALAR_BITS / c + 1) as usize;
+    // Windows left after the copies take over the upper ones.
+    let windows = all_windows.div_ceil(bases.copies);
     let half = 1usize << (c - 1);
 
     let bucket_count = windows * half;
     let points = xyzz_words::<P>();
-    let sorted = sort_on_device(dev, scalars, offset, c, windows)?;
+    let layout = Layout {
+        c,
+        windows: all_windows,
+        wk: windows,
+        n_bases: bases.len,
+        offset,
+    };
+    let sorted = sort_on_device(dev, scalars, &layout)?;
     let buckets = dev.alloc_zeroed(bucket_count * points)?;
     if let Some((entries, runs)) = &sorted {
         sum_runs::<D, P>(dev, Source::Bases(&bases.buf, entries), runs, &buckets)?;
@@ -172,6 +214,21 @@ fn msm_once<D: Device, P: DeviceCurve>(
 /// Sorted entries on the device and the (bucket id, entry count) runs.
 type SortedOnDevice<B> = (B, Vec<(u32, u32)>);
 
+/// How scalar digits map to buckets and points.
+#[derive(Clone, Copy)]
+struct Layout {
+    /// Window width in bits.
+    c: u32,
+    /// Windows of a scalar.
+    windows: usize,
+    /// Windows per copy of the bases (= `windows` without precomputed copies).
+    wk: usize,
+    /// Bases per copy.
+    n_bases: usize,
+    /// Index of the first scalar's base (chunked MSMs).
+    offset: usize,
+}
+
 /// Signed digits and the counting sort by bucket, on the device (`digits.h`): returns the
 /// sorted entries (`point << 1 | negate`, grouped by bucket in bucket order) and the
 /// (bucket id, entry count) of every non-empty bucket, or `None` when every digit is zero.
@@ -179,12 +236,17 @@ type SortedOnDevice<B> = (B, Vec<(u32, u32)>);
 fn sort_on_device<D: Device>(
     dev: &D,
     scalars: &[Fr],
-    offset: usize,
-    c: u32,
-    windows: usize,
+    layout: &Layout,
 ) -> Result<Option<SortedOnDevice<D::Buffer>>> {
+    let Layout {
+        c,
+        windows,
+        wk,
+        n_bases,
+        offset,
+    } = *layout;
     let n = scalars.len();
-    let buckets = windows << (c - 1);
+    let buckets = wk << (c - 1);
     let scalar_buf = dev.upload(&fr_to_words(scalars))?;
     let digits = dev.alloc_zeroed(n * windows)?;
     let counts = dev.alloc_zeroed(buckets)?;
@@ -197,6 +259,7 @@ fn sort_on_device<D: Device>(
             Arg::Buf(&counts),
             Arg::U32(c),
             Arg::U32(count_u32(windows)?),
+            Arg::U32(count_u32(wk)?),
         ],
     )?;
     drop(scalar_buf);
@@ -228,6 +291,8 @@ fn sort_on_device<D: Device>(
             Arg::Buf(&entries),
             Arg::U32(c),
             Arg::U32(count_u32(windows)?),
+            Arg::U32(count_u32(wk)?),
+            Arg::U32(count_u32(n_bases)?),
             Arg::U32(count_u32(offset)?),
         ],
     )?;

@@ -72,10 +72,14 @@ fn field_constants<F: PrimeField>(name: &str) -> String {
     // The internal (Montgomery) representation of one is R mod p.
     let one_mont = limbs32(&montgomery_repr(F::ONE));
     let inv = neg_inverse_mod_2_32(modulus[0]);
+    // p - 2, the exponent of Fermat inversion.
+    let mut p_minus_2 = F::MODULUS;
+    p_minus_2.sub_with_borrow(&F::BigInt::from(2u64));
     format!(
-        "#define {name}_P_LIMBS {{{}}}\n#define {name}_ONE_LIMBS {{{}}}\n#define {name}_INV 0x{inv:08x}u\n",
+        "#define {name}_P_LIMBS {{{}}}\n#define {name}_ONE_LIMBS {{{}}}\n#define {name}_INV 0x{inv:08x}u\n#define {name}_PM2_LIMBS {{{}}}\n",
         hex_list(&modulus),
-        hex_list(&one_mont)
+        hex_list(&one_mont),
+        hex_list(&limbs32(&p_minus_2.to_bytes_le()))
     )
 }
 

@@ -230,3 +230,44 @@ fn out_of_device_memory_chunks_the_msm_and_moves_the_ntt_to_the_cpu() {
     assert_eq!(data, want);
     assert!(backend.device().refusals.load(Ordering::Relaxed) > after_msm);
 }
+
+/// Precomputed shifted bases (`MsmConfig::precompute_factor`) give arkworks' results for
+/// G1 and G2, with points at infinity among the bases and 0 / 1 / -1 among the scalars.
+#[test]
+fn precomputed_shifted_bases_give_the_same_msm() {
+    use ark_bn254::{G1Affine, G1Projective, G2Affine, G2Projective};
+    use ark_ec::{AffineRepr, VariableBaseMSM};
+    use kernels_accel::MsmConfig;
+
+    let Some(dev) = device() else { return };
+    let backend = GpuBackend::new(dev);
+    let mut rng = ark_std::test_rng();
+    let n = 700;
+    let mut scalars: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
+    scalars[..3].copy_from_slice(&[Fr::zero(), Fr::from(1u64), -Fr::from(1u64)]);
+    let mut g1: Vec<G1Affine> = kernels_testkit::random_g1_bases(n, &mut rng);
+    g1[5] = G1Affine::zero();
+    let mut g2: Vec<G2Affine> = kernels_testkit::random_g2_bases(n, &mut rng);
+    g2[6] = G2Affine::zero();
+    let want1 = G1Projective::msm(&g1, &scalars).expect("g1 reference");
+    let want2 = G2Projective::msm(&g2, &scalars).expect("g2 reference");
+    for (factor, window) in [(2, None), (3, Some(7)), (4, Some(13)), (100, Some(5))] {
+        let config = MsmConfig {
+            window_bits: window,
+            precompute_factor: Some(factor),
+        };
+        let b1 =
+            kernels_accel::load_bases::<G1Projective, _>(&backend, &g1, &config).expect("g1 bases");
+        let got =
+            kernels_accel::msm(&backend, &b1, &scalars, &MsmConfig::default()).expect("g1 msm");
+        assert_eq!(got, want1, "G1, factor {factor}, window {window:?}");
+        // Fewer scalars than bases: the tail counts as zero.
+        let short = kernels_accel::msm(&backend, &b1, &scalars[..100], &config).expect("short");
+        let want_short = G1Projective::msm(&g1[..100], &scalars[..100]).expect("reference");
+        assert_eq!(short, want_short, "G1 short, factor {factor}");
+        let b2 =
+            kernels_accel::load_bases::<G2Projective, _>(&backend, &g2, &config).expect("g2 bases");
+        let got = kernels_accel::msm(&backend, &b2, &scalars, &config).expect("g2 msm");
+        assert_eq!(got, want2, "G2, factor {factor}, window {window:?}");
+    }
+}

@@ -110,6 +110,18 @@ DEVICE FIELD FIELD_pow(FIELD a, u32 e) {
     return r;
 }
 
+// a^-1 = a^(p-2) (Fermat); 0 stays 0. Only used when bases are loaded, so its speed does
+// not matter.
+DEVICE FIELD FIELD_inverse(FIELD a) {
+    FIELD e = {FIELD_PM2_LIMBS};
+    FIELD r = FIELD_ONE();
+    for (int i = 32 * LIMBS - 1; i >= 0; i--) {
+        r = FIELD_sqr(r);
+        if ((e.v[i / 32] >> (i % 32)) & 1) r = FIELD_mul(r, a);
+    }
+    return r;
+}
+
 // Unit-test kernel: out[4i..4i+4] = a*b, a+b, a-b, a^2 for the host to compare with arkworks.
 KERNEL void FIELD_selftest(GLOBAL const FIELD *a, GLOBAL const FIELD *b, GLOBAL FIELD *out, u32 count) {
     u32 i = GLOBAL_ID();

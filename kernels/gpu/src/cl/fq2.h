@@ -32,6 +32,15 @@ DEVICE_CALL Fq2 Fq2_sqr(Fq2 a) {
     return r;
 }
 
+// (a0 + a1 u)^-1 = (a0 - a1 u) / (a0^2 + a1^2).
+DEVICE Fq2 Fq2_inverse(Fq2 a) {
+    Fq t = Fq_inverse(Fq_add(Fq_sqr(a.c0), Fq_sqr(a.c1)));
+    Fq2 r;
+    r.c0 = Fq_mul(a.c0, t);
+    r.c1 = Fq_neg(Fq_mul(a.c1, t));
+    return r;
+}
+
 // Unit-test kernel, as the prime fields' selftest kernels.
 KERNEL void Fq2_selftest(GLOBAL const Fq2 *a, GLOBAL const Fq2 *b, GLOBAL Fq2 *out, u32 count) {
     u32 i = GLOBAL_ID();

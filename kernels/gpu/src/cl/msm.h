@@ -52,3 +52,23 @@ KERNEL void POINT_reduce_buckets(GLOBAL const POINT_xyzz *buckets, GLOBAL POINT_
     }
     out[t] = POINT_add(acc, POINT_mul_small(run, lo));
 }
+
+// Precomputed shifted bases: bases[to + i] = 2^shift * bases[from + i], in affine form, so
+// that an MSM needs only ceil(windows / copies) windows (each copy serves one group of
+// windows). Run once when the bases are loaded.
+KERNEL void POINT_shift_bases(GLOBAL POINT_affine *bases, u32 from, u32 to, u32 shift,
+                              u32 count) {
+    u32 i = GLOBAL_ID();
+    if (i >= count) return;
+    POINT_affine a = bases[from + i];
+    if (POINT_affine_is_zero(a)) {
+        bases[to + i] = a;
+        return;
+    }
+    POINT_xyzz p = POINT_add_affine(POINT_zero(), a);
+    for (u32 k = 0; k < shift; k++) p = POINT_dbl(p);
+    POINT_affine r;
+    r.x = FIELD_mul(p.x, FIELD_inverse(p.zz));
+    r.y = FIELD_mul(p.y, FIELD_inverse(p.zzz));
+    bases[to + i] = r;
+}
