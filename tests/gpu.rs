@@ -1,6 +1,8 @@
 //! The GPU backends as the appliance opens them (through `appliance::registry`): the
 //! Groth16 fixtures proved on OpenCL (PoCL's CPU device in CI) give exactly the CPU
 //! backend's proofs, and every missing-device path is a clean error, never a panic.
+// Built without one of the GPU features, some helpers below have no user.
+#![cfg_attr(not(all(feature = "opencl", feature = "cuda")), allow(unused))]
 
 use std::path::{Path, PathBuf};
 
