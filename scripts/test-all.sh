@@ -16,6 +16,20 @@ fi
 npm install --no-audit --no-fund --loglevel=error
 export REQUIRE_SNARKJS=1
 
+step "test tools: PoCL (OpenCL on the CPU: the GPU kernels run on it) and NVRTC/ptxas wheels"
+# The OpenCL backend loads libOpenCL at run time; PoCL gives it a CPU device, so the same
+# kernel source that runs on GPUs is executed here and compared with the CPU backend.
+if [ ! -e /etc/OpenCL/vendors/pocl.icd ] || ! ldconfig -p | grep -q 'libOpenCL.so.1'; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pocl-opencl-icd ocl-icd-opencl-dev
+fi
+# The CUDA flavour of the source is compiled (not run: no GPU here) with NVRTC and ptxas from
+# NVIDIA's PyPI wheels, which need no GPU and no driver.
+CUDA_WHEELS="${CUDA_WHEELS:-$HOME/.cache/appliance/cuda-wheels-12.9.86}"
+if [ ! -x "$CUDA_WHEELS/nvidia/cuda_nvcc/bin/ptxas" ] || [ ! -e "$CUDA_WHEELS/nvidia/cuda_nvrtc/lib/libnvrtc.so.12" ]; then
+    python3 -m pip install --quiet --disable-pip-version-check --target "$CUDA_WHEELS" \
+        nvidia-cuda-nvrtc-cu12==12.9.86 nvidia-cuda-nvcc-cu12==12.9.86
+fi
+
 step "format and lint"
 cargo fmt --all --check
 cargo clippy --release --workspace --all-targets -- -D warnings
@@ -29,6 +43,14 @@ BENCH_LOG_SIZES=8 cargo bench -p bench --bench ntt -- --test
 
 step "appliance selftest on the CPU backend"
 cargo run --release --quiet -- selftest --backend cpu --max-log 14
+
+step "appliance selftest on the OpenCL backend (PoCL CPU device)"
+cargo run --release --quiet -- selftest --backend opencl --max-log 12
+
+step "CUDA kernels: NVRTC + ptxas for sm_80 and sm_90 (fails on errors and on G1 MSM / NTT spills)"
+LD_LIBRARY_PATH="$CUDA_WHEELS/nvidia/cuda_nvrtc/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+    cargo run --release --quiet -p kernels-gpu --features cuda --example gpu-compile-check -- \
+    --ptxas "$CUDA_WHEELS/nvidia/cuda_nvcc/bin/ptxas" --arch sm_80,sm_90 --out target/gpu-compile-check
 
 if [ -n "${FUZZ_SECONDS:-}" ]; then
     step "fuzz the readers and the attestation verifier for ${FUZZ_SECONDS}s each"

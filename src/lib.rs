@@ -36,6 +36,24 @@ pub fn registry(threads: usize) -> BackendRegistry<Bn254> {
             Ok(backend)
         }),
     );
+    #[cfg(feature = "opencl")]
+    registry.register(
+        BackendKind::OpenCl,
+        Arc::new(|index| {
+            let dev = kernels_gpu::opencl::OpenClDevice::open(index)?;
+            let backend: Arc<dyn Accelerator<Bn254>> = Arc::new(kernels_gpu::GpuBackend::new(dev));
+            Ok(backend)
+        }),
+    );
+    #[cfg(feature = "cuda")]
+    registry.register(
+        BackendKind::Cuda,
+        Arc::new(|index| {
+            let dev = kernels_gpu::cuda::CudaDevice::open(index)?;
+            let backend: Arc<dyn Accelerator<Bn254>> = Arc::new(kernels_gpu::GpuBackend::new(dev));
+            Ok(backend)
+        }),
+    );
     registry
 }
 

@@ -126,8 +126,9 @@ fn kernels(args: &KernelArgs, ntt: bool) -> Result<ExitCode> {
             format!("msm-{group:?}").to_lowercase()
         };
         eprintln!(
-            "bench {label} 2^{log_n} on {} ({threads} threads, {} runs)...",
+            "bench {label} 2^{log_n} on {} [{}] ({threads} threads, {} runs)...",
             backend.info().name,
+            backend.info().device,
             args.runs
         );
         let row = if ntt {
@@ -174,9 +175,10 @@ fn prove(args: &ProveBenchArgs) -> Result<ExitCode> {
     let (backend, threads) = open(&args.backend)?;
     let snarkjs = find_snarkjs(args.snarkjs.as_deref());
     eprintln!(
-        "bench prove {} on {} ({threads} threads, {} runs; snarkjs: {})...",
+        "bench prove {} on {} [{}] ({threads} threads, {} runs; snarkjs: {})...",
         args.zkey.display(),
         backend.info().name,
+        backend.info().device,
         args.runs,
         snarkjs
             .as_ref()

@@ -8,10 +8,12 @@ pub enum AccelError {
     BackendNotCompiled(&'static str),
     #[error("unknown backend `{0}`: expected one of auto, cpu, cuda, opencl, fpga")]
     UnknownBackend(String),
-    #[error("backend `{backend}`: no device found{}", index.map(|i| format!(" at index {i}")).unwrap_or_default())]
+    #[error("backend `{backend}`: no device found{}: {reason}", index.map(|i| format!(" at index {i}")).unwrap_or_default())]
     DeviceNotFound {
         backend: &'static str,
         index: Option<usize>,
+        /// Why: no driver library, no platform, no device at that index.
+        reason: String,
     },
     #[error("backend `{backend}` device `{device}` failed (driver code {code}): {message}")]
     Device {

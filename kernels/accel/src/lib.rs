@@ -62,8 +62,30 @@ pub fn ntt<F: FftField, A: Ntt<F> + ?Sized>(
     data: &mut [&mut [F]],
     config: &NttConfig<F>,
 ) -> Result<()> {
-    let Some(first) = data.first() else {
+    if !check_ntt_batch(data, config.coset_gen)? {
         return Ok(());
+    }
+    backend.ntt_unchecked(data, config)
+}
+
+/// The inverse NTT of every vector in `data`, then its forward NTT on the coset
+/// `coset_gen * <w>` (a Groth16 quotient's pair of transforms), in one call so that a
+/// device backend keeps the data resident between the two.
+pub fn intt_then_coset_ntt<F: FftField, A: Ntt<F> + ?Sized>(
+    backend: &A,
+    data: &mut [&mut [F]],
+    coset_gen: F,
+) -> Result<()> {
+    if !check_ntt_batch(data, Some(coset_gen))? {
+        return Ok(());
+    }
+    backend.intt_then_coset_ntt_unchecked(data, coset_gen)
+}
+
+/// Checks an NTT batch; `Ok(false)` when it is empty (nothing to do).
+fn check_ntt_batch<F: FftField>(data: &[&mut [F]], coset_gen: Option<F>) -> Result<bool> {
+    let Some(first) = data.first() else {
+        return Ok(false);
     };
     let n = first.len();
     check_ntt_size::<F>(n)?;
@@ -74,12 +96,12 @@ pub fn ntt<F: FftField, A: Ntt<F> + ?Sized>(
             got: other.len(),
         });
     }
-    if config.coset_gen.is_some_and(|g| g.is_zero()) {
+    if coset_gen.is_some_and(|g| g.is_zero()) {
         return Err(AccelError::InvalidInput(
             "coset generator must be non-zero".into(),
         ));
     }
-    backend.ntt_unchecked(data, config)
+    Ok(true)
 }
 
 /// Checks that `n` is a size the field's NTT supports: a power of two (0 and 1 included, as

@@ -96,6 +96,16 @@ impl<E: Pairing> BackendRegistry<E> {
             let mut last = AccelError::BackendNotCompiled("cpu");
             for k in order {
                 match self.open(k, index) {
+                    Ok(b) if k != BackendKind::Cpu && b.runs_on_host_cpu() => {
+                        last = AccelError::DeviceNotFound {
+                            backend: k.name(),
+                            index: Some(index),
+                            reason: format!(
+                                "only a CPU device ({}), slower than the cpu backend",
+                                b.info().device
+                            ),
+                        };
+                    }
                     Ok(b) => return Ok(b),
                     Err(e) if e.is_device_fault() => last = e,
                     Err(e) => return Err(e),

@@ -23,6 +23,13 @@ pub struct BackendInfo {
 /// Common to every backend.
 pub trait Backend: Send + Sync {
     fn info(&self) -> BackendInfo;
+
+    /// True when an accelerator backend is in fact running on the host CPU (an OpenCL CPU
+    /// device such as PoCL): correct, but slower than the tuned CPU backend, so `auto`
+    /// passes it over. Asking for the backend by name still opens it.
+    fn runs_on_host_cpu(&self) -> bool {
+        false
+    }
 }
 
 /// A set of MSM bases resident in one backend, created by [`crate::load_bases`].
@@ -128,6 +135,14 @@ pub trait Ntt<F: FftField>: Backend {
     /// Transforms every vector in `data` in place. All vectors have the same length, a
     /// power of two within the field's two-adicity (checked by [`crate::ntt`]).
     fn ntt_unchecked(&self, data: &mut [&mut [F]], config: &NttConfig<F>) -> Result<()>;
+
+    /// An inverse NTT followed by a forward NTT on the coset `coset_gen * <w>`: the pair a
+    /// Groth16 quotient needs. The default runs the two transforms one after the other; a
+    /// GPU backend overrides it to keep the data on the device between them.
+    fn intt_then_coset_ntt_unchecked(&self, data: &mut [&mut [F]], coset_gen: F) -> Result<()> {
+        self.ntt_unchecked(data, &NttConfig::inverse())?;
+        self.ntt_unchecked(data, &NttConfig::forward().with_coset(coset_gen))
+    }
 }
 
 /// Everything a Groth16 prover over pairing `E` needs from a device.

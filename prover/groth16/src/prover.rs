@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use ark_bn254::{Bn254, Fr, G1Affine, G1Projective, G2Projective};
 use ark_ec::{AffineRepr, CurveGroup};
 use ark_ff::{FftField, One, UniformRand, Zero};
-use kernels_accel::{Accelerator, Bases, MsmConfig, NttConfig};
+use kernels_accel::{Accelerator, Bases, MsmConfig};
 use rand::{CryptoRng, RngCore};
 use rayon::prelude::*;
 
@@ -185,12 +185,7 @@ fn quotient(backend: &dyn Accelerator<Bn254>, key: &CircuitKey, witness: &[Fr]) 
     })?;
     {
         let mut all: [&mut [Fr]; 3] = [&mut a, &mut b, &mut c];
-        kernels_accel::ntt(backend, &mut all, &NttConfig::inverse())?;
-        kernels_accel::ntt(
-            backend,
-            &mut all,
-            &NttConfig::forward().with_coset(odd_coset),
-        )?;
+        kernels_accel::intt_then_coset_ntt(backend, &mut all, odd_coset)?;
     }
     // In place: a fourth domain-sized vector would be the proof's largest transient.
     a.par_iter_mut()

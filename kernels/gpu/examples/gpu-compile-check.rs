@@ -1,0 +1,223 @@
+//! Compiles the CUDA flavour of the kernel source with NVRTC and assembles it with ptxas
+//! for each target architecture, without any GPU: prints ptxas's resource report for every
+//! kernel, fails on a compile error or on register spills in the hot G1 MSM and NTT
+//! kernels, and only reports spills elsewhere (G2, unit-test kernels).
+//!
+//! `cargo run -p kernels-gpu --features cuda --example gpu-compile-check -- \
+//!     --ptxas PATH [--arch sm_80,sm_90] [--out DIR]` (libnvrtc must be loadable, e.g. from
+//! the nvidia-cuda-nvrtc-cu12 wheel through LD_LIBRARY_PATH).
+
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+
+use kernels_gpu::cuda::compile_ptx;
+
+/// Kernels whose spills fail the check: the G1 MSM (with its digit/sort kernels) and NTT.
+const HOT: [&str; 9] = [
+    "msm_digits",
+    "msm_scatter",
+    "Fr_butterfly_local",
+    "G1_sum_bases",
+    "G1_sum_points",
+    "G1_reduce_buckets",
+    "Fr_butterfly",
+    "Fr_bit_reverse",
+    "Fr_scale",
+];
+
+#[derive(Default, Debug)]
+struct Usage {
+    kernel: String,
+    registers: u32,
+    stack: u32,
+    spill_stores: u32,
+    spill_loads: u32,
+}
+
+fn number_before(line: &str, unit: &str) -> Option<u32> {
+    let at = line.find(unit)?;
+    line[..at].split_whitespace().last()?.parse().ok()
+}
+
+/// The last name of an Itanium-mangled nested name (`_ZN..6Fq_mulE..` -> `Fq_mul`); plain
+/// names are returned as they are.
+fn demangle(name: &str) -> String {
+    let Some(mut rest) = name.strip_prefix("_ZN") else {
+        return name.to_string();
+    };
+    let mut last = name;
+    while let Some(digits) = rest.find(|c: char| !c.is_ascii_digit()).filter(|&d| d > 0) {
+        let Ok(len) = rest[..digits].parse::<usize>() else {
+            break;
+        };
+        let Some(ident) = rest.get(digits..digits + len) else {
+            break;
+        };
+        last = ident;
+        rest = &rest[digits + len..];
+    }
+    last.to_string()
+}
+
+/// Parses `ptxas -v` output into one record per kernel and per called (non-inlined)
+/// function; a function called from several kernels is listed once.
+fn parse(report: &str) -> Vec<Usage> {
+    let mut out: Vec<Usage> = Vec::new();
+    // Index of the record the next "stack frame" line belongs to.
+    let mut target: Option<usize> = None;
+    let mut entry: Option<usize> = None;
+    for line in report.lines() {
+        if let Some(rest) = line.split("Compiling entry function '").nth(1) {
+            let name = rest.split('\'').next().unwrap_or("").to_string();
+            out.push(Usage {
+                kernel: name,
+                ..Usage::default()
+            });
+            entry = Some(out.len() - 1);
+            target = entry;
+        } else if let Some(rest) = line.split("Function properties for ").nth(1) {
+            let name = demangle(rest.trim());
+            target = match entry {
+                Some(e) if out[e].kernel == name => Some(e),
+                _ => match out.iter().position(|u| u.kernel == name) {
+                    Some(i) => Some(i),
+                    None => {
+                        out.push(Usage {
+                            kernel: name,
+                            ..Usage::default()
+                        });
+                        Some(out.len() - 1)
+                    }
+                },
+            };
+        } else if line.contains("stack frame") {
+            if let Some(u) = target.and_then(|t| out.get_mut(t)) {
+                u.stack = u
+                    .stack
+                    .max(number_before(line, "bytes stack frame").unwrap_or(0));
+                u.spill_stores = u
+                    .spill_stores
+                    .max(number_before(line, "bytes spill stores").unwrap_or(0));
+                u.spill_loads = u
+                    .spill_loads
+                    .max(number_before(line, "bytes spill loads").unwrap_or(0));
+            }
+        } else if line.contains("Used") && line.contains("registers") {
+            if let Some(u) = entry.and_then(|e| out.get_mut(e)) {
+                u.registers = number_before(line, "registers").unwrap_or(0);
+            }
+        }
+    }
+    out
+}
+
+/// Hot: the G1 MSM and NTT kernels and the G1/Fq/Fr functions they call.
+fn is_hot(name: &str) -> bool {
+    HOT.contains(&name) || ["G1_", "Fq_", "Fr_"].iter().any(|p| name.starts_with(p))
+}
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let mut archs = vec!["sm_80".to_string(), "sm_90".to_string()];
+    let mut ptxas = PathBuf::from("ptxas");
+    let mut out_dir = std::env::temp_dir().join("appliance-gpu-compile-check");
+    while let Some(a) = args.next() {
+        match (a.as_str(), args.next()) {
+            ("--arch", Some(v)) => archs = v.split(',').map(str::to_string).collect(),
+            ("--ptxas", Some(v)) => ptxas = PathBuf::from(v),
+            ("--out", Some(v)) => out_dir = PathBuf::from(v),
+            (other, _) => {
+                eprintln!("unknown or incomplete argument `{other}`");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if let Err(e) = std::fs::create_dir_all(&out_dir) {
+        eprintln!("cannot create {}: {e}", out_dir.display());
+        return ExitCode::from(2);
+    }
+    let mut failed = false;
+    for arch in &archs {
+        let virt = arch.replace("sm_", "compute_");
+        let ptx = match compile_ptx(&virt) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("FAIL {arch}: NVRTC: {e}");
+                failed = true;
+                continue;
+            }
+        };
+        let ptx_path = out_dir.join(format!("kernels_{arch}.ptx"));
+        if let Err(e) = std::fs::write(&ptx_path, &ptx) {
+            eprintln!("cannot write {}: {e}", ptx_path.display());
+            return ExitCode::from(2);
+        }
+        let cubin = out_dir.join(format!("kernels_{arch}.cubin"));
+        let run = Command::new(&ptxas)
+            .arg(format!("-arch={arch}"))
+            .arg("-v")
+            .arg(&ptx_path)
+            .arg("-o")
+            .arg(&cubin)
+            .output();
+        let run = match run {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("cannot run {}: {e}", ptxas.display());
+                return ExitCode::from(2);
+            }
+        };
+        let report = String::from_utf8_lossy(&run.stderr);
+        if !run.status.success() {
+            eprintln!("FAIL {arch}: ptxas exited with {}:\n{report}", run.status);
+            failed = true;
+            continue;
+        }
+        let usage = parse(&report);
+        let report_path = out_dir.join(format!("ptxas_{arch}.txt"));
+        let _ = std::fs::write(&report_path, report.as_bytes());
+        println!(
+            "== {arch}: {} kernels and called functions (PTX {} bytes; raw report {})",
+            usage.len(),
+            ptx.len(),
+            report_path.display()
+        );
+        println!(
+            "{:<24} {:>9} {:>7} {:>12} {:>11}",
+            "kernel", "registers", "stack", "spill stores", "spill loads"
+        );
+        for u in &usage {
+            let hot = is_hot(&u.kernel) && !u.kernel.ends_with("selftest");
+            let spills = u.spill_stores + u.spill_loads > 0;
+            let verdict = match (spills, hot) {
+                (true, true) => {
+                    failed = true;
+                    "  FAIL: spills in a hot kernel"
+                }
+                (true, false) => "  (spills reported, not fatal)",
+                _ => "",
+            };
+            // ptxas reports registers per kernel only; called functions show "-".
+            let registers = if u.registers == 0 {
+                "-".to_string()
+            } else {
+                u.registers.to_string()
+            };
+            println!(
+                "{:<24} {:>9} {:>7} {:>12} {:>11}{verdict}",
+                u.kernel, registers, u.stack, u.spill_stores, u.spill_loads
+            );
+        }
+        for k in HOT {
+            if !usage.iter().any(|u| u.kernel == k) {
+                eprintln!("FAIL {arch}: hot kernel {k} missing from the ptxas report");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

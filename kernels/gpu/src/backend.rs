@@ -1,0 +1,132 @@
+//! [`GpuBackend`]: the accel traits implemented once over any [`Device`].
+
+use ark_bn254::Fr;
+use ark_ec::short_weierstrass::{Affine, Projective};
+use kernels_accel::{
+    Backend, BackendInfo, Bases, Msm, MsmConfig, Ntt, NttConfig, NttDirection, Result,
+};
+
+use std::sync::OnceLock;
+
+use crate::convert::DeviceCurve;
+use crate::device::Device;
+use crate::error::GpuError;
+use crate::msm::{self, ResidentBases};
+use crate::ntt::{self, Twiddles};
+
+/// A GPU backend: one compiled program on one device, plus resident NTT twiddles.
+pub struct GpuBackend<D: Device> {
+    dev: D,
+    twiddles: Twiddles<D>,
+    /// The CPU backend that takes over an NTT the device has no memory for; opened on first
+    /// need.
+    cpu: OnceLock<kernels_cpu::CpuBackend>,
+}
+
+impl<D: Device> GpuBackend<D> {
+    pub fn new(dev: D) -> Self {
+        Self {
+            dev,
+            twiddles: Twiddles::default(),
+            cpu: OnceLock::new(),
+        }
+    }
+
+    fn cpu(&self) -> Result<&kernels_cpu::CpuBackend> {
+        if let Some(c) = self.cpu.get() {
+            return Ok(c);
+        }
+        let c = kernels_cpu::CpuBackend::new(0)?;
+        Ok(self.cpu.get_or_init(|| c))
+    }
+
+    /// Runs `passes` on each vector on the device; a vector the device has no memory for
+    /// is transformed by the CPU backend instead (the host copy is only overwritten after
+    /// a successful download, so the fall-back starts from the original data).
+    fn ntt_passes(&self, data: &mut [&mut [Fr]], passes: &[(bool, Option<Fr>)]) -> Result<()> {
+        for v in data.iter_mut() {
+            let mut one: [&mut [Fr]; 1] = [&mut **v];
+            match ntt::run(&self.dev, &self.twiddles, &mut one, passes) {
+                Ok(()) => {}
+                Err(GpuError::OutOfMemory { .. }) => {
+                    let cpu = self.cpu()?;
+                    for &(inverse, coset) in passes {
+                        let config = NttConfig {
+                            direction: if inverse {
+                                NttDirection::Inverse
+                            } else {
+                                NttDirection::Forward
+                            },
+                            coset_gen: coset,
+                        };
+                        cpu.ntt_unchecked(&mut one, &config)?;
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    pub fn device(&self) -> &D {
+        &self.dev
+    }
+
+    /// True for GPUs and accelerator cards; false for CPU OpenCL devices (PoCL), which
+    /// `auto` should not prefer over the tuned CPU backend.
+    pub fn is_accelerator(&self) -> bool {
+        self.dev.is_accelerator()
+    }
+}
+
+impl<D: Device> Backend for GpuBackend<D> {
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            name: self.dev.backend(),
+            device: self.dev.device_name().to_string(),
+            memory_bytes: self.dev.memory_bytes(),
+            compute_units: self.dev.compute_units(),
+        }
+    }
+
+    fn runs_on_host_cpu(&self) -> bool {
+        !self.dev.is_accelerator()
+    }
+}
+
+impl<D: Device, P: DeviceCurve> Msm<Projective<P>> for GpuBackend<D> {
+    fn load_bases_unchecked(
+        &self,
+        points: &[Affine<P>],
+        config: &MsmConfig,
+    ) -> Result<Bases<Projective<P>>> {
+        let resident = msm::load_bases::<D, P>(
+            &self.dev,
+            points,
+            config.window_bits,
+            config.precompute_factor,
+        )?;
+        Ok(Bases::new(self.dev.backend(), points.len(), resident))
+    }
+
+    fn msm_unchecked(
+        &self,
+        bases: &Bases<Projective<P>>,
+        scalars: &[Fr],
+        config: &MsmConfig,
+    ) -> Result<Projective<P>> {
+        let resident = bases.resident::<ResidentBases<D, P>>(self.dev.backend())?;
+        Ok(msm::msm(&self.dev, resident, scalars, config.window_bits)?)
+    }
+}
+
+impl<D: Device> Ntt<Fr> for GpuBackend<D> {
+    fn ntt_unchecked(&self, data: &mut [&mut [Fr]], config: &NttConfig<Fr>) -> Result<()> {
+        let inverse = config.direction == NttDirection::Inverse;
+        self.ntt_passes(data, &[(inverse, config.coset_gen)])
+    }
+
+    fn intt_then_coset_ntt_unchecked(&self, data: &mut [&mut [Fr]], coset_gen: Fr) -> Result<()> {
+        self.ntt_passes(data, &[(true, None), (false, Some(coset_gen))])
+    }
+}

@@ -1,0 +1,60 @@
+// MSM scalar decomposition and bucket sort on the device. Scalars arrive in Montgomery
+// form; one product by the integer 1 takes them out of it. Digits are signed, c bits wide,
+// in [-(2^(c-1) - 1), 2^(c-1)] (windows * c >= 255 absorbs the last carry), encoded as
+// |d| << 1 | (d < 0), 0 for a zero digit. With precomputed shifted bases (copies of the
+// bases, copy j shifted by 2^(j c wk)), window w uses copy w / wk as its window w % wk:
+// bucket (w % wk) * nb + |d| - 1, point (w / wk) * n_bases + index. Without, wk = windows.
+
+// Bits [start, start + len) of a canonical scalar (len <= 31).
+DEVICE u32 Fr_bits(Fr s, u32 start, u32 len) {
+    u32 limb = start / 32;
+    u32 shift = start % 32;
+    if (limb >= LIMBS) return 0;
+    u32 v = s.v[limb] >> shift;
+    if (shift + len > 32 && limb + 1 < LIMBS) v |= s.v[limb + 1] << (32 - shift);
+    return v & ((1u << len) - 1);
+}
+
+// Thread i writes digits[w * count + i] for every window and counts its buckets.
+KERNEL void msm_digits(GLOBAL const Fr *scalars, GLOBAL u32 *digits, GLOBAL u32 *counts,
+                       u32 c, u32 windows, u32 wk, u32 count) {
+    u32 i = GLOBAL_ID();
+    if (i >= count) return;
+    Fr one = Fr_zero();
+    one.v[0] = 1;
+    Fr s = Fr_mul(scalars[i], one);
+    u32 nb = 1u << (c - 1);
+    u32 carry = 0;
+    for (u32 w = 0; w < windows; w++) {
+        u32 raw = Fr_bits(s, w * c, c) + carry;
+        u32 d;
+        if (raw > nb) {
+            u32 magnitude = (1u << c) - raw;
+            carry = 1;
+            d = magnitude ? ((magnitude << 1) | 1) : 0;
+        } else {
+            carry = 0;
+            d = raw << 1;
+        }
+        digits[w * count + i] = d;
+        if (d) ATOMIC_ADD(&counts[(w % wk) * nb + (d >> 1) - 1], 1u);
+    }
+}
+
+// Thread i places its (point, sign) pairs at the next free slot of their buckets; cursor
+// starts as the exclusive prefix sum of the counts. The order inside a bucket varies from
+// run to run; the bucket sums, as group elements, do not.
+KERNEL void msm_scatter(GLOBAL const u32 *digits, GLOBAL u32 *cursor, GLOBAL u32 *entries,
+                        u32 c, u32 windows, u32 wk, u32 n_bases, u32 offset, u32 count) {
+    u32 i = GLOBAL_ID();
+    if (i >= count) return;
+    u32 nb = 1u << (c - 1);
+    for (u32 w = 0; w < windows; w++) {
+        u32 d = digits[w * count + i];
+        if (d) {
+            u32 slot = ATOMIC_ADD(&cursor[(w % wk) * nb + (d >> 1) - 1], 1u);
+            u32 point = (w / wk) * n_bases + offset + i;
+            entries[slot] = (point << 1) | (d & 1);
+        }
+    }
+}

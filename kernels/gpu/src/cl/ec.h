@@ -1,0 +1,98 @@
+// Short Weierstrass (a = 0) points in XYZZ coordinates: x = X/ZZ, y = Y/ZZZ, with
+// ZZ^3 = ZZZ^2. XYZZ additions need no inversion and fewer products than Jacobian ones
+// (EFD add-2008-s, madd-2008-s, dbl-2008-s-1). ZZ = 0 is the point at infinity; an affine
+// base with x = y = 0 (not on the curve) stands for infinity.
+// A template: POINT is replaced by the group (G1, G2) and FIELD by its coordinate field.
+
+typedef struct { FIELD x; FIELD y; } POINT_affine;
+typedef struct { FIELD x; FIELD y; FIELD zz; FIELD zzz; } POINT_xyzz;
+
+DEVICE POINT_xyzz POINT_zero() {
+    POINT_xyzz r;
+    r.x = FIELD_zero(); r.y = FIELD_zero(); r.zz = FIELD_zero(); r.zzz = FIELD_zero();
+    return r;
+}
+
+DEVICE bool POINT_is_zero(POINT_xyzz p) { return FIELD_is_zero(p.zz); }
+
+DEVICE bool POINT_affine_is_zero(POINT_affine a) {
+    return FIELD_is_zero(a.x) && FIELD_is_zero(a.y);
+}
+
+DEVICE POINT_affine POINT_affine_neg(POINT_affine a) {
+    if (!POINT_affine_is_zero(a)) a.y = FIELD_neg(a.y);
+    return a;
+}
+
+// dbl-2008-s-1 with a = 0.
+DEVICE_CALL POINT_xyzz POINT_dbl(POINT_xyzz p) {
+    if (POINT_is_zero(p)) return p;
+    FIELD u = FIELD_double(p.y);
+    FIELD v = FIELD_sqr(u);
+    FIELD w = FIELD_mul(u, v);
+    FIELD s = FIELD_mul(p.x, v);
+    FIELD x2 = FIELD_sqr(p.x);
+    FIELD m = FIELD_add(FIELD_double(x2), x2);
+    POINT_xyzz r;
+    r.x = FIELD_sub(FIELD_sqr(m), FIELD_double(s));
+    r.y = FIELD_sub(FIELD_mul(m, FIELD_sub(s, r.x)), FIELD_mul(w, p.y));
+    r.zz = FIELD_mul(v, p.zz);
+    r.zzz = FIELD_mul(w, p.zzz);
+    return r;
+}
+
+// madd-2008-s: p + q with q affine.
+DEVICE_CALL POINT_xyzz POINT_add_affine(POINT_xyzz p, POINT_affine q) {
+    if (POINT_affine_is_zero(q)) return p;
+    if (POINT_is_zero(p)) {
+        POINT_xyzz r;
+        r.x = q.x; r.y = q.y; r.zz = FIELD_ONE(); r.zzz = FIELD_ONE();
+        return r;
+    }
+    FIELD pp_ = FIELD_sub(FIELD_mul(q.x, p.zz), p.x);
+    FIELD rr = FIELD_sub(FIELD_mul(q.y, p.zzz), p.y);
+    if (FIELD_is_zero(pp_)) {
+        return FIELD_is_zero(rr) ? POINT_dbl(p) : POINT_zero();
+    }
+    FIELD pp = FIELD_sqr(pp_);
+    FIELD ppp = FIELD_mul(pp_, pp);
+    FIELD qq = FIELD_mul(p.x, pp);
+    POINT_xyzz r;
+    r.x = FIELD_sub(FIELD_sub(FIELD_sqr(rr), ppp), FIELD_double(qq));
+    r.y = FIELD_sub(FIELD_mul(rr, FIELD_sub(qq, r.x)), FIELD_mul(p.y, ppp));
+    r.zz = FIELD_mul(p.zz, pp);
+    r.zzz = FIELD_mul(p.zzz, ppp);
+    return r;
+}
+
+// add-2008-s: p + q, both XYZZ.
+DEVICE_CALL POINT_xyzz POINT_add(POINT_xyzz p, POINT_xyzz q) {
+    if (POINT_is_zero(p)) return q;
+    if (POINT_is_zero(q)) return p;
+    FIELD u1 = FIELD_mul(p.x, q.zz);
+    FIELD s1 = FIELD_mul(p.y, q.zzz);
+    FIELD pp_ = FIELD_sub(FIELD_mul(q.x, p.zz), u1);
+    FIELD rr = FIELD_sub(FIELD_mul(q.y, p.zzz), s1);
+    if (FIELD_is_zero(pp_)) {
+        return FIELD_is_zero(rr) ? POINT_dbl(p) : POINT_zero();
+    }
+    FIELD pp = FIELD_sqr(pp_);
+    FIELD ppp = FIELD_mul(pp_, pp);
+    FIELD qq = FIELD_mul(u1, pp);
+    POINT_xyzz r;
+    r.x = FIELD_sub(FIELD_sub(FIELD_sqr(rr), ppp), FIELD_double(qq));
+    r.y = FIELD_sub(FIELD_mul(rr, FIELD_sub(qq, r.x)), FIELD_mul(s1, ppp));
+    r.zz = FIELD_mul(FIELD_mul(p.zz, q.zz), pp);
+    r.zzz = FIELD_mul(FIELD_mul(p.zzz, q.zzz), ppp);
+    return r;
+}
+
+// k * p for a small k (double and add, most significant bit first).
+DEVICE POINT_xyzz POINT_mul_small(POINT_xyzz p, u32 k) {
+    POINT_xyzz r = POINT_zero();
+    for (int i = 31; i >= 0; i--) {
+        r = POINT_dbl(r);
+        if ((k >> i) & 1) r = POINT_add(r, p);
+    }
+    return r;
+}

@@ -1,0 +1,134 @@
+// Montgomery arithmetic over one prime field with LIMBS 32-bit limbs, little endian.
+// A template: the host replaces FIELD by the field's name (Fq, Fr). Every operation
+// returns a fully reduced value in [0, p), so results equal the CPU backend's bit for bit.
+// 32-bit limbs with 64-bit products are portable OpenCL and compile to mad.wide on NVIDIA.
+
+typedef struct { u32 v[LIMBS]; } FIELD;
+
+// The modulus and R = 2^(32 LIMBS) mod p (one in Montgomery form), generated from the
+// arkworks types by the host as FIELD_P_LIMBS / FIELD_ONE_LIMBS / FIELD_INV.
+DEVICE FIELD FIELD_P() { FIELD r = {FIELD_P_LIMBS}; return r; }
+DEVICE FIELD FIELD_ONE() { FIELD r = {FIELD_ONE_LIMBS}; return r; }
+
+DEVICE FIELD FIELD_zero() {
+    FIELD r;
+    UNROLL for (int i = 0; i < LIMBS; i++) r.v[i] = 0;
+    return r;
+}
+
+DEVICE bool FIELD_is_zero(FIELD a) {
+    u32 x = 0;
+    UNROLL for (int i = 0; i < LIMBS; i++) x |= a.v[i];
+    return x == 0;
+}
+
+DEVICE bool FIELD_eq(FIELD a, FIELD b) {
+    u32 x = 0;
+    UNROLL for (int i = 0; i < LIMBS; i++) x |= a.v[i] ^ b.v[i];
+    return x == 0;
+}
+
+// r = a + b over 2^(32 LIMBS); returns the carry out.
+DEVICE u32 FIELD_add_raw(FIELD *r, FIELD a, FIELD b) {
+    u64 c = 0;
+    UNROLL for (int i = 0; i < LIMBS; i++) {
+        c += (u64)a.v[i] + b.v[i];
+        r->v[i] = (u32)c;
+        c >>= 32;
+    }
+    return (u32)c;
+}
+
+// r = a - b over 2^(32 LIMBS); returns the borrow out.
+DEVICE u32 FIELD_sub_raw(FIELD *r, FIELD a, FIELD b) {
+    u32 borrow = 0;
+    UNROLL for (int i = 0; i < LIMBS; i++) {
+        u64 d = (u64)a.v[i] - b.v[i] - borrow;
+        r->v[i] = (u32)d;
+        borrow = (u32)(d >> 63);
+    }
+    return borrow;
+}
+
+// The modulus is below 2^(32 LIMBS - 1), so a + b never carries out.
+DEVICE FIELD FIELD_add(FIELD a, FIELD b) {
+    FIELD r, s;
+    FIELD_add_raw(&r, a, b);
+    return FIELD_sub_raw(&s, r, FIELD_P()) ? r : s;
+}
+
+DEVICE FIELD FIELD_sub(FIELD a, FIELD b) {
+    FIELD r, s;
+    u32 borrow = FIELD_sub_raw(&r, a, b);
+    FIELD_add_raw(&s, r, FIELD_P());
+    return borrow ? s : r;
+}
+
+DEVICE FIELD FIELD_double(FIELD a) { return FIELD_add(a, a); }
+
+DEVICE FIELD FIELD_neg(FIELD a) { return FIELD_sub(FIELD_zero(), a); }
+
+// Montgomery product a * b / 2^(32 LIMBS) mod p (CIOS).
+DEVICE_CALL FIELD FIELD_mul(FIELD a, FIELD b) {
+    const FIELD p = FIELD_P();
+    u32 t[LIMBS + 2];
+    UNROLL for (int i = 0; i < LIMBS + 2; i++) t[i] = 0;
+    UNROLL for (int i = 0; i < LIMBS; i++) {
+        u64 c = 0;
+        UNROLL for (int j = 0; j < LIMBS; j++) {
+            c = (u64)t[j] + (u64)a.v[j] * b.v[i] + (c >> 32);
+            t[j] = (u32)c;
+        }
+        c = (u64)t[LIMBS] + (c >> 32);
+        t[LIMBS] = (u32)c;
+        t[LIMBS + 1] = (u32)(c >> 32);
+        u32 m = t[0] * FIELD_INV;
+        c = (u64)t[0] + (u64)m * p.v[0];
+        UNROLL for (int j = 1; j < LIMBS; j++) {
+            c = (u64)t[j] + (u64)m * p.v[j] + (c >> 32);
+            t[j - 1] = (u32)c;
+        }
+        c = (u64)t[LIMBS] + (c >> 32);
+        t[LIMBS - 1] = (u32)c;
+        t[LIMBS] = t[LIMBS + 1] + (u32)(c >> 32);
+    }
+    FIELD r, s;
+    UNROLL for (int i = 0; i < LIMBS; i++) r.v[i] = t[i];
+    u32 borrow = FIELD_sub_raw(&s, r, p);
+    return (t[LIMBS] != 0 || !borrow) ? s : r;
+}
+
+DEVICE FIELD FIELD_sqr(FIELD a) { return FIELD_mul(a, a); }
+
+// a^e for a small exponent (square and multiply, most significant bit first).
+DEVICE FIELD FIELD_pow(FIELD a, u32 e) {
+    FIELD r = FIELD_ONE();
+    for (int i = 31; i >= 0; i--) {
+        r = FIELD_sqr(r);
+        if ((e >> i) & 1) r = FIELD_mul(r, a);
+    }
+    return r;
+}
+
+// a^-1 = a^(p-2) (Fermat); 0 stays 0. Only used when bases are loaded, so its speed does
+// not matter.
+DEVICE FIELD FIELD_inverse(FIELD a) {
+    FIELD e = {FIELD_PM2_LIMBS};
+    FIELD r = FIELD_ONE();
+    for (int i = 32 * LIMBS - 1; i >= 0; i--) {
+        r = FIELD_sqr(r);
+        if ((e.v[i / 32] >> (i % 32)) & 1) r = FIELD_mul(r, a);
+    }
+    return r;
+}
+
+// Unit-test kernel: out[4i..4i+4] = a*b, a+b, a-b, a^2 for the host to compare with arkworks.
+KERNEL void FIELD_selftest(GLOBAL const FIELD *a, GLOBAL const FIELD *b, GLOBAL FIELD *out, u32 count) {
+    u32 i = GLOBAL_ID();
+    if (i >= count) return;
+    FIELD x = a[i], y = b[i];
+    out[4 * i] = FIELD_mul(x, y);
+    out[4 * i + 1] = FIELD_add(x, y);
+    out[4 * i + 2] = FIELD_sub(x, y);
+    out[4 * i + 3] = FIELD_sqr(x);
+}

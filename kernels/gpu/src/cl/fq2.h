@@ -1,0 +1,53 @@
+// Fq2 = Fq[u] / (u^2 + 1), BN254's G2 coordinate field. The same interface as the prime fields so
+// that the curve template instantiates for G2 unchanged.
+
+typedef struct { Fq c0; Fq c1; } Fq2;
+
+DEVICE Fq2 Fq2_zero() { Fq2 r; r.c0 = Fq_zero(); r.c1 = Fq_zero(); return r; }
+DEVICE Fq2 Fq2_ONE() { Fq2 r; r.c0 = Fq_ONE(); r.c1 = Fq_zero(); return r; }
+DEVICE bool Fq2_is_zero(Fq2 a) { return Fq_is_zero(a.c0) && Fq_is_zero(a.c1); }
+DEVICE bool Fq2_eq(Fq2 a, Fq2 b) { return Fq_eq(a.c0, b.c0) && Fq_eq(a.c1, b.c1); }
+DEVICE Fq2 Fq2_add(Fq2 a, Fq2 b) { a.c0 = Fq_add(a.c0, b.c0); a.c1 = Fq_add(a.c1, b.c1); return a; }
+DEVICE Fq2 Fq2_sub(Fq2 a, Fq2 b) { a.c0 = Fq_sub(a.c0, b.c0); a.c1 = Fq_sub(a.c1, b.c1); return a; }
+DEVICE Fq2 Fq2_double(Fq2 a) { return Fq2_add(a, a); }
+DEVICE Fq2 Fq2_neg(Fq2 a) { a.c0 = Fq_neg(a.c0); a.c1 = Fq_neg(a.c1); return a; }
+
+// Karatsuba: three Fq products.
+DEVICE_CALL Fq2 Fq2_mul(Fq2 a, Fq2 b) {
+    Fq aa = Fq_mul(a.c0, b.c0);
+    Fq bb = Fq_mul(a.c1, b.c1);
+    Fq s = Fq_mul(Fq_add(a.c0, a.c1), Fq_add(b.c0, b.c1));
+    Fq2 r;
+    r.c0 = Fq_sub(aa, bb);
+    r.c1 = Fq_sub(Fq_sub(s, aa), bb);
+    return r;
+}
+
+// (a0 + a1 u)^2 = (a0 + a1)(a0 - a1) + 2 a0 a1 u: two Fq products.
+DEVICE_CALL Fq2 Fq2_sqr(Fq2 a) {
+    Fq p = Fq_mul(a.c0, a.c1);
+    Fq2 r;
+    r.c0 = Fq_mul(Fq_add(a.c0, a.c1), Fq_sub(a.c0, a.c1));
+    r.c1 = Fq_double(p);
+    return r;
+}
+
+// (a0 + a1 u)^-1 = (a0 - a1 u) / (a0^2 + a1^2).
+DEVICE Fq2 Fq2_inverse(Fq2 a) {
+    Fq t = Fq_inverse(Fq_add(Fq_sqr(a.c0), Fq_sqr(a.c1)));
+    Fq2 r;
+    r.c0 = Fq_mul(a.c0, t);
+    r.c1 = Fq_neg(Fq_mul(a.c1, t));
+    return r;
+}
+
+// Unit-test kernel, as the prime fields' selftest kernels.
+KERNEL void Fq2_selftest(GLOBAL const Fq2 *a, GLOBAL const Fq2 *b, GLOBAL Fq2 *out, u32 count) {
+    u32 i = GLOBAL_ID();
+    if (i >= count) return;
+    Fq2 x = a[i], y = b[i];
+    out[4 * i] = Fq2_mul(x, y);
+    out[4 * i + 1] = Fq2_add(x, y);
+    out[4 * i + 2] = Fq2_sub(x, y);
+    out[4 * i + 3] = Fq2_sqr(x);
+}

@@ -1,0 +1,74 @@
+// Pippenger MSM kernels for one group (template over POINT/FIELD). The host computes the
+// signed window digits, sorts the (bucket, point) pairs by bucket and cuts every bucket
+// into segments of at most a few dozen entries, so that a bucket holding most of the
+// points (circom's many scalars equal to 1) is summed by many threads, not one.
+
+// Segment s sums the bases named by entries[start[s] .. start[s+1]) (each entry is
+// point_index << 1 | negate) and writes the sum to out[dest[s]].
+KERNEL void POINT_sum_bases(GLOBAL const POINT_affine *bases, GLOBAL const u32 *entries,
+                            GLOBAL const u32 *start, GLOBAL const u32 *dest,
+                            GLOBAL POINT_xyzz *out, u32 count) {
+    u32 s = GLOBAL_ID();
+    if (s >= count) return;
+    POINT_xyzz acc = POINT_zero();
+    u32 end = start[s + 1];
+    for (u32 e = start[s]; e < end; e++) {
+        u32 v = entries[e];
+        POINT_affine b = bases[v >> 1];
+        if (v & 1) b = POINT_affine_neg(b);
+        acc = POINT_add_affine(acc, b);
+    }
+    out[dest[s]] = acc;
+}
+
+// Segment s sums the points in[start[s] .. start[s+1]) into out[dest[s]]: the later
+// rounds of the segment tree.
+KERNEL void POINT_sum_points(GLOBAL const POINT_xyzz *in, GLOBAL const u32 *start,
+                             GLOBAL const u32 *dest, GLOBAL POINT_xyzz *out, u32 count) {
+    u32 s = GLOBAL_ID();
+    if (s >= count) return;
+    POINT_xyzz acc = POINT_zero();
+    u32 end = start[s + 1];
+    for (u32 e = start[s]; e < end; e++) acc = POINT_add(acc, in[e]);
+    out[dest[s]] = acc;
+}
+
+// Bucket reduction. buckets[w * bucket_count + b] holds bucket b + 1 of window w. Thread t takes
+// window t / per_window, buckets [lo, hi) with lo = (t % per_window) * seg_len, and writes
+// sum_{b in [lo, hi)} (b + 1) * bucket_b: the running sum gives weights b - lo + 1, and lo
+// times the plain sum supplies the rest.
+KERNEL void POINT_reduce_buckets(GLOBAL const POINT_xyzz *buckets, GLOBAL POINT_xyzz *out,
+                                 u32 bucket_count, u32 seg_len, u32 per_window, u32 count) {
+    u32 t = GLOBAL_ID();
+    if (t >= count) return;
+    u32 w = t / per_window;
+    u32 lo = (t % per_window) * seg_len;
+    u32 hi = lo + seg_len < bucket_count ? lo + seg_len : bucket_count;
+    POINT_xyzz run = POINT_zero();
+    POINT_xyzz acc = POINT_zero();
+    for (u32 b = hi; b > lo; b--) {
+        run = POINT_add(run, buckets[w * bucket_count + b - 1]);
+        acc = POINT_add(acc, run);
+    }
+    out[t] = POINT_add(acc, POINT_mul_small(run, lo));
+}
+
+// Precomputed shifted bases: bases[to + i] = 2^shift * bases[from + i], in affine form, so
+// that an MSM needs only ceil(windows / copies) windows (each copy serves one group of
+// windows). Run once when the bases are loaded.
+KERNEL void POINT_shift_bases(GLOBAL POINT_affine *bases, u32 from, u32 to, u32 shift,
+                              u32 count) {
+    u32 i = GLOBAL_ID();
+    if (i >= count) return;
+    POINT_affine a = bases[from + i];
+    if (POINT_affine_is_zero(a)) {
+        bases[to + i] = a;
+        return;
+    }
+    POINT_xyzz p = POINT_add_affine(POINT_zero(), a);
+    for (u32 k = 0; k < shift; k++) p = POINT_dbl(p);
+    POINT_affine r;
+    r.x = FIELD_mul(p.x, FIELD_inverse(p.zz));
+    r.y = FIELD_mul(p.y, FIELD_inverse(p.zzz));
+    bases[to + i] = r;
+}

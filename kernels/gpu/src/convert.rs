@@ -1,0 +1,158 @@
+//! Moving arkworks values to and from the device's layout: 32-bit little-endian limbs of
+//! the Montgomery representation, which is exactly what arkworks stores, so no arithmetic
+//! happens in the conversion.
+
+use ark_bn254::{Fq, Fq2, Fr, G1Affine, G1Projective, G2Affine, G2Projective};
+use ark_ec::short_weierstrass::{Affine, Projective, SWCurveConfig};
+use ark_ec::AffineRepr;
+use ark_ff::{BigInt, Field, Zero};
+
+use crate::error::{GpuError, Result};
+
+/// Words per field element.
+pub const FIELD_WORDS: usize = crate::source::LIMBS;
+
+/// Base fields the device computes with (Fq, Fq2) and the scalar field Fr, in words.
+pub trait DeviceField: Field {
+    const WORDS: usize;
+    fn push_words(&self, out: &mut Vec<u32>);
+    fn from_words(w: &[u32]) -> Result<Self>;
+}
+
+fn push_bigint(b: &BigInt<4>, out: &mut Vec<u32>) {
+    for limb in b.0 {
+        out.push(limb as u32);
+        out.push((limb >> 32) as u32);
+    }
+}
+
+fn bigint_from_words(w: &[u32]) -> BigInt<4> {
+    let mut limbs = [0u64; 4];
+    for (i, l) in limbs.iter_mut().enumerate() {
+        let lo = w.get(2 * i).copied().unwrap_or(0) as u64;
+        let hi = w.get(2 * i + 1).copied().unwrap_or(0) as u64;
+        *l = lo | (hi << 32);
+    }
+    BigInt(limbs)
+}
+
+macro_rules! prime_device_field {
+    ($t:ty, $name:literal) => {
+        impl DeviceField for $t {
+            const WORDS: usize = FIELD_WORDS;
+            fn push_words(&self, out: &mut Vec<u32>) {
+                push_bigint(&self.0, out);
+            }
+            fn from_words(w: &[u32]) -> Result<Self> {
+                let b = bigint_from_words(w);
+                // The device keeps every value reduced; anything else means a fault.
+                if b >= <$t as ark_ff::PrimeField>::MODULUS {
+                    return Err(GpuError::InvalidInput(format!(
+                        "device returned an unreduced {} value",
+                        $name
+                    )));
+                }
+                Ok(<$t>::new_unchecked(b))
+            }
+        }
+    };
+}
+
+prime_device_field!(Fq, "Fq");
+prime_device_field!(Fr, "Fr");
+
+impl DeviceField for Fq2 {
+    const WORDS: usize = 2 * FIELD_WORDS;
+    fn push_words(&self, out: &mut Vec<u32>) {
+        self.c0.push_words(out);
+        self.c1.push_words(out);
+    }
+    fn from_words(w: &[u32]) -> Result<Self> {
+        let (a, b) = w.split_at(FIELD_WORDS.min(w.len()));
+        Ok(Fq2::new(Fq::from_words(a)?, Fq::from_words(b)?))
+    }
+}
+
+/// Scalars (Montgomery form) as words, for the NTT.
+pub fn fr_to_words(v: &[Fr]) -> Vec<u32> {
+    let mut out = Vec::with_capacity(v.len() * FIELD_WORDS);
+    for x in v {
+        x.push_words(&mut out);
+    }
+    out
+}
+
+/// Words back into scalars.
+pub fn fr_from_words(w: &[u32], out: &mut [Fr]) -> Result<()> {
+    for (x, chunk) in out.iter_mut().zip(w.chunks_exact(FIELD_WORDS)) {
+        *x = Fr::from_words(chunk)?;
+    }
+    Ok(())
+}
+
+/// A curve group the MSM kernels are instantiated for.
+pub trait DeviceCurve: SWCurveConfig<BaseField = Self::Coord, ScalarField = Fr> {
+    type Coord: DeviceField;
+    /// The kernels' name prefix (`G1`, `G2`).
+    const PREFIX: &'static str;
+}
+
+impl DeviceCurve for ark_bn254::g1::Config {
+    type Coord = Fq;
+    const PREFIX: &'static str = "G1";
+}
+
+impl DeviceCurve for ark_bn254::g2::Config {
+    type Coord = Fq2;
+    const PREFIX: &'static str = "G2";
+}
+
+/// Affine bases as words: x then y; infinity as all zeros (never a curve point: b != 0).
+pub fn affine_to_words<P: DeviceCurve>(points: &[Affine<P>]) -> Vec<u32> {
+    let mut out = Vec::with_capacity(points.len() * 2 * P::Coord::WORDS);
+    for p in points {
+        match p.xy() {
+            Some((x, y)) => {
+                x.push_words(&mut out);
+                y.push_words(&mut out);
+            }
+            None => out.resize(out.len() + 2 * P::Coord::WORDS, 0),
+        }
+    }
+    out
+}
+
+/// Words per XYZZ point on the device.
+pub fn xyzz_words<P: DeviceCurve>() -> usize {
+    4 * P::Coord::WORDS
+}
+
+/// One XYZZ point (x = X/ZZ, y = Y/ZZZ; ZZ = 0 is infinity) to a projective arkworks point.
+/// arkworks' Jacobian form has x = X/Z^2, y = Y/Z^3; with Z = ZZZ/ZZ... avoided by taking
+/// Z = ZZ * ZZZ: then X' = X ZZ ZZZ^2 and Y' = Y ZZ^3 ZZZ^2 describe the same point.
+pub fn xyzz_to_projective<P: DeviceCurve>(w: &[u32]) -> Result<Projective<P>> {
+    let n = P::Coord::WORDS;
+    if w.len() < 4 * n {
+        return Err(GpuError::InvalidInput(
+            "short XYZZ point from device".into(),
+        ));
+    }
+    let x = P::Coord::from_words(&w[..n])?;
+    let y = P::Coord::from_words(&w[n..2 * n])?;
+    let zz = P::Coord::from_words(&w[2 * n..3 * n])?;
+    let zzz = P::Coord::from_words(&w[3 * n..4 * n])?;
+    if zz.is_zero() {
+        return Ok(Projective::zero());
+    }
+    let zzz2 = zzz.square();
+    let z = zz * zzz;
+    let x = x * zz * zzz2;
+    let y = y * zz.square() * zz * zzz2;
+    Ok(Projective::new_unchecked(x, y, z))
+}
+
+/// Compile-time check that the G1/G2 aliases are the groups above.
+#[allow(dead_code)]
+fn _groups(a: G1Affine, b: G2Affine) -> (G1Projective, G2Projective) {
+    (a.into_group(), b.into_group())
+}

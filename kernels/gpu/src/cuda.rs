@@ -1,0 +1,360 @@
+//! The CUDA driver (cudarc with dynamic loading): libcuda and libnvrtc are opened at run
+//! time, the kernel source is compiled by NVRTC to PTX for the device's compute capability
+//! and the PTX is cached on disk, keyed by SHA-256 of source and options.
+
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use cudarc::driver::sys::{CUdevice_attribute, CUresult};
+use cudarc::driver::{
+    CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DriverError, LaunchConfig,
+    PushKernelArg,
+};
+use cudarc::nvrtc::{CompileError, CompileOptions, Ptx};
+
+use crate::device::{count_u32, Arg, Device};
+use crate::error::{GpuError, Result};
+use crate::source::{cache_key, kernel_source, Dialect, CUDA_GROUP};
+
+const BACKEND: &str = "cuda";
+/// Threads per block for every launch.
+const BLOCK: u32 = CUDA_GROUP as u32;
+
+/// True when libcuda (the NVIDIA driver) can be loaded. cudarc panics on first use when it
+/// cannot, so every entry point checks this first.
+pub fn driver_present() -> bool {
+    // SAFETY: only tries to dlopen the library by its usual names.
+    catch_unwind(|| unsafe { cudarc::driver::sys::is_culib_present() }).unwrap_or(false)
+}
+
+/// True when libnvrtc can be loaded (the driver alone cannot compile our source).
+pub fn nvrtc_present() -> bool {
+    // SAFETY: as above.
+    catch_unwind(|| unsafe { cudarc::nvrtc::sys::is_culib_present() }).unwrap_or(false)
+}
+
+/// NVRTC options for a virtual architecture such as `compute_90`.
+pub fn nvrtc_options(arch: &str) -> Vec<String> {
+    vec![
+        format!("--gpu-architecture={arch}"),
+        "--std=c++17".into(),
+        "-default-device".into(),
+    ]
+}
+
+/// Compiles the CUDA flavour of the kernel source to PTX with NVRTC. Used at run time by
+/// [`CudaDevice::open`] and by the `gpu-compile-check` example in CI (NVRTC from PyPI).
+pub fn compile_ptx(arch: &str) -> Result<String> {
+    if !nvrtc_present() {
+        return Err(GpuError::NoDevice {
+            backend: BACKEND,
+            index: None,
+            reason: "libnvrtc not found (install the CUDA runtime or nvidia-cuda-nvrtc-cu12)"
+                .into(),
+        });
+    }
+    let source = kernel_source(Dialect::Cuda);
+    let options = CompileOptions {
+        options: nvrtc_options(arch),
+        name: Some("appliance_kernels.cu".into()),
+        ..CompileOptions::default()
+    };
+    let compiled = catch_unwind(AssertUnwindSafe(|| {
+        cudarc::nvrtc::compile_ptx_with_opts(&source, options)
+    }))
+    .map_err(|_| GpuError::Compile {
+        backend: BACKEND,
+        device: arch.to_string(),
+        log: "NVRTC panicked".into(),
+    })?;
+    match compiled {
+        Ok(ptx) => Ok(ptx.to_src()),
+        Err(CompileError::CompileError { log, .. }) => Err(GpuError::Compile {
+            backend: BACKEND,
+            device: arch.to_string(),
+            log: log.to_string_lossy().into_owned(),
+        }),
+        Err(e) => Err(GpuError::Compile {
+            backend: BACKEND,
+            device: arch.to_string(),
+            log: format!("{e:?}"),
+        }),
+    }
+}
+
+/// Where compiled PTX is kept: `$APPLIANCE_CACHE_DIR`, else `$XDG_CACHE_HOME/appliance`,
+/// else `~/.cache/appliance`; `None` when none can be named.
+fn cache_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("APPLIANCE_CACHE_DIR") {
+        return Some(PathBuf::from(d).join("cuda"));
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(d).join("appliance/cuda"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/appliance/cuda"))
+}
+
+/// PTX for `arch`, from the disk cache when the same source and options were compiled
+/// before. A cache that cannot be read or written only costs a recompile.
+fn cached_ptx(arch: &str) -> Result<String> {
+    let key = cache_key(
+        &kernel_source(Dialect::Cuda),
+        &nvrtc_options(arch).join(" "),
+    );
+    let path = cache_dir().map(|d| d.join(format!("{key}.ptx")));
+    if let Some(p) = &path {
+        if let Ok(ptx) = std::fs::read_to_string(p) {
+            return Ok(ptx);
+        }
+    }
+    let ptx = compile_ptx(arch)?;
+    if let Some(p) = &path {
+        if let Some(dir) = p.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let tmp = p.with_extension("tmp");
+        if std::fs::write(&tmp, &ptx).is_ok() {
+            let _ = std::fs::rename(&tmp, p);
+        }
+    }
+    Ok(ptx)
+}
+
+/// One CUDA device with the kernel module loaded.
+pub struct CudaDevice {
+    name: String,
+    memory: Option<u64>,
+    units: usize,
+    _ctx: Arc<CudaContext>,
+    stream: Arc<CudaStream>,
+    module: Arc<CudaModule>,
+    functions: Mutex<HashMap<String, CudaFunction>>,
+}
+
+fn driver_error(device: &str, call: &'static str, e: DriverError) -> GpuError {
+    if e.0 == CUresult::CUDA_ERROR_OUT_OF_MEMORY {
+        GpuError::OutOfMemory {
+            backend: BACKEND,
+            device: device.to_string(),
+            needed: 0,
+        }
+    } else {
+        GpuError::Driver {
+            backend: BACKEND,
+            device: device.to_string(),
+            call,
+            code: e.0 as i64,
+        }
+    }
+}
+
+impl CudaDevice {
+    /// Opens device `index`; a missing driver, NVRTC or device is a clean error.
+    pub fn open(index: usize) -> Result<Self> {
+        if !driver_present() {
+            return Err(GpuError::NoDevice {
+                backend: BACKEND,
+                index: Some(index),
+                reason: "libcuda not found (no NVIDIA driver on this machine)".into(),
+            });
+        }
+        catch_unwind(|| Self::open_checked(index)).unwrap_or_else(|_| {
+            Err(GpuError::NoDevice {
+                backend: BACKEND,
+                index: Some(index),
+                reason: "the CUDA driver library failed to load".into(),
+            })
+        })
+    }
+
+    fn open_checked(index: usize) -> Result<Self> {
+        let count = CudaContext::device_count().map_err(|e| GpuError::NoDevice {
+            backend: BACKEND,
+            index: Some(index),
+            reason: format!("cuDeviceGetCount failed (driver code {})", e.0 as i64),
+        })?;
+        if index >= usize::try_from(count).unwrap_or(0) {
+            return Err(GpuError::NoDevice {
+                backend: BACKEND,
+                index: Some(index),
+                reason: format!("{count} CUDA device(s) present"),
+            });
+        }
+        let here = format!("CUDA device {index}");
+        let ctx = CudaContext::new(index).map_err(|e| driver_error(&here, "cuCtxCreate", e))?;
+        let name = ctx.name().unwrap_or_else(|_| here.clone());
+        let attr = |a| {
+            ctx.attribute(a)
+                .map_err(|e| driver_error(&name, "cuDeviceGetAttribute", e))
+        };
+        let major = attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)?;
+        let minor = attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)?;
+        let units = attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)?;
+        let ptx = cached_ptx(&format!("compute_{major}{minor}")).map_err(|e| match e {
+            GpuError::Compile { log, .. } => GpuError::Compile {
+                backend: BACKEND,
+                device: name.clone(),
+                log,
+            },
+            other => other,
+        })?;
+        let module = ctx
+            .load_module(Ptx::from_src(ptx))
+            .map_err(|e| driver_error(&name, "cuModuleLoadData", e))?;
+        Ok(Self {
+            memory: ctx.total_mem().ok().map(|m| m as u64),
+            units: usize::try_from(units).unwrap_or(1),
+            stream: ctx.default_stream(),
+            name: format!("{name} (sm_{major}{minor})"),
+            _ctx: ctx,
+            module,
+            functions: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn err(&self, call: &'static str, e: DriverError) -> GpuError {
+        driver_error(&self.name, call, e)
+    }
+
+    fn function(&self, kernel: &str) -> Result<CudaFunction> {
+        let mut functions = self.functions.lock().map_err(|_| GpuError::Driver {
+            backend: BACKEND,
+            device: self.name.clone(),
+            call: "function cache lock (poisoned)",
+            code: 0,
+        })?;
+        if let Some(f) = functions.get(kernel) {
+            return Ok(f.clone());
+        }
+        let f = self
+            .module
+            .load_function(kernel)
+            .map_err(|e| self.err("cuModuleGetFunction", e))?;
+        functions.insert(kernel.to_string(), f.clone());
+        Ok(f)
+    }
+}
+
+impl Device for CudaDevice {
+    type Buffer = CudaSlice<u32>;
+
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    fn device_name(&self) -> &str {
+        &self.name
+    }
+
+    fn memory_bytes(&self) -> Option<u64> {
+        self.memory
+    }
+
+    fn compute_units(&self) -> usize {
+        self.units
+    }
+
+    fn is_accelerator(&self) -> bool {
+        true
+    }
+
+    fn group_size(&self) -> usize {
+        CUDA_GROUP
+    }
+
+    fn upload(&self, data: &[u32]) -> Result<Self::Buffer> {
+        if data.is_empty() {
+            return self.alloc_zeroed(1);
+        }
+        self.stream
+            .clone_htod(data)
+            .map_err(|e| self.err("cuMemcpyHtoD", e))
+    }
+
+    fn alloc_zeroed(&self, words: usize) -> Result<Self::Buffer> {
+        self.stream
+            .alloc_zeros::<u32>(words.max(1))
+            .map_err(|e| self.err("cuMemAlloc", e))
+    }
+
+    fn download(&self, buf: &Self::Buffer, out: &mut [u32]) -> Result<()> {
+        if out.is_empty() {
+            return Ok(());
+        }
+        if out.len() > buf.len() {
+            return Err(GpuError::InvalidInput(format!(
+                "download of {} words from a buffer of {}",
+                out.len(),
+                buf.len()
+            )));
+        }
+        let view = buf.slice(0..out.len());
+        self.stream
+            .memcpy_dtoh(&view, out)
+            .map_err(|e| self.err("cuMemcpyDtoH", e))?;
+        self.stream
+            .synchronize()
+            .map_err(|e| self.err("cuStreamSynchronize", e))
+    }
+
+    fn write(&self, buf: &mut Self::Buffer, data: &[u32]) -> Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        if data.len() > buf.len() {
+            return Err(GpuError::InvalidInput(format!(
+                "write of {} words into a buffer of {}",
+                data.len(),
+                buf.len()
+            )));
+        }
+        let mut view = buf.slice_mut(0..data.len());
+        self.stream
+            .memcpy_htod(data, &mut view)
+            .map_err(|e| self.err("cuMemcpyHtoD", e))
+    }
+
+    fn launch(&self, kernel: &str, threads: usize, args: &[Arg<'_, Self::Buffer>]) -> Result<()> {
+        if threads == 0 {
+            return Ok(());
+        }
+        let count = count_u32(threads)?;
+        let f = self.function(kernel)?;
+        let values: Vec<u32> = args
+            .iter()
+            .filter_map(|a| match a {
+                Arg::U32(v) => Some(*v),
+                Arg::Buf(_) => None,
+            })
+            .collect();
+        let mut next_value = values.iter();
+        let mut builder = self.stream.launch_builder(&f);
+        for a in args {
+            match a {
+                Arg::Buf(b) => {
+                    builder.arg(*b);
+                }
+                Arg::U32(_) => {
+                    if let Some(v) = next_value.next() {
+                        builder.arg(v);
+                    }
+                }
+            }
+        }
+        builder.arg(&count);
+        let cfg = LaunchConfig {
+            grid_dim: (count.div_ceil(BLOCK), 1, 1),
+            block_dim: (BLOCK, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        // SAFETY: argument types and order match the kernel signatures in src/cl (buffers
+        // of u32 words, then u32 scalars, then the thread count), and every buffer outlives
+        // the synchronize below.
+        unsafe { builder.launch(cfg) }.map_err(|e| self.err("cuLaunchKernel", e))?;
+        self.stream
+            .synchronize()
+            .map_err(|e| self.err("cuStreamSynchronize", e))
+    }
+}

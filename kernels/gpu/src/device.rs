@@ -1,0 +1,50 @@
+//! The small surface the MSM and NTT host logic needs from a GPU API: buffers of 32-bit
+//! words and one-dimensional kernel launches. CUDA and OpenCL each implement it once, so the
+//! orchestration in `msm.rs` and `ntt.rs` is written once.
+
+use crate::error::Result;
+
+/// One kernel argument.
+pub enum Arg<'a, B> {
+    Buf(&'a B),
+    U32(u32),
+}
+
+/// A compiled program on one device.
+pub trait Device: Send + Sync + 'static {
+    /// A device allocation of 32-bit words.
+    type Buffer: Send + Sync + 'static;
+
+    /// `cuda` or `opencl`.
+    fn backend(&self) -> &'static str;
+    /// The device's name, for logs and errors.
+    fn device_name(&self) -> &str;
+    /// Device memory in bytes, where the API tells.
+    fn memory_bytes(&self) -> Option<u64>;
+    /// SMs or compute units.
+    fn compute_units(&self) -> usize;
+    /// Threads per work-group/block every launch uses (the source's `GROUP`).
+    fn group_size(&self) -> usize;
+    /// True when the device is real acceleration hardware (a GPU or an accelerator card),
+    /// false for a CPU OpenCL device such as PoCL: `auto` skips those.
+    fn is_accelerator(&self) -> bool;
+
+    /// A new buffer holding `data`.
+    fn upload(&self, data: &[u32]) -> Result<Self::Buffer>;
+    /// A new buffer of `words` zero words.
+    fn alloc_zeroed(&self, words: usize) -> Result<Self::Buffer>;
+    /// Copies `buf` into `out` (`out.len()` words from the start).
+    fn download(&self, buf: &Self::Buffer, out: &mut [u32]) -> Result<()>;
+    /// Overwrites the start of `buf` with `data`.
+    fn write(&self, buf: &mut Self::Buffer, data: &[u32]) -> Result<()>;
+    /// Runs `kernel` on `threads` threads with `args` followed by `threads` as a final u32
+    /// argument (every kernel bounds-checks against it), and waits for it to finish.
+    fn launch(&self, kernel: &str, threads: usize, args: &[Arg<'_, Self::Buffer>]) -> Result<()>;
+}
+
+/// `threads` as the u32 every kernel takes; larger launches are split by the callers.
+pub(crate) fn count_u32(threads: usize) -> Result<u32> {
+    u32::try_from(threads).map_err(|_| {
+        crate::error::GpuError::InvalidInput(format!("{threads} GPU threads exceed 2^32"))
+    })
+}

@@ -1,0 +1,413 @@
+//! MSM host logic, written once over [`Device`]. On the device: signed window digits and a
+//! counting sort of (bucket, point) pairs (atomic counts, a host prefix sum over the bucket
+//! counts, atomic scatter), bucket sums through a segment tree (oversized buckets are cut
+//! into many segments), the bucket reduction, and the per-window sums. The host combines
+//! the few window sums with doublings.
+
+use std::marker::PhantomData;
+
+use ark_bn254::Fr;
+use ark_ec::short_weierstrass::{Affine, Projective};
+use ark_ec::AdditiveGroup;
+use ark_ff::Zero;
+
+use crate::convert::{affine_to_words, fr_to_words, xyzz_to_projective, xyzz_words, DeviceCurve};
+use crate::device::{count_u32, Arg, Device};
+use crate::error::{GpuError, Result};
+
+/// Scalar bits of BN254's Fr.
+const SCALAR_BITS: u32 = 254;
+/// Most entries one thread adds in the first round of bucket sums.
+const FIRST_SEGMENT: usize = 64;
+/// Most partial sums one thread adds in later rounds.
+const LATER_SEGMENT: usize = 32;
+/// Buckets per thread in the bucket reduction.
+const REDUCE_SEGMENT: u32 = 32;
+
+/// Bases resident on the device, as affine points (infinity as zeros), followed by
+/// `copies - 1` shifted copies when precomputation was asked for. `P` keeps G1 bases from
+/// being used as G2 ones.
+pub struct ResidentBases<D: Device, P> {
+    pub(crate) buf: D::Buffer,
+    pub(crate) len: usize,
+    /// Copies of the bases on the device (1: no precomputation).
+    copies: usize,
+    /// The window width the shifted copies were made for (`None` without copies).
+    window: Option<u32>,
+    _curve: PhantomData<fn() -> P>,
+}
+
+/// Uploads `points` once. With `precompute > 1`, also makes `precompute - 1` copies on the
+/// device, copy j being 2^(j c wk) times the bases (c the window width, wk the windows each
+/// copy serves): an MSM then reduces ceil(windows / precompute) windows instead of all of
+/// them, for `precompute` times the resident memory.
+pub fn load_bases<D: Device, P: DeviceCurve>(
+    dev: &D,
+    points: &[Affine<P>],
+    window: Option<u32>,
+    precompute: Option<u32>,
+) -> Result<ResidentBases<D, P>> {
+    let n = points.len();
+    let c = window.unwrap_or_else(|| window_bits(n)).clamp(2, 20);
+    let windows = (SCALAR_BITS / c + 1) as usize;
+    let copies = (precompute.unwrap_or(1).max(1) as usize).min(windows);
+    let copies = if n == 0 { 1 } else { copies };
+    if n.saturating_mul(copies) >= 1 << 31 {
+        return Err(GpuError::InvalidInput(format!(
+            "{n} bases x {copies} copies exceed the GPU MSM's 2^31 limit"
+        )));
+    }
+    let mut words = affine_to_words(points);
+    if words.is_empty() {
+        words.push(0);
+    }
+    words.resize(words.len() * copies, 0);
+    let buf = dev.upload(&words)?;
+    drop(words);
+    let wk = windows.div_ceil(copies);
+    for j in 1..copies {
+        dev.launch(
+            &format!("{}_shift_bases", P::PREFIX),
+            n,
+            &[
+                Arg::Buf(&buf),
+                Arg::U32(count_u32((j - 1) * n)?),
+                Arg::U32(count_u32(j * n)?),
+                Arg::U32(c * wk as u32),
+            ],
+        )?;
+    }
+    Ok(ResidentBases {
+        buf,
+        len: n,
+        copies,
+        window: (copies > 1).then_some(c),
+        _curve: PhantomData,
+    })
+}
+
+/// Window width for `n` points: about log2(n) - 3 bits, so that the bucket reduction
+/// (2 * 2^(c-1) additions per window) stays well below the n additions per window.
+pub fn window_bits(n: usize) -> u32 {
+    let log_n = usize::BITS - n.max(1).leading_zeros();
+    log_n.saturating_sub(3).clamp(3, 16)
+}
+
+/// Smallest chunk the MSM is split into when the device runs out of memory.
+const MIN_CHUNK: usize = 1 << 10;
+
+/// `sum scalars[i] * bases[i]` on the device. When the device runs out of memory for the
+/// scratch buffers (sorted entries, buckets), the scalars are split in halves, each half's
+/// MSM runs on its own and the results are added: big inputs degrade to chunks instead of
+/// failing. Only a chunk below `MIN_CHUNK` that still does not fit reports the error.
+pub fn msm<D: Device, P: DeviceCurve>(
+    dev: &D,
+    bases: &ResidentBases<D, P>,
+    scalars: &[Fr],
+    window: Option<u32>,
+) -> Result<Projective<P>> {
+    let n = scalars.len().min(bases.len);
+    msm_chunk(dev, bases, &scalars[..n], 0, window)
+}
+
+fn msm_chunk<D: Device, P: DeviceCurve>(
+    dev: &D,
+    bases: &ResidentBases<D, P>,
+    scalars: &[Fr],
+    offset: usize,
+    window: Option<u32>,
+) -> Result<Projective<P>> {
+    let split = |scalars: &[Fr]| -> Result<Projective<P>> {
+        let mid = scalars.len() / 2;
+        let (lo, hi) = scalars.split_at(mid);
+        Ok(msm_chunk(dev, bases, lo, offset, window)?
+            + msm_chunk(dev, bases, hi, offset + mid, window)?)
+    };
+    // Entry positions are u32 on the device: more (point, window) pairs than that are
+    // split before anything is allocated.
+    let c = window
+        .unwrap_or_else(|| window_bits(scalars.len()))
+        .clamp(2, 20);
+    let pairs = scalars.len() as u64 * u64::from(SCALAR_BITS / c + 1);
+    if pairs > u64::from(u32::MAX) && scalars.len() >= 2 {
+        return split(scalars);
+    }
+    match msm_once(dev, bases, scalars, offset, window) {
+        Err(GpuError::OutOfMemory { .. }) if scalars.len() >= 2 * MIN_CHUNK => split(scalars),
+        other => other,
+    }
+}
+
+/// One MSM of `scalars` against the bases starting at `offset`.
+fn msm_once<D: Device, P: DeviceCurve>(
+    dev: &D,
+    bases: &ResidentBases<D, P>,
+    scalars: &[Fr],
+    offset: usize,
+    window: Option<u32>,
+) -> Result<Projective<P>> {
+    let n = scalars.len();
+    if n == 0 {
+        return Ok(Projective::zero());
+    }
+    // Shifted copies fix the window width they were made for.
+    let c = bases
+        .window
+        .unwrap_or_else(|| window.unwrap_or_else(|| window_bits(n)).clamp(2, 20));
+    let all_windows = (SCALAR_BITS / c + 1) as usize;
+    // Windows left after the copies take over the upper ones.
+    let windows = all_windows.div_ceil(bases.copies);
+    let half = 1usize << (c - 1);
+
+    let bucket_count = windows * half;
+    let points = xyzz_words::<P>();
+    let layout = Layout {
+        c,
+        windows: all_windows,
+        wk: windows,
+        n_bases: bases.len,
+        offset,
+    };
+    let sorted = sort_on_device(dev, scalars, &layout)?;
+    let buckets = dev.alloc_zeroed(bucket_count * points)?;
+    if let Some((entries, runs)) = &sorted {
+        sum_runs::<D, P>(dev, Source::Bases(&bases.buf, entries), runs, &buckets)?;
+    }
+    drop(sorted);
+
+    // Bucket reduction: per_window threads per window, each over REDUCE_SEGMENT buckets.
+    let per_window = half.div_ceil(REDUCE_SEGMENT as usize);
+    let threads = windows * per_window;
+    let partial = dev.alloc_zeroed(threads * points)?;
+    dev.launch(
+        &format!("{}_reduce_buckets", P::PREFIX),
+        threads,
+        &[
+            Arg::Buf(&buckets),
+            Arg::Buf(&partial),
+            Arg::U32(count_u32(half)?),
+            Arg::U32(REDUCE_SEGMENT),
+            Arg::U32(count_u32(per_window)?),
+        ],
+    )?;
+    drop(buckets);
+
+    // Window sums: one run of per_window partials per window.
+    let runs: Vec<(u32, u32)> = (0..windows)
+        .map(|w| Ok((count_u32(w)?, count_u32(per_window)?)))
+        .collect::<Result<_>>()?;
+    let window_sums = dev.alloc_zeroed(windows * points)?;
+    sum_runs::<D, P>(dev, Source::Points(&partial), &runs, &window_sums)?;
+
+    let mut words = vec![0u32; windows * points];
+    dev.download(&window_sums, &mut words)?;
+    let mut acc = Projective::<P>::zero();
+    for w in (0..windows).rev() {
+        for _ in 0..c {
+            acc.double_in_place();
+        }
+        acc += xyzz_to_projective::<P>(&words[w * points..(w + 1) * points])?;
+    }
+    Ok(acc)
+}
+
+/// Sorted entries on the device and the (bucket id, entry count) runs.
+type SortedOnDevice<B> = (B, Vec<(u32, u32)>);
+
+/// How scalar digits map to buckets and points.
+#[derive(Clone, Copy)]
+struct Layout {
+    /// Window width in bits.
+    c: u32,
+    /// Windows of a scalar.
+    windows: usize,
+    /// Windows per copy of the bases (= `windows` without precomputed copies).
+    wk: usize,
+    /// Bases per copy.
+    n_bases: usize,
+    /// Index of the first scalar's base (chunked MSMs).
+    offset: usize,
+}
+
+/// Signed digits and the counting sort by bucket, on the device (`digits.h`): returns the
+/// sorted entries (`point << 1 | negate`, grouped by bucket in bucket order) and the
+/// (bucket id, entry count) of every non-empty bucket, or `None` when every digit is zero.
+/// Only the bucket counts cross to the host, for the prefix sum and the segment layout.
+fn sort_on_device<D: Device>(
+    dev: &D,
+    scalars: &[Fr],
+    layout: &Layout,
+) -> Result<Option<SortedOnDevice<D::Buffer>>> {
+    let Layout {
+        c,
+        windows,
+        wk,
+        n_bases,
+        offset,
+    } = *layout;
+    let n = scalars.len();
+    let buckets = wk << (c - 1);
+    let scalar_buf = dev.upload(&fr_to_words(scalars))?;
+    let digits = dev.alloc_zeroed(n * windows)?;
+    let counts = dev.alloc_zeroed(buckets)?;
+    dev.launch(
+        "msm_digits",
+        n,
+        &[
+            Arg::Buf(&scalar_buf),
+            Arg::Buf(&digits),
+            Arg::Buf(&counts),
+            Arg::U32(c),
+            Arg::U32(count_u32(windows)?),
+            Arg::U32(count_u32(wk)?),
+        ],
+    )?;
+    drop(scalar_buf);
+    let mut host_counts = vec![0u32; buckets];
+    dev.download(&counts, &mut host_counts)?;
+    let mut starts = Vec::with_capacity(buckets);
+    let mut runs = Vec::new();
+    let mut total = 0u32;
+    for (bucket, &k) in host_counts.iter().enumerate() {
+        starts.push(total);
+        if k > 0 {
+            runs.push((count_u32(bucket)?, k));
+        }
+        total = total
+            .checked_add(k)
+            .ok_or_else(|| GpuError::InvalidInput("more than 2^32 (point, window) pairs".into()))?;
+    }
+    if total == 0 {
+        return Ok(None);
+    }
+    let cursor = dev.upload(&starts)?;
+    let entries = dev.alloc_zeroed(total as usize)?;
+    dev.launch(
+        "msm_scatter",
+        n,
+        &[
+            Arg::Buf(&digits),
+            Arg::Buf(&cursor),
+            Arg::Buf(&entries),
+            Arg::U32(c),
+            Arg::U32(count_u32(windows)?),
+            Arg::U32(count_u32(wk)?),
+            Arg::U32(count_u32(n_bases)?),
+            Arg::U32(count_u32(offset)?),
+        ],
+    )?;
+    Ok(Some((entries, runs)))
+}
+
+/// What the first round of a segment tree adds up.
+enum Source<'a, B> {
+    /// Affine bases selected by sorted entries.
+    Bases(&'a B, &'a B),
+    /// XYZZ points, consecutive.
+    Points(&'a B),
+}
+
+/// Sums consecutive runs of inputs: run k has `runs[k].1` inputs and its sum is written to
+/// `out[runs[k].0]`. Runs longer than a segment are cut into segments whose partial sums
+/// are summed again, round after round, so no thread adds more than a segment's worth.
+fn sum_runs<D: Device, P: DeviceCurve>(
+    dev: &D,
+    source: Source<'_, D::Buffer>,
+    runs: &[(u32, u32)],
+    out: &D::Buffer,
+) -> Result<()> {
+    let points = xyzz_words::<P>();
+    let mut runs: Vec<(u32, u32)> = runs.to_vec();
+    let mut current: Option<D::Buffer> = None;
+    let mut segment = match source {
+        Source::Bases(..) => FIRST_SEGMENT,
+        Source::Points(_) => LATER_SEGMENT,
+    };
+    loop {
+        let last = runs.iter().all(|&(_, k)| k as usize <= segment);
+        let mut starts = Vec::new();
+        let mut owners = Vec::new();
+        let mut pos = 0u32;
+        for &(owner, k) in &runs {
+            let mut left = k;
+            while left > 0 {
+                let take = left.min(segment as u32);
+                starts.push(pos);
+                owners.push(owner);
+                pos += take;
+                left -= take;
+            }
+        }
+        starts.push(pos);
+        let segs = owners.len();
+        if segs == 0 {
+            return Ok(());
+        }
+        let dest: Vec<u32> = if last {
+            owners.clone()
+        } else {
+            (0..count_u32(segs)?).collect()
+        };
+        let starts_buf = dev.upload(&starts)?;
+        let dest_buf = dev.upload(&dest)?;
+        let next = if last {
+            None
+        } else {
+            Some(dev.alloc_zeroed(segs * points)?)
+        };
+        let target = next.as_ref().unwrap_or(out);
+        match (&current, &source) {
+            (None, Source::Bases(bases, entries)) => dev.launch(
+                &format!("{}_sum_bases", P::PREFIX),
+                segs,
+                &[
+                    Arg::Buf(*bases),
+                    Arg::Buf(*entries),
+                    Arg::Buf(&starts_buf),
+                    Arg::Buf(&dest_buf),
+                    Arg::Buf(target),
+                ],
+            )?,
+            (None, Source::Points(input)) => {
+                launch_sum_points::<D, P>(dev, input, &starts_buf, &dest_buf, target, segs)?
+            }
+            (Some(input), _) => {
+                launch_sum_points::<D, P>(dev, input, &starts_buf, &dest_buf, target, segs)?
+            }
+        }
+        if last {
+            return Ok(());
+        }
+        // The next round's runs: consecutive segments with the same owner.
+        let mut next_runs: Vec<(u32, u32)> = Vec::new();
+        for &o in &owners {
+            match next_runs.last_mut() {
+                Some((owner, k)) if *owner == o => *k += 1,
+                _ => next_runs.push((o, 1)),
+            }
+        }
+        runs = next_runs;
+        current = next;
+        segment = LATER_SEGMENT;
+    }
+}
+
+fn launch_sum_points<D: Device, P: DeviceCurve>(
+    dev: &D,
+    input: &D::Buffer,
+    starts: &D::Buffer,
+    dest: &D::Buffer,
+    out: &D::Buffer,
+    segs: usize,
+) -> Result<()> {
+    dev.launch(
+        &format!("{}_sum_points", P::PREFIX),
+        segs,
+        &[
+            Arg::Buf(input),
+            Arg::Buf(starts),
+            Arg::Buf(dest),
+            Arg::Buf(out),
+        ],
+    )
+}

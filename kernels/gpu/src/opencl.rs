@@ -1,0 +1,290 @@
+//! The OpenCL driver (opencl3, libOpenCL loaded at run time): GPUs, accelerator cards with
+//! an OpenCL runtime, and PoCL's CPU device in CI.
+
+use std::collections::HashMap;
+use std::ptr;
+use std::sync::Mutex;
+
+use opencl3::command_queue::CommandQueue;
+use opencl3::context::Context;
+use opencl3::device::{
+    Device as ClDevice, CL_DEVICE_TYPE_ACCELERATOR, CL_DEVICE_TYPE_ALL, CL_DEVICE_TYPE_GPU,
+};
+use opencl3::kernel::{ExecuteKernel, Kernel};
+use opencl3::memory::{Buffer, CL_MEM_READ_WRITE};
+use opencl3::program::Program;
+use opencl3::types::{cl_uint, CL_BLOCKING};
+
+use crate::device::{Arg, Device};
+use crate::error::{GpuError, Result};
+use crate::source::{kernel_source, Dialect, OPENCL_GROUP};
+
+const BACKEND: &str = "opencl";
+/// OpenCL's error codes for allocation failures.
+const CL_MEM_OBJECT_ALLOCATION_FAILURE: i32 = -4;
+const CL_OUT_OF_RESOURCES: i32 = -5;
+const CL_OUT_OF_HOST_MEMORY: i32 = -6;
+
+/// One OpenCL device with the kernel program built for it.
+pub struct OpenClDevice {
+    name: String,
+    memory: Option<u64>,
+    units: usize,
+    accelerator: bool,
+    context: Context,
+    queue: CommandQueue,
+    /// Kernel objects hold their arguments, so launches are serialised through this lock.
+    kernels: Mutex<HashMap<String, Kernel>>,
+    program: Program,
+}
+
+/// Every OpenCL device of every platform, GPUs and accelerators first (so index 0 is the
+/// best one), then CPU devices such as PoCL's.
+fn devices() -> Result<Vec<ClDevice>> {
+    let platforms = opencl3::platform::get_platforms().map_err(|e| GpuError::NoDevice {
+        backend: BACKEND,
+        index: None,
+        reason: format!("no OpenCL platform (is an ICD such as pocl-opencl-icd installed?): {e}"),
+    })?;
+    let mut fast = Vec::new();
+    let mut slow = Vec::new();
+    for p in platforms {
+        let Ok(ids) = p.get_devices(CL_DEVICE_TYPE_ALL) else {
+            continue;
+        };
+        for id in ids {
+            let d = ClDevice::new(id);
+            let ty = d.dev_type().unwrap_or(0);
+            if ty & (CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_ACCELERATOR) != 0 {
+                fast.push(d);
+            } else {
+                slow.push(d);
+            }
+        }
+    }
+    fast.extend(slow);
+    Ok(fast)
+}
+
+/// Serialises platform enumeration and program builds: PoCL 3.1 crashed (SIGSEGV) when two
+/// threads built programs at once in our tests, and opening is rare enough not to matter.
+static OPEN_LOCK: Mutex<()> = Mutex::new(());
+
+impl OpenClDevice {
+    /// Opens device `index` (GPUs first) and builds the kernels for it.
+    pub fn open(index: usize) -> Result<Self> {
+        let _guard = OPEN_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        let list = devices()?;
+        let count = list.len();
+        let Some(device) = list.into_iter().nth(index) else {
+            return Err(GpuError::NoDevice {
+                backend: BACKEND,
+                index: Some(index),
+                reason: format!("{count} OpenCL device(s) present"),
+            });
+        };
+        let name = device
+            .name()
+            .unwrap_or_else(|_| "unknown OpenCL device".into());
+        let ty = device.dev_type().unwrap_or(0);
+        let driver_err = |call: &'static str, code: i32| GpuError::Driver {
+            backend: BACKEND,
+            device: name.clone(),
+            call,
+            code: code.into(),
+        };
+        let context =
+            Context::from_device(&device).map_err(|e| driver_err("clCreateContext", e.0))?;
+        #[allow(deprecated)]
+        let queue = CommandQueue::create_default(&context, 0)
+            .map_err(|e| driver_err("clCreateCommandQueue", e.0))?;
+        let source = kernel_source(Dialect::OpenCl);
+        let program =
+            Program::create_and_build_from_source(&context, &source, "").map_err(|log| {
+                GpuError::Compile {
+                    backend: BACKEND,
+                    device: name.clone(),
+                    log,
+                }
+            })?;
+        Ok(Self {
+            memory: device.global_mem_size().ok(),
+            units: device.max_compute_units().map_or(1, |u| u as usize),
+            accelerator: ty & (CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_ACCELERATOR) != 0,
+            name: format!("{name} (OpenCL)"),
+            context,
+            queue,
+            kernels: Mutex::new(HashMap::new()),
+            program,
+        })
+    }
+
+    fn err(&self, call: &'static str, code: i32, bytes: usize) -> GpuError {
+        if matches!(
+            code,
+            CL_MEM_OBJECT_ALLOCATION_FAILURE | CL_OUT_OF_RESOURCES | CL_OUT_OF_HOST_MEMORY
+        ) {
+            GpuError::OutOfMemory {
+                backend: BACKEND,
+                device: self.name.clone(),
+                needed: bytes as u64,
+            }
+        } else {
+            GpuError::Driver {
+                backend: BACKEND,
+                device: self.name.clone(),
+                call,
+                code: code.into(),
+            }
+        }
+    }
+
+    fn alloc(&self, words: usize) -> Result<Buffer<cl_uint>> {
+        let words = words.max(1);
+        // SAFETY: no host pointer is passed; the size is in elements of cl_uint.
+        unsafe {
+            Buffer::<cl_uint>::create(&self.context, CL_MEM_READ_WRITE, words, ptr::null_mut())
+        }
+        .map_err(|e| self.err("clCreateBuffer", e.0, words * 4))
+    }
+}
+
+impl Device for OpenClDevice {
+    type Buffer = Buffer<cl_uint>;
+
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    fn device_name(&self) -> &str {
+        &self.name
+    }
+
+    fn memory_bytes(&self) -> Option<u64> {
+        self.memory
+    }
+
+    fn compute_units(&self) -> usize {
+        self.units
+    }
+
+    fn is_accelerator(&self) -> bool {
+        self.accelerator
+    }
+
+    fn group_size(&self) -> usize {
+        OPENCL_GROUP
+    }
+
+    fn upload(&self, data: &[u32]) -> Result<Self::Buffer> {
+        let mut buf = self.alloc(data.len())?;
+        self.write(&mut buf, data)?;
+        Ok(buf)
+    }
+
+    fn alloc_zeroed(&self, words: usize) -> Result<Self::Buffer> {
+        let mut buf = self.alloc(words)?;
+        let zero: cl_uint = 0;
+        // SAFETY: the fill covers exactly the buffer's size; we wait for it before returning.
+        let event = unsafe {
+            self.queue
+                .enqueue_fill_buffer(&mut buf, &[zero], 0, words.max(1) * 4, &[])
+        }
+        .map_err(|e| self.err("clEnqueueFillBuffer", e.0, words * 4))?;
+        event
+            .wait()
+            .map_err(|e| self.err("clWaitForEvents", e.0, 0))?;
+        Ok(buf)
+    }
+
+    fn download(&self, buf: &Self::Buffer, out: &mut [u32]) -> Result<()> {
+        if out.is_empty() {
+            return Ok(());
+        }
+        // SAFETY: a blocking read of out.len() words into `out`; callers never ask for more
+        // words than the buffer was created with.
+        unsafe {
+            self.queue
+                .enqueue_read_buffer(buf, CL_BLOCKING, 0, out, &[])
+        }
+        .map_err(|e| self.err("clEnqueueReadBuffer", e.0, 0))?;
+        Ok(())
+    }
+
+    fn write(&self, buf: &mut Self::Buffer, data: &[u32]) -> Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        // SAFETY: a blocking write of data.len() words, within the buffer's size.
+        unsafe {
+            self.queue
+                .enqueue_write_buffer(buf, CL_BLOCKING, 0, data, &[])
+        }
+        .map_err(|e| self.err("clEnqueueWriteBuffer", e.0, 0))?;
+        Ok(())
+    }
+
+    fn launch(&self, kernel: &str, threads: usize, args: &[Arg<'_, Self::Buffer>]) -> Result<()> {
+        if threads == 0 {
+            return Ok(());
+        }
+        let count = crate::device::count_u32(threads)?;
+        let mut kernels = self.kernels.lock().map_err(|_| GpuError::Driver {
+            backend: BACKEND,
+            device: self.name.clone(),
+            call: "kernel cache lock (poisoned)",
+            code: 0,
+        })?;
+        if !kernels.contains_key(kernel) {
+            let k = Kernel::create(&self.program, kernel)
+                .map_err(|e| self.err("clCreateKernel", e.0, 0))?;
+            kernels.insert(kernel.to_string(), k);
+        }
+        let Some(k) = kernels.get(kernel) else {
+            return Err(self.err("clCreateKernel", 0, 0));
+        };
+        let mut exec = ExecuteKernel::new(k);
+        let values: Vec<cl_uint> = args
+            .iter()
+            .filter_map(|a| match a {
+                Arg::U32(v) => Some(*v),
+                Arg::Buf(_) => None,
+            })
+            .collect();
+        let mut next_value = values.iter();
+        for a in args {
+            match a {
+                // SAFETY: argument types match the kernel signatures in src/cl (pointers to
+                // buffers, then u32 scalars), checked by the conformance tests.
+                Arg::Buf(b) => unsafe {
+                    exec.set_arg(*b);
+                },
+                Arg::U32(_) => {
+                    if let Some(v) = next_value.next() {
+                        // SAFETY: as above.
+                        unsafe {
+                            exec.set_arg(v);
+                        }
+                    }
+                }
+            }
+        }
+        // SAFETY: as above; the last argument is the thread count every kernel checks.
+        unsafe {
+            exec.set_arg(&count);
+        }
+        let local = OPENCL_GROUP;
+        let global = threads.div_ceil(local) * local;
+        // SAFETY: every buffer argument outlives the call, which waits for completion.
+        let event = unsafe {
+            exec.set_global_work_size(global)
+                .set_local_work_size(local)
+                .enqueue_nd_range(&self.queue)
+        }
+        .map_err(|e| self.err("clEnqueueNDRangeKernel", e.0, 0))?;
+        event
+            .wait()
+            .map_err(|e| self.err("clWaitForEvents", e.0, 0))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,167 @@
+//! The kernel source: one tree of C files (`src/cl/`) compiled as CUDA or OpenCL C, with
+//! the field constants generated here from the arkworks types instead of typed by hand.
+
+use ark_ff::{BigInteger, Field, PrimeField};
+use sha2::{Digest, Sha256};
+
+/// Which compiler will read the source. The text differs only in a leading comment: the
+/// dialect itself is chosen by the compilers' own macros (`__CUDACC__`) in `common.h`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Cuda,
+    OpenCl,
+}
+
+/// Threads per work-group (OpenCL) and per block (CUDA): the drivers launch with these and
+/// the source's `GROUP` (local-memory NTT block size) is defined from them.
+pub const OPENCL_GROUP: usize = 64;
+pub const CUDA_GROUP: usize = 256;
+
+/// 32-bit limbs per field element: BN254's Fq and Fr both fit in 256 bits.
+pub const LIMBS: usize = 8;
+
+const COMMON: &str = include_str!("cl/common.h");
+const FIELD: &str = include_str!("cl/field.h");
+const FQ2: &str = include_str!("cl/fq2.h");
+const EC: &str = include_str!("cl/ec.h");
+const MSM: &str = include_str!("cl/msm.h");
+const NTT: &str = include_str!("cl/ntt.h");
+const DIGITS: &str = include_str!("cl/digits.h");
+
+/// The complete kernel source for `dialect`.
+pub fn kernel_source(dialect: Dialect) -> String {
+    let mut s = String::new();
+    s.push_str(match dialect {
+        Dialect::Cuda => "// appliance GPU kernels, CUDA flavour\n",
+        Dialect::OpenCl => "// appliance GPU kernels, OpenCL C flavour\n",
+    });
+    s.push_str(COMMON);
+    let group = match dialect {
+        Dialect::Cuda => CUDA_GROUP,
+        Dialect::OpenCl => OPENCL_GROUP,
+    };
+    s.push_str(&format!("#define LIMBS {LIMBS}\n#define GROUP {group}\n"));
+    s.push_str(&field_constants::<ark_bn254::Fq>("Fq"));
+    s.push_str(&field_constants::<ark_bn254::Fr>("Fr"));
+    s.push_str(&FIELD.replace("FIELD", "Fq"));
+    s.push_str(&FIELD.replace("FIELD", "Fr"));
+    s.push_str(FQ2);
+    for (point, field) in [("G1", "Fq"), ("G2", "Fq2")] {
+        let instantiate = |t: &str| t.replace("POINT", point).replace("FIELD", field);
+        s.push_str(&instantiate(EC));
+        s.push_str(&instantiate(MSM));
+    }
+    s.push_str(NTT);
+    s.push_str(DIGITS);
+    s
+}
+
+/// SHA-256 of the source and the compiler options: the key of compiled-kernel caches.
+pub fn cache_key(source: &str, options: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(source.as_bytes());
+    h.update([0u8]);
+    h.update(options.as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `#define`s for the field's modulus, its Montgomery one (R mod p) and
+/// -p^-1 mod 2^32, all derived from `F`'s arkworks definition.
+fn field_constants<F: PrimeField>(name: &str) -> String {
+    let modulus = limbs32(&F::MODULUS.to_bytes_le());
+    // The internal (Montgomery) representation of one is R mod p.
+    let one_mont = limbs32(&montgomery_repr(F::ONE));
+    let inv = neg_inverse_mod_2_32(modulus[0]);
+    // p - 2, the exponent of Fermat inversion.
+    let mut p_minus_2 = F::MODULUS;
+    p_minus_2.sub_with_borrow(&F::BigInt::from(2u64));
+    format!(
+        "#define {name}_P_LIMBS {{{}}}\n#define {name}_ONE_LIMBS {{{}}}\n#define {name}_INV 0x{inv:08x}u\n#define {name}_PM2_LIMBS {{{}}}\n",
+        hex_list(&modulus),
+        hex_list(&one_mont),
+        hex_list(&limbs32(&p_minus_2.to_bytes_le()))
+    )
+}
+
+/// The bytes of `x`'s Montgomery representation, little endian: what arkworks stores and
+/// what the device computes with.
+fn montgomery_repr<F: PrimeField>(x: F) -> Vec<u8> {
+    // x * R as an integer is the Montgomery form of x; `into_bigint` undoes one factor R,
+    // so x's representation is into_bigint(x * R) where R = 2^256 mod p. Computing it this
+    // way keeps us on the public API.
+    let r = F::from_le_bytes_mod_order(&{
+        let mut b = vec![0u8; 33];
+        b[32] = 1;
+        b
+    });
+    (x * r).into_bigint().to_bytes_le()
+}
+
+/// Little-endian bytes to `LIMBS` 32-bit limbs (zero padded).
+pub(crate) fn limbs32(bytes: &[u8]) -> [u32; LIMBS] {
+    let mut out = [0u32; LIMBS];
+    for (i, chunk) in bytes.chunks(4).take(LIMBS).enumerate() {
+        let mut w = [0u8; 4];
+        w[..chunk.len()].copy_from_slice(chunk);
+        out[i] = u32::from_le_bytes(w);
+    }
+    out
+}
+
+fn hex_list(limbs: &[u32]) -> String {
+    limbs
+        .iter()
+        .map(|l| format!("0x{l:08x}u"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// -p^-1 mod 2^32 by Newton's iteration (each step doubles the correct low bits).
+fn neg_inverse_mod_2_32(p0: u32) -> u32 {
+    let mut inv: u32 = 1;
+    for _ in 0..5 {
+        inv = inv.wrapping_mul(2u32.wrapping_sub(p0.wrapping_mul(inv)));
+    }
+    inv.wrapping_neg()
+}
+
+/// Keeps `Field` in use for the doc links above without a warning in some feature sets.
+#[allow(dead_code)]
+fn _assert_field<F: Field>() {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ark_ff::MontConfig;
+
+    #[test]
+    fn generated_constants_match_arkworks_montgomery_parameters() {
+        let fq_inv = <ark_bn254::FqConfig as MontConfig<4>>::INV as u32;
+        let p = limbs32(&ark_bn254::Fq::MODULUS.to_bytes_le());
+        assert_eq!(neg_inverse_mod_2_32(p[0]), fq_inv);
+        let r = <ark_bn254::FqConfig as MontConfig<4>>::R.to_bytes_le();
+        assert_eq!(montgomery_repr(ark_bn254::Fq::ONE), r);
+        let fr_r = <ark_bn254::FrConfig as MontConfig<4>>::R.to_bytes_le();
+        assert_eq!(montgomery_repr(ark_bn254::Fr::ONE), fr_r);
+    }
+
+    #[test]
+    fn source_instantiates_every_template() {
+        let s = kernel_source(Dialect::OpenCl);
+        for name in [
+            "G1_sum_bases",
+            "G2_sum_points",
+            "G2_reduce_buckets",
+            "Fr_butterfly",
+            "Fq_selftest",
+            "Fr_selftest",
+            "Fq2_selftest",
+            "msm_digits",
+            "msm_scatter",
+        ] {
+            assert!(s.contains(name), "missing {name}");
+        }
+        assert!(!s.contains("POINT") && !s.contains("FIELD"));
+        assert_ne!(cache_key(&s, "a"), cache_key(&s, "b"));
+    }
+}

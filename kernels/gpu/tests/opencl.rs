@@ -1,0 +1,273 @@
+//! The OpenCL backend on whatever OpenCL device is present (PoCL's CPU device in CI):
+//! field arithmetic against arkworks, then the whole conformance suite. Without any OpenCL
+//! runtime these tests fail unless `APPLIANCE_SKIP_OPENCL=1` says the machine has none.
+#![cfg(feature = "opencl")]
+
+use std::time::Instant;
+
+use ark_bn254::{Fq, Fq2, Fr};
+use ark_ff::{Field, PrimeField, UniformRand, Zero};
+use kernels_gpu::convert::DeviceField;
+use kernels_gpu::opencl::OpenClDevice;
+use kernels_gpu::{Arg, Device, GpuBackend};
+use kernels_testkit::{run_suite, SuiteOptions};
+
+fn device() -> Option<OpenClDevice> {
+    match OpenClDevice::open(0) {
+        Ok(d) => Some(d),
+        Err(e) if std::env::var_os("APPLIANCE_SKIP_OPENCL").is_some() => {
+            eprintln!("skipping: {e}");
+            None
+        }
+        Err(e) => panic!("no OpenCL device (set APPLIANCE_SKIP_OPENCL=1 to skip): {e}"),
+    }
+}
+
+/// Values that stress carries and reductions, then random ones.
+fn samples<F: Field + UniformRand>(edge: &[F], count: usize) -> Vec<F> {
+    let mut rng = ark_std::test_rng();
+    let mut v = edge.to_vec();
+    while v.len() < count {
+        v.push(F::rand(&mut rng));
+    }
+    v
+}
+
+fn prime_edges<F: PrimeField>() -> Vec<F> {
+    vec![
+        F::zero(),
+        F::one(),
+        -F::one(),
+        F::from(2u64),
+        -F::from(2u64),
+        F::from(u64::MAX),
+        F::from_le_bytes_mod_order(&[0xff; 32]),
+        F::from(2u64).inverse().unwrap_or(F::one()),
+    ]
+}
+
+/// Runs `{name}_selftest` on every pair (a[i], b[rev i]) and compares with arkworks.
+fn check_field<F: DeviceField + UniformRand>(dev: &OpenClDevice, name: &str, edge: &[F]) {
+    let a = samples(edge, 256);
+    let mut b = a.clone();
+    b.reverse();
+    let words = |v: &[F]| {
+        let mut w = Vec::new();
+        for x in v {
+            x.push_words(&mut w);
+        }
+        w
+    };
+    let ab = dev.upload(&words(&a)).expect("upload a");
+    let bb = dev.upload(&words(&b)).expect("upload b");
+    let out = dev.alloc_zeroed(4 * a.len() * F::WORDS).expect("alloc");
+    dev.launch(
+        &format!("{name}_selftest"),
+        a.len(),
+        &[Arg::Buf(&ab), Arg::Buf(&bb), Arg::Buf(&out)],
+    )
+    .expect("launch");
+    let mut got = vec![0u32; 4 * a.len() * F::WORDS];
+    dev.download(&out, &mut got).expect("download");
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        let want = [*x * y, *x + y, *x - y, x.square()];
+        for (k, w) in want.iter().enumerate() {
+            let at = (4 * i + k) * F::WORDS;
+            let g = F::from_words(&got[at..at + F::WORDS]).expect("reduced");
+            assert_eq!(g, *w, "{name} op {k} on pair {i}: {x} , {y}");
+        }
+    }
+}
+
+#[test]
+fn field_arithmetic_matches_arkworks() {
+    let Some(dev) = device() else { return };
+    check_field::<Fq>(&dev, "Fq", &prime_edges::<Fq>());
+    check_field::<Fr>(&dev, "Fr", &prime_edges::<Fr>());
+    let fq = prime_edges::<Fq>();
+    let fq2: Vec<Fq2> = fq
+        .iter()
+        .flat_map(|&x| {
+            [
+                Fq2::new(x, Fq::zero()),
+                Fq2::new(Fq::zero(), x),
+                Fq2::new(x, -x),
+            ]
+        })
+        .collect();
+    check_field::<Fq2>(&dev, "Fq2", &fq2);
+}
+
+/// The conformance suite, sized for PoCL on two cores (`GPU_SUITE_MAX_LOG` overrides).
+#[test]
+fn opencl_backend_passes_the_conformance_suite() {
+    let Some(dev) = device() else { return };
+    let backend = GpuBackend::new(dev);
+    let max_log = std::env::var("GPU_SUITE_MAX_LOG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(16);
+    let options = SuiteOptions {
+        max_log_msm: max_log,
+        max_log_msm_g2: 10,
+        max_log_ntt: max_log,
+        seed: 0x0c1,
+    };
+    let start = Instant::now();
+    let report = run_suite(&backend, &options, &mut |name| {
+        eprintln!("  [{:>7.1}s] {name}", start.elapsed().as_secs_f64());
+    });
+    eprintln!("{report}");
+    assert!(report.passed(), "{report}");
+    assert!(report.checks.len() > 40, "too few checks: {report}");
+}
+
+/// A device that refuses allocations above `max_words`, as a GPU with little memory
+/// would: the MSM must split into chunks and the NTT must fall back to the CPU, with the
+/// same results.
+struct Limited {
+    inner: OpenClDevice,
+    max_words: usize,
+    refusals: std::sync::atomic::AtomicUsize,
+}
+
+impl Limited {
+    fn check(&self, words: usize) -> kernels_gpu::Result<()> {
+        if words > self.max_words {
+            self.refusals
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Err(kernels_gpu::GpuError::OutOfMemory {
+                backend: "opencl",
+                device: "limited".into(),
+                needed: words as u64 * 4,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Device for Limited {
+    type Buffer = <OpenClDevice as Device>::Buffer;
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+    fn device_name(&self) -> &str {
+        self.inner.device_name()
+    }
+    fn memory_bytes(&self) -> Option<u64> {
+        Some(self.max_words as u64 * 4)
+    }
+    fn compute_units(&self) -> usize {
+        self.inner.compute_units()
+    }
+    fn is_accelerator(&self) -> bool {
+        false
+    }
+    fn group_size(&self) -> usize {
+        self.inner.group_size()
+    }
+    fn upload(&self, data: &[u32]) -> kernels_gpu::Result<Self::Buffer> {
+        self.check(data.len())?;
+        self.inner.upload(data)
+    }
+    fn alloc_zeroed(&self, words: usize) -> kernels_gpu::Result<Self::Buffer> {
+        self.check(words)?;
+        self.inner.alloc_zeroed(words)
+    }
+    fn download(&self, buf: &Self::Buffer, out: &mut [u32]) -> kernels_gpu::Result<()> {
+        self.inner.download(buf, out)
+    }
+    fn write(&self, buf: &mut Self::Buffer, data: &[u32]) -> kernels_gpu::Result<()> {
+        self.inner.write(buf, data)
+    }
+    fn launch(
+        &self,
+        kernel: &str,
+        threads: usize,
+        args: &[Arg<'_, Self::Buffer>],
+    ) -> kernels_gpu::Result<()> {
+        self.inner.launch(kernel, threads, args)
+    }
+}
+
+#[test]
+fn out_of_device_memory_chunks_the_msm_and_moves_the_ntt_to_the_cpu() {
+    use ark_bn254::{G1Affine, G1Projective};
+    use ark_ec::VariableBaseMSM;
+    use kernels_accel::{MsmConfig, NttConfig};
+    use std::sync::atomic::Ordering;
+
+    let Some(dev) = device() else { return };
+    // 2^13 G1 bases take 131072 words and fit; the full MSM's bucket array (24 windows x
+    // 1024 buckets x 32 words) does not, its halves' do.
+    let backend = GpuBackend::new(Limited {
+        inner: dev,
+        max_words: 500_000,
+        refusals: Default::default(),
+    });
+    let n = 1 << 13;
+    let mut rng = ark_std::test_rng();
+    let bases: Vec<G1Affine> = kernels_testkit::random_g1_bases(n, &mut rng);
+    let scalars: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
+    let loaded =
+        kernels_accel::load_bases::<G1Projective, _>(&backend, &bases, &MsmConfig::default())
+            .expect("bases fit");
+    let got = kernels_accel::msm(&backend, &loaded, &scalars, &MsmConfig::default())
+        .expect("chunked msm");
+    let want = G1Projective::msm(&bases, &scalars).expect("reference msm");
+    assert_eq!(got, want);
+    let after_msm = backend.device().refusals.load(Ordering::Relaxed);
+    assert!(after_msm > 0, "the MSM never hit the limit");
+
+    // 2^16 scalars are 524288 words: over the limit, so the NTT runs on the CPU.
+    let mut data: Vec<Fr> = (0..1 << 16).map(|_| Fr::rand(&mut rng)).collect();
+    let mut want = data.clone();
+    let domain =
+        <ark_poly::Radix2EvaluationDomain<Fr> as ark_poly::EvaluationDomain<Fr>>::new(data.len())
+            .expect("domain");
+    ark_poly::EvaluationDomain::fft_in_place(&domain, &mut want);
+    kernels_accel::ntt(&backend, &mut [&mut data[..]], &NttConfig::forward()).expect("ntt");
+    assert_eq!(data, want);
+    assert!(backend.device().refusals.load(Ordering::Relaxed) > after_msm);
+}
+
+/// Precomputed shifted bases (`MsmConfig::precompute_factor`) give arkworks' results for
+/// G1 and G2, with points at infinity among the bases and 0 / 1 / -1 among the scalars.
+#[test]
+fn precomputed_shifted_bases_give_the_same_msm() {
+    use ark_bn254::{G1Affine, G1Projective, G2Affine, G2Projective};
+    use ark_ec::{AffineRepr, VariableBaseMSM};
+    use kernels_accel::MsmConfig;
+
+    let Some(dev) = device() else { return };
+    let backend = GpuBackend::new(dev);
+    let mut rng = ark_std::test_rng();
+    let n = 700;
+    let mut scalars: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
+    scalars[..3].copy_from_slice(&[Fr::zero(), Fr::from(1u64), -Fr::from(1u64)]);
+    let mut g1: Vec<G1Affine> = kernels_testkit::random_g1_bases(n, &mut rng);
+    g1[5] = G1Affine::zero();
+    let mut g2: Vec<G2Affine> = kernels_testkit::random_g2_bases(n, &mut rng);
+    g2[6] = G2Affine::zero();
+    let want1 = G1Projective::msm(&g1, &scalars).expect("g1 reference");
+    let want2 = G2Projective::msm(&g2, &scalars).expect("g2 reference");
+    for (factor, window) in [(2, None), (3, Some(7)), (4, Some(13)), (100, Some(5))] {
+        let config = MsmConfig {
+            window_bits: window,
+            precompute_factor: Some(factor),
+        };
+        let b1 =
+            kernels_accel::load_bases::<G1Projective, _>(&backend, &g1, &config).expect("g1 bases");
+        let got =
+            kernels_accel::msm(&backend, &b1, &scalars, &MsmConfig::default()).expect("g1 msm");
+        assert_eq!(got, want1, "G1, factor {factor}, window {window:?}");
+        // Fewer scalars than bases: the tail counts as zero.
+        let short = kernels_accel::msm(&backend, &b1, &scalars[..100], &config).expect("short");
+        let want_short = G1Projective::msm(&g1[..100], &scalars[..100]).expect("reference");
+        assert_eq!(short, want_short, "G1 short, factor {factor}");
+        let b2 =
+            kernels_accel::load_bases::<G2Projective, _>(&backend, &g2, &config).expect("g2 bases");
+        let got = kernels_accel::msm(&backend, &b2, &scalars, &config).expect("g2 msm");
+        assert_eq!(got, want2, "G2, factor {factor}, window {window:?}");
+    }
+}
