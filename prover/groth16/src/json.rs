@@ -1,6 +1,7 @@
 //! snarkjs JSON files: `proof.json`, `public.json`, `verification_key.json`.
 //!
-//! snarkjs writes them with `JSON.stringify(value, null, 1)`: one-space indentation, no
+//! snarkjs writes them with `JSON.stringify(value, null, 1)` (its CLI with `bfj`, which only
+//! differs for an empty `public.json`, see [`public_to_json`]): one-space indentation, no
 //! trailing newline, affine points with a projective `"1"` coordinate, G2 coordinates as
 //! `[c0, c1]`, numbers as decimal strings. We write the same bytes, and read strictly
 //! (values must be canonical: below the modulus).
@@ -71,7 +72,14 @@ pub fn proof_to_json(proof: &Proof) -> String {
 }
 
 /// `public.json` exactly as snarkjs writes it.
+///
+/// The snarkjs CLI writes with `bfj`, which matches `JSON.stringify(v, null, 1)` except for
+/// an empty array: `"[\n]"`, not `"[]"`. That is what a circuit without public signals
+/// (nPublic = 0) gets.
 pub fn public_to_json(public: &[Fr]) -> String {
+    if public.is_empty() {
+        return "[\n]".into();
+    }
     snarkjs_json(&public.iter().map(dec).collect::<Vec<_>>())
 }
 

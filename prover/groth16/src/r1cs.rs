@@ -21,6 +21,8 @@ pub struct R1cs {
     pub n_wires: usize,
     pub n_pub_out: usize,
     pub n_pub_in: usize,
+    /// As circom declares it: may count private inputs that are in no constraint and so
+    /// are no wire (then `1 + n_pub_out + n_pub_in + n_prv_in > n_wires`).
     pub n_prv_in: usize,
     pub constraints: Vec<[LinearCombination; 3]>,
 }
@@ -45,10 +47,14 @@ impl R1cs {
         let n_prv_in = h.u32()? as usize;
         let _n_labels = h.u64()?;
         let m = h.u32()? as usize;
-        if 1 + n_pub_out + n_pub_in + n_prv_in > n_wires {
+        // Only the public signals are sure to be wires (1..=nPubOut+nPubIn). circom drops a
+        // private input that appears in no constraint from the wires yet still counts it in
+        // nPrvIn (`signal input pad;` unused: 3 private inputs, 2 of them wires), so nPrvIn
+        // may exceed the wires left.
+        if 1 + n_pub_out + n_pub_in > n_wires {
             return Err(Groth16Error::InvalidHeader {
                 file: FILE,
-                what: format!("{n_wires} wires cannot hold the declared inputs and outputs"),
+                what: format!("{n_wires} wires cannot hold the declared public signals"),
             });
         }
         let mut r = bin.reader(2)?;

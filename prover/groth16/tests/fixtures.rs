@@ -1,6 +1,8 @@
 //! Proves every snarkjs fixture circuit and checks the result against material made by
 //! snarkjs itself (verification keys, reference proofs, calldata), and, when snarkjs is
-//! installed, with `snarkjs groth16 verify`.
+//! installed, with `snarkjs groth16 verify`. The shared fixtures are joined by the small
+//! edge-shape circuits of `tests/extra` (no public signals, no constraints, public inputs in
+//! no constraint, a domain filled exactly): see `tests/extra/README.md`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,14 +13,35 @@ use ark_ff::{One, Zero};
 use kernels_cpu::CpuBackend;
 use prover_groth16::*;
 
-const CIRCUITS: [&str; 3] = ["multiplier", "poseidon_chain_32", "range_check"];
+const SHARED: [&str; 3] = ["multiplier", "poseidon_chain_32", "range_check"];
+/// In `tests/extra`, kept with the crate.
+const EXTRA: [&str; 4] = [
+    "no_constraints",
+    "no_public",
+    "unused_public",
+    "full_domain",
+];
+const CIRCUITS: [&str; 7] = [
+    SHARED[0], SHARED[1], SHARED[2], EXTRA[0], EXTRA[1], EXTRA[2], EXTRA[3],
+];
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/groth16")
 }
 
+/// The folder of a shared or an extra fixture.
+fn dir(circuit: &str) -> PathBuf {
+    if EXTRA.contains(&circuit) {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/extra")
+            .join(circuit)
+    } else {
+        fixtures().join(circuit)
+    }
+}
+
 fn read(circuit: &str, file: &str) -> String {
-    let p = fixtures().join(circuit).join(file);
+    let p = dir(circuit).join(file);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -44,7 +67,7 @@ impl Fixture {
 }
 
 fn load(backend: &CpuBackend, circuit: &str) -> Fixture {
-    let dir = fixtures().join(circuit);
+    let dir = dir(circuit);
     let pk = ProvingKey::read(dir.join("circuit_final.zkey")).expect("zkey reads");
     let witness = read_wtns(dir.join("witness.wtns")).expect("wtns reads");
     let vk_json = verifying_key_from_json(&read(circuit, "verification_key.json")).expect("vk");
@@ -83,13 +106,16 @@ fn every_fixture_proves_and_verifies() {
         assert_ne!(again, proof);
         assert!(verify(&f.vk_json, &public, &again).expect("verifies"));
 
-        // Tampering is caught.
-        let mut wrong_public = public.clone();
-        wrong_public[0] += Fr::one();
-        assert!(
-            !verify(&f.vk_json, &wrong_public, &proof).expect("runs"),
-            "{circuit}: wrong public accepted"
-        );
+        // Tampering is caught: every public signal is bound, including ones that appear in
+        // no constraint (unused_public's `u` and `v`).
+        for k in 0..public.len() {
+            let mut wrong_public = public.clone();
+            wrong_public[k] += Fr::one();
+            assert!(
+                !verify(&f.vk_json, &wrong_public, &proof).expect("runs"),
+                "{circuit}: wrong public signal {k} accepted"
+            );
+        }
         let tampered = Proof {
             a: (proof.a + G1Affine::generator()).into_affine(),
             ..proof
@@ -104,10 +130,18 @@ fn every_fixture_proves_and_verifies() {
             ..proof
         };
         assert!(!verify(&f.vk_json, &public, &swapped).expect("runs"));
+        let mut one_more = public.clone();
+        one_more.push(Fr::one());
         assert!(matches!(
-            verify(&f.vk_json, &public[1..], &proof),
+            verify(&f.vk_json, &one_more, &proof),
             Err(Groth16Error::PublicInputCount { .. })
         ));
+        if let Some((_, fewer)) = public.split_last() {
+            assert!(matches!(
+                verify(&f.vk_json, fewer, &proof),
+                Err(Groth16Error::PublicInputCount { .. })
+            ));
+        }
 
         // Encodings round-trip.
         assert_eq!(
@@ -153,7 +187,7 @@ fn snarkjs_reference_material_matches_our_encodings_and_verifier() {
             public_text,
             "{circuit}: public.json bytes"
         );
-        let calldata = fixtures().join(circuit).join("calldata.txt");
+        let calldata = dir(circuit).join("calldata.txt");
         if calldata.exists() {
             let want = std::fs::read_to_string(&calldata).expect("calldata");
             assert_eq!(
@@ -168,8 +202,11 @@ fn snarkjs_reference_material_matches_our_encodings_and_verifier() {
 #[test]
 fn witness_satisfies_the_r1cs_and_a_changed_one_does_not() {
     for circuit in CIRCUITS {
-        let dir = fixtures().join(circuit);
-        let r1cs = R1cs::read(dir.join("circuit.r1cs")).expect("r1cs");
+        let dir = dir(circuit);
+        // no_constraints's header declares 1 private input but has only the constant wire
+        // (circom drops private inputs in no constraint): a valid file all the same.
+        let r1cs =
+            R1cs::read(dir.join("circuit.r1cs")).unwrap_or_else(|e| panic!("{circuit}: r1cs: {e}"));
         let mut witness = read_wtns(dir.join("witness.wtns")).expect("wtns");
         assert_eq!(r1cs.n_wires, witness.len());
         assert_eq!(
@@ -177,6 +214,11 @@ fn witness_satisfies_the_r1cs_and_a_changed_one_does_not() {
             None,
             "{circuit}"
         );
+        if circuit == "no_constraints" {
+            // Nothing to break: its only wire is the constant 1.
+            assert_eq!(witness.len(), 1);
+            continue;
+        }
         let last = witness.len() - 1;
         witness[last] += Fr::one();
         assert!(
@@ -265,7 +307,7 @@ fn snarkjs_verifies_our_proofs() {
             std::fs::write(tmp.join("public.json"), public_to_json(public)).expect("write");
             let out = Command::new(&snarkjs)
                 .args(["groth16", "verify"])
-                .arg(fixtures().join(circuit).join("verification_key.json"))
+                .arg(dir(circuit).join("verification_key.json"))
                 .arg(tmp.join("public.json"))
                 .arg(tmp.join("proof.json"))
                 .output()
@@ -276,12 +318,28 @@ fn snarkjs_verifies_our_proofs() {
             run(&proof, &public),
             "{circuit}: snarkjs rejected our proof"
         );
-        let mut wrong = public.clone();
-        wrong[0] += Fr::one();
-        assert!(
-            !run(&proof, &wrong),
-            "{circuit}: snarkjs accepted a wrong public input"
-        );
+        // Every public signal, including ones in no constraint.
+        for k in 0..public.len() {
+            let mut wrong = public.clone();
+            wrong[k] += Fr::one();
+            assert!(
+                !run(&proof, &wrong),
+                "{circuit}: snarkjs accepted a wrong public signal {k}"
+            );
+        }
+        // A proof from another circuit's key is refused.
+        if public.is_empty() {
+            let other = if circuit == "no_public" {
+                "no_constraints"
+            } else {
+                "no_public"
+            };
+            let g = load(&backend, other);
+            assert!(
+                !run(&g.prove(&backend, &mut rng), &public),
+                "{circuit}: snarkjs accepted {other}'s proof"
+            );
+        }
     }
     let _ = std::fs::remove_dir_all(&tmp);
 }
