@@ -8,7 +8,11 @@ use ark_ff::UniformRand;
 use kernels_cpu::msm::{msm_with, plan_with, CostWeights, CpuBases};
 use std::time::Instant;
 
-fn sweep<P: GLVConfig<ScalarField = ark_bn254::Fr>>(name: &str, log_n: u32, cs: &[u32]) {
+fn sweep<P: GLVConfig<ScalarField = ark_bn254::Fr>>(name: &str, log_n: u32, cs: &[u32])
+where
+    Projective<P>: ark_ec::VariableBaseMSM<MulBase = Affine<P>, ScalarField = ark_bn254::Fr>,
+{
+    let simd = std::env::var("APPLIANCE_NO_SIMD").is_err();
     let mut rng = ark_std::test_rng();
     let n = 1usize << log_n;
     let pts: Vec<Affine<P>> = (0..n)
@@ -18,21 +22,28 @@ fn sweep<P: GLVConfig<ScalarField = ark_bn254::Fr>>(name: &str, log_n: u32, cs: 
     let bases = CpuBases::load(&pts);
     let chosen = plan_with(
         2 * n,
-        128,
+        // The widest GLV half of random BN254 scalars (G1 and G2 alike).
+        127,
         rayon::current_num_threads(),
         None,
-        &CostWeights::for_curve::<P>(true),
+        &CostWeights::for_curve::<P>(simd),
     );
     let mut line = format!(
         "{name} 2^{log_n} chosen c={} chunks={}:",
         chosen.window_bits, chosen.chunks
     );
+    let expected = <Projective<P> as ark_ec::VariableBaseMSM>::msm_unchecked(&pts, &sc);
     for &c in cs {
-        let _ = msm_with(&bases, &sc, Some(c), true);
+        // A fast window that gives a wrong sum is no tuning result.
+        assert_eq!(
+            msm_with(&bases, &sc, Some(c), simd),
+            expected,
+            "c={c} disagrees"
+        );
         let mut best = f64::MAX;
         for _ in 0..3 {
             let t = Instant::now();
-            let _ = std::hint::black_box(msm_with(&bases, &sc, Some(c), true));
+            let _ = std::hint::black_box(msm_with(&bases, &sc, Some(c), simd));
             best = best.min(t.elapsed().as_secs_f64() * 1e3);
         }
         line += &format!(" c{c}={best:.1}");
@@ -43,7 +54,12 @@ fn sweep<P: GLVConfig<ScalarField = ark_bn254::Fr>>(name: &str, log_n: u32, cs: 
 /// `window_sweep g1|g2 [LOG_SIZES]`, e.g. `window_sweep g1 16,18`: every window from 9 to 16.
 fn main() {
     rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
+        .num_threads(
+            std::env::var("THREADS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(2),
+        )
         .build_global()
         .unwrap();
     let mut args = std::env::args().skip(1);

@@ -74,13 +74,37 @@ pub struct Plan {
     pub window_bits: u32,
     pub windows: u32,
     pub chunks: usize,
-    pub batch_affine: bool,
+    /// Buckets of the top window, whose digits hold only the scalars' last bits and the
+    /// recoding's carry: often far fewer than the other windows' `2^(window_bits - 1)`.
+    pub top_buckets: usize,
+}
+
+impl Plan {
+    /// Buckets of window `w`: digit magnitudes there are at most this.
+    pub fn buckets(&self, w: usize) -> usize {
+        if w + 1 == self.windows as usize {
+            self.top_buckets
+        } else {
+            1 << (self.window_bits - 1)
+        }
+    }
+}
+
+/// Buckets the top window needs: its digit is its `t` data bits plus the carry from below,
+/// at most `2^t` (the two spare bits of [`windows_for`] keep it from carrying out).
+fn top_buckets(bits: u32, c: u32, windows: u32) -> usize {
+    let data_bits = bits.saturating_sub((windows - 1) * c);
+    (1usize << data_bits).min(1 << (c - 1))
 }
 
 const BATCH_AFFINE_MIN_BUCKETS: usize = 256;
 
+/// Additions per shared inversion. Why an eighth of the buckets: with collisions deferred
+/// (see `BatchAffine::push`) larger batches only amortise the inversion better, until the
+/// batch's scratch and the deferred points stop fitting in cache; forced sweeps at 2^16 and
+/// 2^18 G1 points (c = 12..16) were best at K/8 and 5-40% slower at K/4 or K/32 (bench/NOTES.md).
 fn batch_size(buckets: usize) -> usize {
-    (buckets / 16).clamp(16, 1024)
+    (buckets / 8).clamp(16, 1024)
 }
 
 fn windows_for(bits: u32, c: u32) -> u32 {
@@ -156,6 +180,40 @@ pub fn plan(points: usize, bits: u32, threads: usize, forced_c: Option<u32>) -> 
     plan_with(points, bits, threads, forced_c, &CostWeights::G1)
 }
 
+/// Cost of accumulating `points` digits into `buckets` buckets and reducing them.
+///
+/// Why the top window needs its own figure: with 127-bit GLV halves and c = 12 its digits
+/// take 128 values, so nearly every addition of a batch collides and falls back to a scalar
+/// XYZZ addition; such a window cost 3x a full one (forced sweeps, bench/NOTES.md), which is
+/// why c = 13 (top window of 1024 buckets) and c = 16 (a top window holding only carries)
+/// beat their neighbours.
+fn window_cost(points: f64, buckets: usize, w: &CostWeights) -> f64 {
+    let per_point = if buckets >= BATCH_AFFINE_MIN_BUCKETS {
+        let spills = buckets * w.bucket_bytes > BUCKET_CACHE_BYTES;
+        w.affine_add
+            + w.inversion / batch_size(buckets) as f64
+            + if spills { w.cache_miss } else { 0.0 }
+    } else {
+        w.mixed_add
+    };
+    points * per_point + buckets as f64 * reduce_cost_per_bucket(buckets, w)
+}
+
+/// Wall time of running tasks of the given costs on `threads` workers, each task going to
+/// the least loaded worker, largest first (how rayon's stealing behaves closely enough).
+fn makespan(mut tasks: Vec<f64>, threads: usize) -> f64 {
+    tasks.sort_by(|a, b| b.total_cmp(a));
+    let mut load = vec![0.0f64; threads.max(1)];
+    for t in tasks {
+        let min = load
+            .iter_mut()
+            .min_by(|a, b| a.total_cmp(b))
+            .expect("at least one worker");
+        *min += t;
+    }
+    load.into_iter().fold(0.0, f64::max)
+}
+
 /// Like [`plan`], with the given cost weights.
 pub fn plan_with(
     points: usize,
@@ -173,22 +231,22 @@ pub fn plan_with(
     for c in candidates {
         let buckets = 1usize << (c - 1);
         let windows = windows_for(bits, c);
-        let batch_affine = buckets >= BATCH_AFFINE_MIN_BUCKETS;
-        let spills = buckets * w.bucket_bytes > BUCKET_CACHE_BYTES;
-        let per_point = if batch_affine {
-            w.affine_add + w.inversion / batch_size(buckets) as f64
+        let top = top_buckets(bits, c, windows);
+        // A top window holding only carries has few non-zero digits.
+        let top_points = if top == 1 {
+            points as f64 / 64.0
         } else {
-            w.mixed_add
-        } + if spills { w.cache_miss } else { 0.0 };
+            points as f64
+        };
         for chunks in [1usize, 2, 3, 4, 6, 8] {
             if chunks > 1 && points / chunks < buckets {
                 break;
             }
-            let tasks = windows as usize * chunks;
-            let task_cost = (points as f64 / chunks as f64) * per_point
-                + buckets as f64 * reduce_cost_per_bucket(buckets, w);
-            let rounds = tasks.div_ceil(threads) as f64;
-            let cost = rounds * task_cost + (windows * c) as f64 * 9.0;
+            let full = window_cost(points as f64 / chunks as f64, buckets, w);
+            let last = window_cost(top_points / chunks as f64, top, w);
+            let mut tasks = vec![full; (windows as usize - 1) * chunks];
+            tasks.extend(std::iter::repeat_n(last, chunks));
+            let cost = makespan(tasks, threads) + (windows * c) as f64 * 9.0;
             if best.is_none_or(|(b, _)| cost < b) {
                 best = Some((
                     cost,
@@ -196,7 +254,7 @@ pub fn plan_with(
                         window_bits: c,
                         windows,
                         chunks,
-                        batch_affine,
+                        top_buckets: top,
                     },
                 ));
             }
@@ -206,7 +264,7 @@ pub fn plan_with(
         window_bits: 1,
         windows: 1,
         chunks: 1,
-        batch_affine: false,
+        top_buckets: 1,
     })
 }
 
@@ -274,7 +332,7 @@ pub fn msm_with<P: GLVConfig>(
             let lo = k * chunk_len;
             let hi = ((k + 1) * chunk_len).min(points);
             let row = &digits[w * points..(w + 1) * points];
-            let sum = window_sum(bases, &general, &phi_x, row, lo, hi, plan, simd);
+            let sum = window_sum(bases, &general, &phi_x, row, lo, hi, plan.buckets(w), simd);
             (w, sum)
         })
         .collect();
@@ -364,9 +422,12 @@ fn signed_digits(
         let (k1, k2) = decompose(scalar);
         for (col, half) in [(i, k1), (m + i, k2)] {
             let mut carry = 0i64;
+            // Digits of a positive half lie in [-2^(c-1), 2^(c-1)), those of a negative
+            // half in (-2^(c-1), 2^(c-1)] before negation: after it both fit an i16 even at
+            // c = 16, where negating -2^15 would overflow.
+            let half_range = (1i64 << (c - 1)) + i64::from(half.negative);
             for w in 0..windows {
                 let raw = window_bits(&half.magnitude, w as u32 * c, c) as i64 + carry;
-                let half_range = 1i64 << (c - 1);
                 let d = if raw >= half_range {
                     carry = 1;
                     raw - (1i64 << c)
@@ -409,10 +470,9 @@ fn window_sum<P: GLVConfig>(
     row: &[i16],
     lo: usize,
     hi: usize,
-    plan: Plan,
+    buckets: usize,
     simd: bool,
 ) -> Bucket<P> {
-    let buckets = 1usize << (plan.window_bits - 1);
     // Column j < m is point general[j]; column m + j its endomorphism image. `general` holds
     // no zero bases (see `split_scalars`).
     let m = general.len();
@@ -429,7 +489,7 @@ fn window_sum<P: GLVConfig>(
         };
         Some(((d.unsigned_abs() - 1) as usize, p, d < 0))
     });
-    if plan.batch_affine {
+    if buckets >= BATCH_AFFINE_MIN_BUCKETS {
         let mut acc = BatchAffine::<P>::new(buckets, simd);
         for (b, p, neg) in columns {
             acc.add(b, if neg { -p } else { p });
@@ -473,6 +533,11 @@ struct BatchAffine<P: SWCurveConfig> {
     overflow_slot: Vec<u32>,
     /// `stamp[b] == epoch` when bucket `b` has an addition pending in the current batch.
     stamp: Vec<u32>,
+    /// Points whose bucket was busy in the current batch, retried in the next one (at most
+    /// `batch` of them; beyond that they go to the XYZZ overflow buckets). `requeue` is the
+    /// second buffer the retry drains, kept to reuse its allocation.
+    deferred: Vec<(u32, Affine<P>)>,
+    requeue: Vec<(u32, Affine<P>)>,
     epoch: u32,
     pending_bucket: Vec<u32>,
     pending_point: Vec<Affine<P>>,
@@ -529,6 +594,8 @@ impl<P: SWCurveConfig> BatchAffine<P> {
             overflow: Vec::new(),
             overflow_slot: Vec::new(),
             stamp: vec![0; buckets],
+            deferred: Vec::new(),
+            requeue: Vec::new(),
             epoch: 1,
             pending_bucket: Vec::with_capacity(batch),
             pending_point: Vec::with_capacity(batch),
@@ -538,18 +605,31 @@ impl<P: SWCurveConfig> BatchAffine<P> {
         }
     }
 
+    /// Adds `p` to bucket `b`, processing the batch when it is full.
     #[inline]
     fn add(&mut self, b: usize, p: Affine<P>) {
+        self.push(b, p);
+        while self.pending_point.len() >= self.batch {
+            self.process_batch();
+            self.retry_deferred();
+        }
+    }
+
+    /// Queues `p` for bucket `b` in the current batch, or defers it when the bucket already
+    /// has an addition pending.
+    ///
+    /// Why defer rather than add into an XYZZ bucket at once: a deferred point costs one
+    /// batched affine addition later (about 3 products on the IFMA path) instead of a scalar
+    /// mixed addition now (about 10 slower products), so batches can be large relative to the
+    /// bucket count, which amortises the shared inversion (gnark-crypto does the same).
+    #[inline]
+    fn push(&mut self, b: usize, p: Affine<P>) {
         if self.stamp[b] == self.epoch {
-            if self.overflow_slot.is_empty() {
-                self.overflow_slot = vec![0; self.buckets.len()];
+            if self.deferred.len() < self.batch {
+                self.deferred.push((b as u32, p));
+            } else {
+                self.add_overflow(b, &p);
             }
-            let slot = &mut self.overflow_slot[b];
-            if *slot == 0 {
-                self.overflow.push(Bucket::ZERO);
-                *slot = self.overflow.len() as u32;
-            }
-            self.overflow[*slot as usize - 1] += &p;
             return;
         }
         let bucket = &mut self.buckets[b];
@@ -569,12 +649,47 @@ impl<P: SWCurveConfig> BatchAffine<P> {
         self.stamp[b] = self.epoch;
         self.pending_bucket.push(b as u32);
         self.pending_point.push(p);
-        if self.pending_point.len() == self.batch {
-            self.flush();
+    }
+
+    fn add_overflow(&mut self, b: usize, p: &Affine<P>) {
+        if self.overflow_slot.is_empty() {
+            self.overflow_slot = vec![0; self.buckets.len()];
+        }
+        let slot = &mut self.overflow_slot[b];
+        if *slot == 0 {
+            self.overflow.push(Bucket::ZERO);
+            *slot = self.overflow.len() as u32;
+        }
+        self.overflow[*slot as usize - 1] += p;
+    }
+
+    /// Moves the deferred points into the (new, empty) batch; those colliding again stay
+    /// deferred. At most `batch` points, so the batch cannot overfill.
+    fn retry_deferred(&mut self) {
+        std::mem::swap(&mut self.deferred, &mut self.requeue);
+        let mut retry = std::mem::take(&mut self.requeue);
+        for (b, p) in retry.drain(..) {
+            self.push(b as usize, p);
+        }
+        self.requeue = retry;
+    }
+
+    /// Applies every queued addition: the batch, one retry of the deferred points, and the
+    /// few that collide again through the overflow buckets.
+    fn flush(&mut self) {
+        self.process_batch();
+        if self.deferred.is_empty() {
+            return;
+        }
+        self.retry_deferred();
+        self.process_batch();
+        while let Some((b, p)) = self.deferred.pop() {
+            self.add_overflow(b as usize, &p);
         }
     }
 
-    fn flush(&mut self) {
+    /// Performs the pending batch's additions with one shared inversion.
+    fn process_batch(&mut self) {
         if self.pending_point.is_empty() {
             return;
         }
@@ -734,8 +849,29 @@ mod tests {
         let small = plan(64, 128, 2, None);
         let large = plan(1 << 21, 128, 2, None);
         assert!(large.window_bits > small.window_bits);
-        assert!(large.batch_affine);
+        assert!(large.buckets(0) >= BATCH_AFFINE_MIN_BUCKETS);
         assert!(windows_for(128, large.window_bits) * large.window_bits >= 130);
+    }
+
+    /// With 127-bit GLV halves, c = 12 leaves a top window of 128 buckets where additions
+    /// serialise; the planner must see that and take c = 13 (bench/NOTES.md, section 11).
+    #[test]
+    fn plan_avoids_a_crowded_top_window() {
+        for (points, weights) in [
+            (
+                1 << 15,
+                CostWeights::for_curve::<ark_bn254::g2::Config>(true),
+            ),
+            (
+                1 << 17,
+                CostWeights::for_curve::<ark_bn254::g1::Config>(true),
+            ),
+        ] {
+            let p = plan_with(points, 127, 2, None, &weights);
+            let top = p.buckets(p.windows as usize - 1);
+            assert!(top == 1 || top >= BATCH_AFFINE_MIN_BUCKETS, "{p:?}");
+            assert_eq!(top, top_buckets(127, p.window_bits, p.windows));
+        }
     }
 
     /// Random scalars with edge values mixed in: 0, 1, -1, 2, -2, small ones (circom's 0/1
@@ -810,11 +946,17 @@ mod tests {
         // All-zero and all-one scalar vectors.
         let zeros = vec![ark_bn254::Fr::zero(); 100];
         let ones = vec![ark_bn254::Fr::one(); 100];
+        // One bucket for every term: all but one per batch are deferred, then overflow.
+        let threes = vec![ark_bn254::Fr::from(3u64); n];
         for simd in [false, true] {
             assert!(msm_with(&bases, &zeros, None, simd).is_zero());
             assert_eq!(
                 msm_with(&bases, &ones, None, simd),
                 Projective::<P>::msm_unchecked(&points[..100], &ones)
+            );
+            assert_eq!(
+                msm_with(&bases, &threes, Some(12), simd),
+                Projective::<P>::msm_unchecked(&points, &threes)
             );
         }
     }
@@ -846,6 +988,60 @@ mod tests {
     fn endomorphism_images_share_y() {
         endomorphism_keeps_y::<ark_bn254::g1::Config>();
         endomorphism_keeps_y::<ark_bn254::g2::Config>();
+    }
+
+    /// Digits recombine to the signed half at every window size, including the digit
+    /// 2^15 of a negative half at c = 16 (once negated into an i16 with the wrong sign).
+    #[test]
+    fn signed_digits_recombine_at_every_window() {
+        let halves = [
+            HalfScalar {
+                magnitude: [0x8000, 0, 0],
+                negative: true,
+            },
+            HalfScalar {
+                magnitude: [0x8000, 0, 0],
+                negative: false,
+            },
+            HalfScalar {
+                magnitude: [u64::MAX, u64::MAX, 0],
+                negative: true,
+            },
+            HalfScalar {
+                magnitude: [0x7fff_8000_8000_7fff, 0x8000_0000_0000_8000, 0],
+                negative: true,
+            },
+            HalfScalar {
+                magnitude: [0x7fff_8000_8000_7fff, 0x8000_0000_0000_8000, 0],
+                negative: false,
+            },
+        ];
+        for half in halves {
+            let zero = HalfScalar {
+                magnitude: [0; 3],
+                negative: false,
+            };
+            for c in 2..=MAX_WINDOW_BITS {
+                let windows = windows_for(half.num_bits(), c) as usize;
+                let digits = signed_digits(&[0], |_| (half, zero), c, windows);
+                let mut value = ark_bn254::Fr::zero();
+                for w in (0..windows).rev() {
+                    value *= ark_bn254::Fr::from(1u64 << c);
+                    value += ark_bn254::Fr::from(i64::from(digits[w * 2]));
+                    assert!(digits[w * 2 + 1] == 0 && digits[w * 2].unsigned_abs() <= 1 << (c - 1));
+                }
+                let mut want = ark_bn254::Fr::from(ark_ff::BigInt::new([
+                    half.magnitude[0],
+                    half.magnitude[1],
+                    half.magnitude[2],
+                    0,
+                ]));
+                if half.negative {
+                    want = -want;
+                }
+                assert_eq!(value, want, "{half:?} c={c}");
+            }
+        }
     }
 
     #[test]
