@@ -31,7 +31,7 @@ pub fn registry(threads: usize) -> BackendRegistry<Bn254> {
     let mut registry = BackendRegistry::default();
     registry.register(
         BackendKind::Cpu,
-        Arc::new(move |_index| {
+        Arc::new(move |_index, _| {
             let backend: Arc<dyn Accelerator<Bn254>> = kernels_cpu::open(threads)?;
             Ok(backend)
         }),
@@ -39,8 +39,9 @@ pub fn registry(threads: usize) -> BackendRegistry<Bn254> {
     #[cfg(feature = "opencl")]
     registry.register(
         BackendKind::OpenCl,
-        Arc::new(|index| {
-            let dev = kernels_gpu::opencl::OpenClDevice::open(index)?;
+        Arc::new(|index, selection| {
+            let accelerators_only = selection == kernels_accel::Selection::Auto;
+            let dev = kernels_gpu::opencl::OpenClDevice::open(index, accelerators_only)?;
             let backend: Arc<dyn Accelerator<Bn254>> = Arc::new(kernels_gpu::GpuBackend::new(dev));
             Ok(backend)
         }),
@@ -48,7 +49,7 @@ pub fn registry(threads: usize) -> BackendRegistry<Bn254> {
     #[cfg(feature = "cuda")]
     registry.register(
         BackendKind::Cuda,
-        Arc::new(|index| {
+        Arc::new(|index, _| {
             let dev = kernels_gpu::cuda::CudaDevice::open(index)?;
             let backend: Arc<dyn Accelerator<Bn254>> = Arc::new(kernels_gpu::GpuBackend::new(dev));
             Ok(backend)

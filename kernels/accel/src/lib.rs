@@ -10,7 +10,7 @@ mod traits;
 
 pub use config::{MsmConfig, NttConfig, NttDirection};
 pub use error::AccelError;
-pub use registry::{BackendKind, BackendRegistry, Opener};
+pub use registry::{BackendKind, BackendRegistry, Opener, Selection};
 pub use traits::{Accelerator, Backend, BackendInfo, Bases, Msm, Ntt};
 
 use ark_ec::CurveGroup;

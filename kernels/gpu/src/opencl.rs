@@ -71,8 +71,9 @@ fn devices() -> Result<Vec<ClDevice>> {
 static OPEN_LOCK: Mutex<()> = Mutex::new(());
 
 impl OpenClDevice {
-    /// Opens device `index` (GPUs first) and builds the kernels for it.
-    pub fn open(index: usize) -> Result<Self> {
+    /// Opens device `index` (GPUs first) and builds the kernels for it. With
+    /// `accelerators_only`, a CPU device (PoCL's) is refused before the build.
+    pub fn open(index: usize, accelerators_only: bool) -> Result<Self> {
         let _guard = OPEN_LOCK.lock().unwrap_or_else(|p| p.into_inner());
         let list = devices()?;
         let count = list.len();
@@ -87,6 +88,14 @@ impl OpenClDevice {
             .name()
             .unwrap_or_else(|_| "unknown OpenCL device".into());
         let ty = device.dev_type().unwrap_or(0);
+        let accelerator = ty & (CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_ACCELERATOR) != 0;
+        if accelerators_only && !accelerator {
+            return Err(GpuError::NoDevice {
+                backend: BACKEND,
+                index: Some(index),
+                reason: format!("only a CPU device ({name}), slower than the cpu backend"),
+            });
+        }
         let driver_err = |call: &'static str, code: i32| GpuError::Driver {
             backend: BACKEND,
             device: name.clone(),
@@ -110,7 +119,7 @@ impl OpenClDevice {
         Ok(Self {
             memory: device.global_mem_size().ok(),
             units: device.max_compute_units().map_or(1, |u| u as usize),
-            accelerator: ty & (CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_ACCELERATOR) != 0,
+            accelerator,
             name: format!("{name} (OpenCL)"),
             context,
             queue,

@@ -13,7 +13,7 @@ use kernels_gpu::{Arg, Device, GpuBackend};
 use kernels_testkit::{run_suite, SuiteOptions};
 
 fn device() -> Option<OpenClDevice> {
-    match OpenClDevice::open(0) {
+    match OpenClDevice::open(0, false) {
         Ok(d) => Some(d),
         Err(e) if std::env::var_os("APPLIANCE_SKIP_OPENCL").is_some() => {
             eprintln!("skipping: {e}");
@@ -269,5 +269,19 @@ fn precomputed_shifted_bases_give_the_same_msm() {
             kernels_accel::load_bases::<G2Projective, _>(&backend, &g2, &config).expect("g2 bases");
         let got = kernels_accel::msm(&backend, &b2, &scalars, &config).expect("g2 msm");
         assert_eq!(got, want2, "G2, factor {factor}, window {window:?}");
+    }
+}
+
+/// `auto` asks for accelerators only: a CPU device is refused by name (before its kernel
+/// build), a GPU is opened as usual.
+#[test]
+fn accelerators_only_refuses_a_cpu_device_before_building() {
+    let Some(dev) = device() else { return };
+    match OpenClDevice::open(0, true) {
+        Ok(accel) => assert!(accel.is_accelerator() && dev.is_accelerator()),
+        Err(e) => {
+            assert!(!dev.is_accelerator());
+            assert!(e.to_string().contains("only a CPU device"), "{e}");
+        }
     }
 }
