@@ -129,7 +129,17 @@ pub fn prove(args: &ProveArgs) -> Result<ExitCode> {
     if !args.no_verify {
         let t = Instant::now();
         if !verify(&key.vk, &public, &proof)? {
-            bail!("the proof does not verify against the key (backend fault?): not written");
+            let name = backend.info().name;
+            let hint = if name == "cpu" {
+                String::new()
+            } else {
+                format!("; if `--backend cpu` proves it, the {name} backend computed wrongly")
+            };
+            bail!(
+                "the proof does not verify against the key, so nothing was written: most likely \
+                 the witness does not satisfy this circuit's constraints (a witness of the same \
+                 length for another circuit, or an edited one){hint}"
+            );
         }
         step("verify", t);
     }
@@ -144,7 +154,8 @@ pub fn prove(args: &ProveArgs) -> Result<ExitCode> {
             public_to_json(&public).into_bytes(),
         ),
         OutputFormat::Calldata => (
-            solidity_calldata(&proof, &public).into_bytes(),
+            // With the newline the snarkjs CLI prints, so the file equals its redirected output.
+            (solidity_calldata(&proof, &public) + "\n").into_bytes(),
             public_to_json(&public).into_bytes(),
         ),
         OutputFormat::Abi => (proof_to_abi(&proof, order), public_to_abi(&public)),

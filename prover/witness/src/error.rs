@@ -8,10 +8,11 @@ use std::path::PathBuf;
 /// string matching. Messages name the offending signal wherever it can be known.
 #[derive(Debug, thiserror::Error)]
 pub enum WitnessError {
-    #[error("cannot read {path}: {source}")]
+    /// The OS error is in the message, not a chained source (see `Groth16Error::Io`).
+    #[error("cannot read {path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 
     #[error("invalid input JSON: {0}")]

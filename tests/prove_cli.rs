@@ -1,0 +1,81 @@
+//! `appliance prove` from the command line: output files, and bad input (exit 2, a
+//! message naming the cause, no output file).
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn multiplier() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/groth16/multiplier")
+}
+
+fn temp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("prove-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+fn prove(witness: &Path, out: &Path, format: &str) -> (i32, String) {
+    let dir = multiplier();
+    let output = Command::new(env!("CARGO_BIN_EXE_appliance"))
+        .args([
+            "prove",
+            "--backend",
+            "cpu",
+            "--threads",
+            "1",
+            "--format",
+            format,
+        ])
+        .arg("--zkey")
+        .arg(dir.join("circuit_final.zkey"))
+        .arg("--witness")
+        .arg(witness)
+        .arg("--proof")
+        .arg(out.join("proof.json"))
+        .arg("--public")
+        .arg(out.join("public.json"))
+        .output()
+        .expect("run appliance");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output.status.code().unwrap_or(-1), stderr)
+}
+
+#[test]
+fn a_witness_that_breaks_a_constraint_is_named_and_nothing_is_written() {
+    let out = temp("edited");
+    let mut wtns = std::fs::read(multiplier().join("witness.wtns")).expect("fixture witness");
+    // The last wire is a private signal; flipping its low bit keeps it a field element.
+    let last = wtns.len() - 32;
+    wtns[last] ^= 1;
+    let bad = out.join("edited.wtns");
+    std::fs::write(&bad, &wtns).expect("write witness");
+    let (code, stderr) = prove(&bad, &out, "snarkjs");
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("does not satisfy"), "{stderr}");
+    assert!(!out.join("proof.json").exists());
+    assert!(!out.join("public.json").exists());
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn a_missing_file_names_the_os_error_once() {
+    let out = temp("missing");
+    let (code, stderr) = prove(&out.join("absent.wtns"), &out, "snarkjs");
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("absent.wtns"), "{stderr}");
+    assert_eq!(stderr.matches("No such file").count(), 1, "{stderr}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// The calldata file is what `snarkjs zkey export soliditycalldata > file` writes: one line
+/// and its newline (as the fixtures' calldata.txt).
+#[test]
+fn calldata_file_is_the_snarkjs_line() {
+    let out = temp("calldata");
+    let (code, stderr) = prove(&multiplier().join("witness.wtns"), &out, "calldata");
+    assert_eq!(code, 0, "{stderr}");
+    let text = std::fs::read_to_string(out.join("proof.json")).expect("calldata written");
+    assert!(text.starts_with("[\"0x") && text.ends_with("]\n"), "{text}");
+    assert_eq!(text.lines().count(), 1, "{text}");
+    let _ = std::fs::remove_dir_all(&out);
+}
