@@ -854,7 +854,7 @@ mod tests {
     }
 
     /// With 127-bit GLV halves, c = 12 leaves a top window of 128 buckets where additions
-    /// serialise; the planner must see that and take c = 13 (bench/NOTES.md, section 11).
+    /// serialise; the planner must see that and take c = 13 (bench/NOTES.md, section 13).
     #[test]
     fn plan_avoids_a_crowded_top_window() {
         for (points, weights) in [
