@@ -353,24 +353,72 @@ fn check_signed_by(
         .map_err(|_| AttestError::cert(index, "signature does not verify with its issuer's key"))
 }
 
-/// Only certificate authorities may sign certificates: every issuer in the chain must carry
-/// basicConstraints with cA = true (as the AWS root and intermediates do).
-fn check_is_ca(index: usize, cert: &Certificate) -> Result<(), AttestError> {
-    use x509_cert::ext::pkix::BasicConstraints;
-    let oid = ObjectIdentifier::new_unwrap("2.5.29.19");
-    let ext = cert
+/// The extension `oid` of `cert`, decoded, if present.
+fn extension<'a, T: der::Decode<'a>>(
+    index: usize,
+    cert: &'a Certificate,
+    oid: &str,
+    name: &str,
+) -> Result<Option<T>, AttestError> {
+    let oid = ObjectIdentifier::new_unwrap(oid);
+    let Some(ext) = cert
         .tbs_certificate
         .extensions
         .iter()
         .flatten()
         .find(|e| e.extn_id == oid)
+    else {
+        return Ok(None);
+    };
+    T::from_der(ext.extn_value.as_bytes())
+        .map(Some)
+        .map_err(|e| AttestError::cert(index, format!("{name}: {e}")))
+}
+
+const BASIC_CONSTRAINTS: &str = "2.5.29.19";
+const KEY_USAGE: &str = "2.5.29.15";
+
+/// Only certificate authorities may sign certificates (RFC 5280 4.2.1.9, 4.2.1.3): every
+/// issuer in the chain must carry basicConstraints with cA = true, as the AWS root and
+/// intermediates do, allow the `below` CA certificates that follow it before the leaf by its
+/// pathLenConstraint, and, where it states a key usage, allow keyCertSign.
+fn check_issuer(index: usize, cert: &Certificate, below: usize) -> Result<(), AttestError> {
+    use x509_cert::ext::pkix::{BasicConstraints, KeyUsage};
+    let bc: BasicConstraints = extension(index, cert, BASIC_CONSTRAINTS, "basicConstraints")?
         .ok_or_else(|| AttestError::cert(index, "issuer without basicConstraints"))?;
-    let bc = BasicConstraints::from_der(ext.extn_value.as_bytes())
-        .map_err(|e| AttestError::cert(index, format!("basicConstraints: {e}")))?;
     if !bc.ca {
         return Err(AttestError::cert(
             index,
             "issuer is not a certificate authority",
+        ));
+    }
+    if let Some(limit) = bc.path_len_constraint {
+        if below > usize::from(limit) {
+            return Err(AttestError::cert(
+                index,
+                format!("pathLenConstraint {limit} but {below} CA certificate(s) follow it"),
+            ));
+        }
+    }
+    let usage: Option<KeyUsage> = extension(index, cert, KEY_USAGE, "keyUsage")?;
+    if usage.is_some_and(|u| !u.key_cert_sign()) {
+        return Err(AttestError::cert(
+            index,
+            "issuer's keyUsage does not allow keyCertSign",
+        ));
+    }
+    Ok(())
+}
+
+/// The leaf signs the document: where it states a key usage, that must allow
+/// digitalSignature.
+fn check_leaf(index: usize, cert: &Certificate) -> Result<(), AttestError> {
+    use x509_cert::ext::pkix::KeyUsage;
+    let usage: Option<KeyUsage> = extension(index, cert, KEY_USAGE, "keyUsage")?;
+    if usage.is_some_and(|u| !u.digital_signature()) {
+        return Err(AttestError::cert(
+            index,
+            "leaf keyUsage does not allow digitalSignature",
         ));
     }
     Ok(())
@@ -439,9 +487,11 @@ pub fn verify(document: &[u8], options: &VerifyOptions) -> Result<Attestation, A
     // The root signs itself; each later certificate is signed by the one before it.
     check_signed_by(0, &chain[0], &chain[0])?;
     for i in 1..chain.len() {
-        check_is_ca(i - 1, &chain[i - 1].cert)?;
+        // CA certificates between the issuer and the leaf: chain[i..len-1].
+        check_issuer(i - 1, &chain[i - 1].cert, chain.len() - 1 - i)?;
         check_signed_by(i, &chain[i], &chain[i - 1])?;
     }
+    check_leaf(chain.len() - 1, &chain[chain.len() - 1].cert)?;
     for (i, c) in chain.iter().enumerate() {
         check_validity(i, &c.cert, payload.timestamp_ms)?;
     }
@@ -490,4 +540,65 @@ pub fn verify(document: &[u8], options: &VerifyOptions) -> Result<Attestation, A
         nonce: payload.nonce,
         hardware,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::produce::{spki_of, validity};
+    use p384::ecdsa::{DerSignature, SigningKey};
+    use std::str::FromStr;
+    use x509_cert::builder::{Builder, CertificateBuilder, Profile};
+    use x509_cert::name::Name;
+    use x509_cert::serial_number::SerialNumber;
+
+    fn cert(profile: Profile, subject: &str, key: &SigningKey) -> Certificate {
+        CertificateBuilder::new(
+            profile,
+            SerialNumber::from(7u32),
+            validity().expect("validity"),
+            Name::from_str(subject).expect("name"),
+            spki_of(key).expect("spki"),
+            key,
+        )
+        .expect("builder")
+        .build::<DerSignature>()
+        .expect("certificate")
+    }
+
+    /// The issuer checks of RFC 5280 that a chain of valid signatures alone would not make:
+    /// a leaf may not sign certificates, and a CA's pathLenConstraint bounds the CAs below it.
+    #[test]
+    fn issuers_must_be_cas_within_their_path_length() {
+        let key = SigningKey::random(&mut rand::rngs::OsRng);
+        let root_name = Name::from_str("CN=root").expect("name");
+        let root = cert(Profile::Root, "CN=root", &key);
+        let sub = cert(
+            Profile::SubCA {
+                issuer: root_name.clone(),
+                path_len_constraint: Some(0),
+            },
+            "CN=sub",
+            &key,
+        );
+        let leaf = cert(
+            Profile::Leaf {
+                issuer: root_name,
+                enable_key_agreement: false,
+                enable_key_encipherment: false,
+            },
+            "CN=leaf",
+            &key,
+        );
+        assert!(check_issuer(0, &root, 3).is_ok());
+        assert!(check_issuer(1, &sub, 0).is_ok());
+        let err = check_issuer(1, &sub, 1).expect_err("a CA below a pathLen 0 CA");
+        assert!(err.to_string().contains("pathLenConstraint 0"), "{err}");
+        let err = check_issuer(2, &leaf, 0).expect_err("a leaf as issuer");
+        assert!(
+            err.to_string().contains("basicConstraints") || err.to_string().contains("not a"),
+            "{err}"
+        );
+        assert!(check_leaf(2, &leaf).is_ok());
+    }
 }

@@ -111,7 +111,7 @@ fn dev_err(e: impl std::fmt::Display) -> AttestError {
     AttestError::Key(format!("development chain: {e}"))
 }
 
-fn validity() -> Result<Validity, AttestError> {
+pub(crate) fn validity() -> Result<Validity, AttestError> {
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_err(dev_err)?;
@@ -126,7 +126,7 @@ fn validity() -> Result<Validity, AttestError> {
     })
 }
 
-fn spki_of(key: &SigningKey) -> Result<SubjectPublicKeyInfoOwned, AttestError> {
+pub(crate) fn spki_of(key: &SigningKey) -> Result<SubjectPublicKeyInfoOwned, AttestError> {
     let der = key.verifying_key().to_public_key_der().map_err(dev_err)?;
     SubjectPublicKeyInfoOwned::from_der(der.as_bytes()).map_err(dev_err)
 }
