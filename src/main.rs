@@ -86,8 +86,44 @@ fn main() -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", report(&e));
             ExitCode::from(2)
         }
+    }
+}
+
+/// The error and its causes, joined by ": " as anyhow's `{:#}` does, leaving out a cause
+/// whose text already ends the message. Why: our library errors wrap others as
+/// `"circuit: {0}"` and also chain them as the source (so callers can match the inner error),
+/// which `{:#}` printed twice ("circuit: zkey: wrong magic ...: zkey: wrong magic ...").
+fn report(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.ends_with(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::report;
+    use anyhow::Context;
+
+    #[test]
+    fn report_names_each_cause_once() {
+        let inner = prover_groth16::Groth16Error::SelfCheckFailed;
+        let wrapped = prover_server::ServerError::from(inner);
+        let e = Err::<(), _>(wrapped)
+            .context("cannot start the appliance")
+            .expect_err("an error");
+        let want = "cannot start the appliance: circuit: \
+                    the proof just produced does not verify: refusing to return it";
+        assert_eq!(report(&e), want);
+        // anyhow's own rendering repeats the wrapped error; ours must not.
+        assert_ne!(format!("{e:#}"), want);
     }
 }
