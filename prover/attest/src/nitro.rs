@@ -20,6 +20,7 @@ use p384::ecdsa::{Signature, VerifyingKey};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sha3::Keccak256;
+use x509_cert::ext::pkix::{BasicConstraints, KeyUsage};
 use x509_cert::Certificate;
 
 use crate::AttestError;
@@ -383,7 +384,6 @@ const KEY_USAGE: &str = "2.5.29.15";
 /// intermediates do, allow the `below` CA certificates that follow it before the leaf by its
 /// pathLenConstraint, and, where it states a key usage, allow keyCertSign.
 fn check_issuer(index: usize, cert: &Certificate, below: usize) -> Result<(), AttestError> {
-    use x509_cert::ext::pkix::{BasicConstraints, KeyUsage};
     let bc: BasicConstraints = extension(index, cert, BASIC_CONSTRAINTS, "basicConstraints")?
         .ok_or_else(|| AttestError::cert(index, "issuer without basicConstraints"))?;
     if !bc.ca {
@@ -400,26 +400,25 @@ fn check_issuer(index: usize, cert: &Certificate, below: usize) -> Result<(), At
             ));
         }
     }
-    let usage: Option<KeyUsage> = extension(index, cert, KEY_USAGE, "keyUsage")?;
-    if usage.is_some_and(|u| !u.key_cert_sign()) {
-        return Err(AttestError::cert(
-            index,
-            "issuer's keyUsage does not allow keyCertSign",
-        ));
-    }
-    Ok(())
+    check_key_usage(
+        index,
+        cert,
+        KeyUsage::key_cert_sign,
+        "issuer's keyUsage does not allow keyCertSign",
+    )
 }
 
-/// The leaf signs the document: where it states a key usage, that must allow
-/// digitalSignature.
-fn check_leaf(index: usize, cert: &Certificate) -> Result<(), AttestError> {
-    use x509_cert::ext::pkix::KeyUsage;
+/// Where `cert` states a key usage, it must allow what `allows` asks (an absent extension
+/// allows everything, RFC 5280 4.2.1.3).
+fn check_key_usage(
+    index: usize,
+    cert: &Certificate,
+    allows: fn(&KeyUsage) -> bool,
+    refusal: &str,
+) -> Result<(), AttestError> {
     let usage: Option<KeyUsage> = extension(index, cert, KEY_USAGE, "keyUsage")?;
-    if usage.is_some_and(|u| !u.digital_signature()) {
-        return Err(AttestError::cert(
-            index,
-            "leaf keyUsage does not allow digitalSignature",
-        ));
+    if usage.is_some_and(|u| !allows(&u)) {
+        return Err(AttestError::cert(index, refusal));
     }
     Ok(())
 }
@@ -491,7 +490,13 @@ pub fn verify(document: &[u8], options: &VerifyOptions) -> Result<Attestation, A
         check_issuer(i - 1, &chain[i - 1].cert, chain.len() - 1 - i)?;
         check_signed_by(i, &chain[i], &chain[i - 1])?;
     }
-    check_leaf(chain.len() - 1, &chain[chain.len() - 1].cert)?;
+    // The leaf signs the document.
+    check_key_usage(
+        chain.len() - 1,
+        &chain[chain.len() - 1].cert,
+        KeyUsage::digital_signature,
+        "leaf keyUsage does not allow digitalSignature",
+    )?;
     for (i, c) in chain.iter().enumerate() {
         check_validity(i, &c.cert, payload.timestamp_ms)?;
     }
@@ -599,6 +604,7 @@ mod tests {
             err.to_string().contains("basicConstraints") || err.to_string().contains("not a"),
             "{err}"
         );
-        assert!(check_leaf(2, &leaf).is_ok());
+        let signs = KeyUsage::digital_signature;
+        assert!(check_key_usage(2, &leaf, signs, "leaf").is_ok());
     }
 }
