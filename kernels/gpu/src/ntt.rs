@@ -76,7 +76,7 @@ pub fn transform<D: Device>(
     let n = 1usize << log_n;
     if !inverse {
         if let Some(g) = coset {
-            scale(dev, buf, n, Fr::one(), g)?;
+            scale(dev, buf, log_n, Fr::one(), g)?;
         }
     }
     dev.launch("Fr_bit_reverse", n, &[Arg::Buf(buf), Arg::U32(log_n)])?;
@@ -115,15 +115,37 @@ pub fn transform<D: Device>(
                 .ok_or_else(|| GpuError::InvalidInput("coset generator is zero".into()))?,
             None => Fr::one(),
         };
-        scale(dev, buf, n, n_inv, g_inv)?;
+        scale(dev, buf, log_n, n_inv, g_inv)?;
     }
     Ok(())
 }
 
-/// a[i] *= c * g^i.
-fn scale<D: Device>(dev: &D, buf: &D::Buffer, n: usize, c: Fr, g: Fr) -> Result<()> {
-    let consts = dev.upload(&fr_to_words(&[c, g]))?;
-    dev.launch("Fr_scale", n, &[Arg::Buf(buf), Arg::Buf(&consts)])
+/// a[i] *= c * g^i, through the tables of [`scale_tables`].
+fn scale<D: Device>(dev: &D, buf: &D::Buffer, log_n: u32, c: Fr, g: Fr) -> Result<()> {
+    let (k, lo, hi) = scale_tables(log_n, c, g);
+    let lo = dev.upload(&fr_to_words(&lo))?;
+    let hi = dev.upload(&fr_to_words(&hi))?;
+    dev.launch(
+        "Fr_scale",
+        1 << log_n,
+        &[Arg::Buf(buf), Arg::Buf(&lo), Arg::Buf(&hi), Arg::U32(k)],
+    )
+}
+
+/// `(k, lo, hi)` with `lo[j] = g^j` for `j < 2^k` and `hi[j] = c * g^(j 2^k)` for
+/// `j < 2^(log_n - k)`, so that `c * g^i = lo[i mod 2^k] * hi[i >> k]`: about 2 sqrt(n)
+/// host products and uploads instead of a power per element on the device.
+fn scale_tables(log_n: u32, c: Fr, g: Fr) -> (u32, Vec<Fr>, Vec<Fr>) {
+    let k = log_n.div_ceil(2);
+    let powers = |start: Fr, step: Fr, len: usize| {
+        std::iter::successors(Some(start), move |x| Some(*x * step))
+            .take(len)
+            .collect::<Vec<_>>()
+    };
+    let lo = powers(Fr::one(), g, 1 << k);
+    let g_k = g.pow([1u64 << k]);
+    let hi = powers(c, g_k, 1 << (log_n - k));
+    (k, lo, hi)
 }
 
 /// Uploads each vector, applies `passes` (inverse?, coset) in order on the device, and
@@ -149,4 +171,27 @@ pub fn run<D: Device>(
         fr_from_words(&words, v)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ark_ff::UniformRand;
+
+    #[test]
+    fn scale_tables_give_c_times_g_to_the_i() {
+        let mut rng = ark_std::test_rng();
+        let (c, g) = (Fr::rand(&mut rng), Fr::rand(&mut rng));
+        for log_n in 0..8u32 {
+            let (k, lo, hi) = scale_tables(log_n, c, g);
+            for i in 0..1usize << log_n {
+                let want = c * g.pow([i as u64]);
+                assert_eq!(
+                    lo[i & ((1 << k) - 1)] * hi[i >> k],
+                    want,
+                    "2^{log_n}, i = {i}"
+                );
+            }
+        }
+    }
 }

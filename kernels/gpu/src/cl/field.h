@@ -100,16 +100,6 @@ DEVICE_CALL FIELD FIELD_mul(FIELD a, FIELD b) {
 
 DEVICE FIELD FIELD_sqr(FIELD a) { return FIELD_mul(a, a); }
 
-// a^e for a small exponent (square and multiply, most significant bit first).
-DEVICE FIELD FIELD_pow(FIELD a, u32 e) {
-    FIELD r = FIELD_ONE();
-    for (int i = 31; i >= 0; i--) {
-        r = FIELD_sqr(r);
-        if ((e >> i) & 1) r = FIELD_mul(r, a);
-    }
-    return r;
-}
-
 // a^-1 = a^(p-2) (Fermat); 0 stays 0. Only used when bases are loaded, so its speed does
 // not matter.
 DEVICE FIELD FIELD_inverse(FIELD a) {

@@ -62,9 +62,11 @@ KERNEL void Fr_butterfly_local(GLOBAL Fr *a, GLOBAL const Fr *twiddles, u32 log_
     }
 }
 
-// a[i] *= c * g^i (consts = {c, g}): coset shifts and the inverse's 1/n, fused.
-KERNEL void Fr_scale(GLOBAL Fr *a, GLOBAL const Fr *consts, u32 count) {
+// a[i] *= c * g^i: coset shifts and the inverse's 1/n, fused. The host passes
+// lo[j] = g^j (j < 2^k) and hi[j] = c * g^(j 2^k), so c * g^i = lo[i mod 2^k] * hi[i >> k]:
+// two products per element instead of a square-and-multiply power in every thread.
+KERNEL void Fr_scale(GLOBAL Fr *a, GLOBAL const Fr *lo, GLOBAL const Fr *hi, u32 k, u32 count) {
     u32 i = GLOBAL_ID();
     if (i >= count) return;
-    a[i] = Fr_mul(a[i], Fr_mul(consts[0], Fr_pow(consts[1], i)));
+    a[i] = Fr_mul(a[i], Fr_mul(lo[i & ((1u << k) - 1)], hi[i >> k]));
 }
