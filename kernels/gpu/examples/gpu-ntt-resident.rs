@@ -1,0 +1,135 @@
+//! The forward NTT with its data already on the device, which is how a Groth16 proof uses
+//! it (the inverse and coset passes run back to back on one resident buffer). `appliance
+//! bench ntt` also times the upload, the download and the Montgomery-word conversion, so it
+//! cannot show the kernels' own time; this does, next to the transfer times, after checking
+//! the first transform against ark-poly.
+//!
+//! `cargo run --release -p kernels-gpu --features cuda,opencl --example gpu-ntt-resident -- \
+//!     --backend cuda|opencl [--log-n 16,20,24] [--runs 10]`
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use ark_bn254::Fr;
+use ark_ff::UniformRand;
+use ark_poly::{EvaluationDomain, Radix2EvaluationDomain};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use kernels_gpu::convert::{fr_from_words, fr_to_words, FIELD_WORDS};
+use kernels_gpu::ntt::{transform, Twiddles};
+use kernels_gpu::Device;
+
+struct Args {
+    backend: String,
+    log_n: Vec<u32>,
+    runs: usize,
+}
+
+fn parse() -> Result<Args, String> {
+    let mut args = Args {
+        backend: "cuda".into(),
+        log_n: vec![16, 18, 20, 22, 24],
+        runs: 10,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or(format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--backend" => args.backend = value,
+            "--log-n" => {
+                args.log_n = value
+                    .split(',')
+                    .map(|s| s.trim().parse().map_err(|_| format!("bad log n {s:?}")))
+                    .collect::<Result<_, _>>()?
+            }
+            "--runs" => args.runs = value.parse().map_err(|_| "bad --runs".to_string())?,
+            _ => return Err(format!("unknown flag {flag}")),
+        }
+    }
+    Ok(args)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn ms(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64() * 1e3
+}
+
+/// One size: checks the transform against ark-poly, then prints the median resident time
+/// and the transfer times. Returns false on a mismatch.
+fn one_size<D: Device>(dev: &D, log_n: u32, runs: usize) -> Result<bool, String> {
+    let n = 1usize << log_n;
+    let mut rng = StdRng::seed_from_u64(u64::from(log_n));
+    let input: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
+    let words = fr_to_words(&input);
+    let twiddles = Twiddles::<D>::default();
+    let e = |e: kernels_gpu::GpuError| e.to_string();
+
+    let t = Instant::now();
+    let buf = dev.upload(&words).map_err(e)?;
+    let upload_ms = ms(t);
+    transform(dev, &twiddles, &buf, log_n, false, None).map_err(e)?;
+    let mut out_words = vec![0u32; n * FIELD_WORDS];
+    let t = Instant::now();
+    dev.download(&buf, &mut out_words).map_err(e)?;
+    let download_ms = ms(t);
+    let mut ours = vec![Fr::from(0u64); n];
+    fr_from_words(&out_words, &mut ours).map_err(e)?;
+    let domain = Radix2EvaluationDomain::<Fr>::new(n).ok_or("no domain")?;
+    let mut want = input;
+    domain.fft_in_place(&mut want);
+    let same = ours == want;
+
+    // Every launch waits for its kernel, so the host clock brackets the device work.
+    let times: Vec<f64> = (0..runs.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            transform(dev, &twiddles, &buf, log_n, false, None).map_err(e)?;
+            Ok(ms(t))
+        })
+        .collect::<Result<_, String>>()?;
+    println!(
+        "ntt 2^{log_n:<2}  resident {:>9.3} ms (min {:>9.3})  upload {:>8.2} ms  download {:>8.2} ms  equal to ark-poly: {same}",
+        median(times.clone()),
+        times.iter().copied().fold(f64::INFINITY, f64::min),
+        upload_ms,
+        download_ms
+    );
+    Ok(same)
+}
+
+fn run_all<D: Device>(dev: &D, args: &Args) -> Result<bool, String> {
+    println!("device: {} ({})", dev.device_name(), dev.backend());
+    let mut all = true;
+    for &log_n in &args.log_n {
+        all &= one_size(dev, log_n, args.runs)?;
+    }
+    Ok(all)
+}
+
+fn main() -> ExitCode {
+    let result = parse().and_then(|args| match args.backend.as_str() {
+        "cuda" => kernels_gpu::cuda::CudaDevice::open(0)
+            .map_err(|e| e.to_string())
+            .and_then(|d| run_all(&d, &args)),
+        "opencl" => kernels_gpu::opencl::OpenClDevice::open(0, false)
+            .map_err(|e| e.to_string())
+            .and_then(|d| run_all(&d, &args)),
+        other => Err(format!("unknown backend {other}")),
+    });
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("error: a transform differs from ark-poly's");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
