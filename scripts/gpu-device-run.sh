@@ -10,7 +10,9 @@
 #   mkdir -p .gpu/fx && strip -o .gpu/appliance target/release/appliance \
 #       && strip -o .gpu/gpu-ntt-resident target/release/examples/gpu-ntt-resident
 #   cp ../shared/fixtures/groth16/{poseidon_chain_32,range_check} ... (zkey, witness) to .gpu/fx/
-# and call the device tool with carry [".gpu"] and `bash scripts/gpu-device-run.sh`.
+# and call the device tool with carry [".gpu"] and `bash scripts/gpu-device-run.sh`
+# (`PROFILE=1 bash ...`: selftest, proofs, the resident NTT and Nsight Compute profiles of
+# the hot kernels instead of the bench tables).
 set -u
 OUT=${OUT:-/tmp/gpu-out}
 mkdir -p "$OUT"
@@ -21,55 +23,66 @@ step machine
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm,power.limit --format=csv
 echo "cores: $(nproc)"
 # cudarc looks for libnvrtc.so or libnvrtc.so.12; a CUDA 13 image has libnvrtc.so.13.
-nvrtc=$(find /usr/local /usr/lib /opt -name 'libnvrtc.so*' 2>/dev/null | grep -v -e builtins -e alt | sort -V | tail -1)
-cuda=$(find /usr/local /usr/lib /usr/lib64 -name 'libcuda.so.1' 2>/dev/null | head -1)
-echo "libnvrtc: ${nvrtc:-none}  libcuda: ${cuda:-none}"
+nvrtc=$(find /usr/local /usr/lib /opt -name 'libnvrtc.so*' 2>/dev/null | grep -v -e builtins -e alt -e stubs | sort -V | tail -1)
+echo "libnvrtc: ${nvrtc:-none}"
 mkdir -p /tmp/nvlib
 [ -n "$nvrtc" ] && ln -sf "$nvrtc" /tmp/nvlib/libnvrtc.so
-export LD_LIBRARY_PATH="/tmp/nvlib${nvrtc:+:$(dirname "$nvrtc")}${cuda:+:$(dirname "$cuda")}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export LD_LIBRARY_PATH="/tmp/nvlib${nvrtc:+:$(dirname "$nvrtc")}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 selftest() {
-  timeout 150 $B selftest --backend cuda --max-log 16 --seed 7 >"$OUT/selftest.txt" 2>"$OUT/selftest.err"
+  timeout 150 $B selftest --backend cuda --max-log 16 --seed 7 >"$OUT/selftest.txt" 2>/tmp/selftest.err
   local rc=$?
-  tr '\r' '\n' <"$OUT/selftest.err" | sed 's/\x1b\[2K//' | grep -v -e '^\s*\[[0-9]*\] ' -e '^\s*$' | tail -8
-  tr '\r' '\n' <"$OUT/selftest.err" | grep -i -e fail -e mismatch | head -20
+  tr '\r' '\n' </tmp/selftest.err | sed 's/\x1b\[2K//' | grep -v -e '^\s*\[[0-9]*\] ' -e '^\s*$' | tail -8
+  tr '\r' '\n' </tmp/selftest.err | grep -i -e fail -e mismatch | head -20
   cat "$OUT/selftest.txt"; echo "selftest exit $rc"; return $rc
 }
-# First with NVRTC at run time into an empty cache; should NVRTC itself fail, again with the
-# PTX that NVRTC 12.9 made on the build machine (.gpu/cache, named by the same cache key).
+# NVRTC at run time, into an empty cache: the compile is part of the first step's time.
 export APPLIANCE_CACHE_DIR=/tmp/appliance-cache
 step "selftest --backend cuda (NVRTC compile included)"
-if ! selftest && grep -qi -e nvrtc -e compile "$OUT/selftest.err" "$OUT/selftest.txt"; then
-  export APPLIANCE_CACHE_DIR=$PWD/.gpu/cache
-  step "selftest --backend cuda with the carried PTX"
-  selftest
-fi
+selftest
 
+# The CUDA proofs come back (at most 8 files return) for `snarkjs groth16 verify` there.
 for c in poseidon_chain_32 range_check; do
   for b in cuda cpu; do
+    dir=$OUT; [ $b = cpu ] && dir=/tmp
     step "prove $c --backend $b"
     timeout 60 $B prove --backend $b -v --zkey .gpu/fx/$c/circuit_final.zkey \
-      --witness .gpu/fx/$c/witness.wtns --proof "$OUT/${c}_$b.proof.json" \
-      --public "$OUT/${c}_$b.public.json" 2>&1 | tail -25
+      --witness .gpu/fx/$c/witness.wtns --proof "$dir/${c}_$b.proof.json" \
+      --public "$dir/${c}_$b.public.json" 2>&1 | tail -25
     echo "prove exit ${PIPESTATUS[0]}"
   done
 done
 
 step "NTT with data resident on the device"
-timeout 90 .gpu/gpu-ntt-resident --backend cuda --log-n 16,18,20,22,24 --runs 10 2>&1 | tee "$OUT/ntt_resident.txt"
+APPLIANCE_GPU_TRACE=1 timeout 90 .gpu/gpu-ntt-resident --backend cuda --log-n 16,18,20,22,24 --runs 10 2>&1 | grep -v -e "trace.*2^1[68]" -e "trace.*2^2[02]"
 
-step "bench msm g1 --backend cuda"
-timeout 200 $B bench msm --backend cuda --log-n 16,18,20,22,24 --runs 3 2>&1 | tee "$OUT/bench_msm.txt"
+if [ "${PROFILE:-0}" = 1 ]; then
+  # Nsight Compute on the hot kernels (clocks left as they are): the bound of each.
+  ncu=$(command -v ncu || find /usr/local /opt -name ncu -type f 2>/dev/null | head -1)
+  sections="--section SpeedOfLight --section Occupancy --section WarpStateStats --section LaunchStats"
+  step "ncu: NTT passes at 2^22"
+  timeout 120 "$ncu" --clock-control none $sections -k regex:'Fr_ntt_first|Fr_ntt_strided' -c 2 \
+    .gpu/gpu-ntt-resident --backend cuda --log-n 22 --runs 1 >"$OUT/ncu_ntt.txt" 2>&1
+  grep -E "Fr_ntt|Duration|Memory Throughput|Compute \(SM\) Throughput|Registers Per|Achieved Occupancy|Theoretical Occupancy|Warp Cycles Per Issued|Stall|smsp__pcsamp" "$OUT/ncu_ntt.txt" | head -40
+  step "ncu: MSM kernels at 2^20"
+  timeout 150 "$ncu" --clock-control none $sections -k regex:'G1_sum_bases|G1_sum_points|G1_reduce_buckets|msm_scatter' -c 4 \
+    $B bench msm --backend cuda --log-n 20 --runs 1 >"$OUT/ncu_msm.txt" 2>&1
+  grep -E "G1_|msm_|Duration|Memory Throughput|Compute \(SM\) Throughput|Registers Per|Achieved Occupancy|Theoretical Occupancy|Warp Cycles Per Issued" "$OUT/ncu_msm.txt" | head -60
+  step done
+  exit 0
+fi
+
+step "bench msm g1 --backend cuda (with the per-phase trace of every GPU MSM)"
+APPLIANCE_GPU_TRACE=1 timeout 200 $B bench msm --backend cuda --log-n 16,18,20,22,24 --runs 3 2>&1
 
 step "bench ntt --backend cuda"
-timeout 120 $B bench ntt --backend cuda --log-n 16,18,20,22,24 --runs 3 2>&1 | tee "$OUT/bench_ntt.txt"
+timeout 120 $B bench ntt --backend cuda --log-n 16,18,20,22,24 --runs 3 2>&1
 
-step "bench prove --backend cuda / cpu"
-for b in cuda cpu; do
-  timeout 60 $B bench prove --backend $b --snarkjs none --runs 5 \
-    --zkey .gpu/fx/poseidon_chain_32/circuit_final.zkey --witness .gpu/fx/poseidon_chain_32/witness.wtns 2>&1 | tee "$OUT/bench_prove_$b.txt"
-done
+step "bench prove --backend cuda"
+timeout 60 $B bench prove --backend cuda --snarkjs none --runs 5 \
+  --zkey .gpu/fx/poseidon_chain_32/circuit_final.zkey --witness .gpu/fx/poseidon_chain_32/witness.wtns 2>&1
 
 step "bench msm g2 --backend cuda"
-timeout 60 $B bench msm --backend cuda --group g2 --log-n 14,16 --runs 3 2>&1 | tee "$OUT/bench_msm_g2.txt"
+timeout 60 $B bench msm --backend cuda --group g2 --log-n 14,16 --runs 3 2>&1
+
 step done

@@ -13,10 +13,11 @@ use std::process::{Command, ExitCode};
 use kernels_gpu::cuda::compile_ptx;
 
 /// Kernels whose spills fail the check: the G1 MSM (with its digit/sort kernels) and NTT.
-const HOT: [&str; 9] = [
+const HOT: [&str; 10] = [
     "msm_digits",
     "msm_scatter",
-    "Fr_butterfly_local",
+    "Fr_ntt_first",
+    "Fr_ntt_strided",
     "G1_sum_bases",
     "G1_sum_points",
     "G1_reduce_buckets",

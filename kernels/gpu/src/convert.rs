@@ -5,8 +5,10 @@
 use ark_bn254::{Fq, Fq2, Fr, G1Affine, G1Projective, G2Affine, G2Projective};
 use ark_ec::short_weierstrass::{Affine, Projective, SWCurveConfig};
 use ark_ec::AffineRepr;
-use ark_ff::{BigInt, Field, Zero};
+use ark_ff::{BigInt, Field, PrimeField, Zero};
+use std::borrow::Cow;
 
+use crate::device::Device;
 use crate::error::{GpuError, Result};
 
 /// Words per field element.
@@ -88,6 +90,51 @@ pub fn fr_from_words(w: &[u32], out: &mut [Fr]) -> Result<()> {
         *x = Fr::from_words(chunk)?;
     }
     Ok(())
+}
+
+// `Fr` is `Fp(BigInt([u64; 4]), PhantomData)`: 32 bytes, the limbs at offset 0 and nothing
+// else. On a little-endian host those bytes are the device's eight 32-bit limbs, so a slice
+// of scalars can be handed to the driver as it is. Why it matters: a 2^24 MSM or NTT
+// otherwise first copies 512 MiB into a fresh vector, and touching fresh pages cost more
+// than the whole GPU MSM on the lent H200 (bench/NOTES.md section 15).
+const _: () = assert!(std::mem::size_of::<Fr>() == 4 * FIELD_WORDS);
+const _: () = assert!(std::mem::offset_of!(Fr, 0) == 0);
+const _: () = assert!(std::mem::align_of::<Fr>() >= std::mem::align_of::<u32>());
+
+/// The words of `v` without a copy (little-endian hosts; a copy elsewhere).
+pub fn fr_words(v: &[Fr]) -> Cow<'_, [u32]> {
+    if cfg!(target_endian = "little") {
+        // SAFETY: the asserts above: Fr is 32 bytes of [u64; 4] at offset 0, aligned for
+        // u32; every bit pattern is a valid u32.
+        Cow::Borrowed(unsafe {
+            std::slice::from_raw_parts(v.as_ptr().cast::<u32>(), v.len() * FIELD_WORDS)
+        })
+    } else {
+        Cow::Owned(fr_to_words(v))
+    }
+}
+
+/// Downloads `v.len()` scalars from `buf` straight into `v` (little-endian hosts; through
+/// a copy elsewhere) and checks that each is reduced, as [`fr_from_words`] does.
+pub fn download_fr<D: Device>(dev: &D, buf: &D::Buffer, v: &mut [Fr]) -> Result<()> {
+    if cfg!(target_endian = "little") {
+        // SAFETY: as in `fr_words`; the check below rejects values that are not reduced
+        // before anyone uses them as field elements.
+        let words = unsafe {
+            std::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<u32>(), v.len() * FIELD_WORDS)
+        };
+        dev.download(buf, words)?;
+        if v.iter().any(|x| x.0 >= Fr::MODULUS) {
+            return Err(GpuError::InvalidInput(
+                "device returned an unreduced Fr value".into(),
+            ));
+        }
+        Ok(())
+    } else {
+        let mut words = vec![0u32; v.len() * FIELD_WORDS];
+        dev.download(buf, &mut words)?;
+        fr_from_words(&words, v)
+    }
 }
 
 /// A curve group the MSM kernels are instantiated for.

@@ -48,3 +48,50 @@ pub(crate) fn count_u32(threads: usize) -> Result<u32> {
         crate::error::GpuError::InvalidInput(format!("{threads} GPU threads exceed 2^32"))
     })
 }
+
+/// Phase timings of one MSM or NTT, printed to stderr as one line when the environment
+/// variable `APPLIANCE_GPU_TRACE` is set. Every launch waits for its kernel, so the time
+/// between marks is the device time of that phase plus its host work.
+pub(crate) struct Trace {
+    label: String,
+    last: std::time::Instant,
+    phases: Vec<(&'static str, f64)>,
+}
+
+impl Trace {
+    pub(crate) fn start(label: impl FnOnce() -> String) -> Option<Self> {
+        static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        ON.get_or_init(|| std::env::var_os("APPLIANCE_GPU_TRACE").is_some())
+            .then(|| Self {
+                label: label(),
+                last: std::time::Instant::now(),
+                phases: Vec::new(),
+            })
+    }
+
+    /// Ends the phase `name` now.
+    pub(crate) fn mark(trace: &mut Option<Self>, name: &'static str) {
+        if let Some(t) = trace {
+            let now = std::time::Instant::now();
+            t.phases
+                .push((name, now.duration_since(t.last).as_secs_f64() * 1e3));
+            t.last = now;
+        }
+    }
+}
+
+impl Drop for Trace {
+    fn drop(&mut self) {
+        let total: f64 = self.phases.iter().map(|p| p.1).sum();
+        let phases: Vec<String> = self
+            .phases
+            .iter()
+            .map(|(name, ms)| format!("{name} {ms:.2}"))
+            .collect();
+        eprintln!(
+            "gpu trace {}: {} (total {total:.2} ms)",
+            self.label,
+            phases.join(", ")
+        );
+    }
+}

@@ -11,8 +11,8 @@ use ark_ec::short_weierstrass::{Affine, Projective};
 use ark_ec::AdditiveGroup;
 use ark_ff::Zero;
 
-use crate::convert::{affine_to_words, fr_to_words, xyzz_to_projective, xyzz_words, DeviceCurve};
-use crate::device::{count_u32, Arg, Device};
+use crate::convert::{affine_to_words, fr_words, xyzz_to_projective, xyzz_words, DeviceCurve};
+use crate::device::{count_u32, Arg, Device, Trace};
 use crate::error::{GpuError, Result};
 
 /// Scalar bits of BN254's Fr.
@@ -168,10 +168,18 @@ fn msm_once<D: Device, P: DeviceCurve>(
         n_bases: bases.len,
         offset,
     };
-    let sorted = sort_on_device(dev, scalars, &layout)?;
+    let mut trace = Trace::start(|| format!("msm {} n={n} c={c} windows={windows}", P::PREFIX));
+    let sorted = sort_on_device(dev, scalars, &layout, &mut trace)?;
     let buckets = dev.alloc_zeroed(bucket_count * points)?;
+    Trace::mark(&mut trace, "bucket alloc");
     if let Some((entries, runs)) = &sorted {
-        sum_runs::<D, P>(dev, Source::Bases(&bases.buf, entries), runs, &buckets)?;
+        sum_runs::<D, P>(
+            dev,
+            Source::Bases(&bases.buf, entries),
+            runs,
+            &buckets,
+            &mut trace,
+        )?;
     }
     drop(sorted);
 
@@ -191,13 +199,20 @@ fn msm_once<D: Device, P: DeviceCurve>(
         ],
     )?;
     drop(buckets);
+    Trace::mark(&mut trace, "reduction");
 
     // Window sums: one run of per_window partials per window.
     let runs: Vec<(u32, u32)> = (0..windows)
         .map(|w| Ok((count_u32(w)?, count_u32(per_window)?)))
         .collect::<Result<_>>()?;
     let window_sums = dev.alloc_zeroed(windows * points)?;
-    sum_runs::<D, P>(dev, Source::Points(&partial), &runs, &window_sums)?;
+    sum_runs::<D, P>(
+        dev,
+        Source::Points(&partial),
+        &runs,
+        &window_sums,
+        &mut None,
+    )?;
 
     let mut words = vec![0u32; windows * points];
     dev.download(&window_sums, &mut words)?;
@@ -208,6 +223,7 @@ fn msm_once<D: Device, P: DeviceCurve>(
         }
         acc += xyzz_to_projective::<P>(&words[w * points..(w + 1) * points])?;
     }
+    Trace::mark(&mut trace, "window sums");
     Ok(acc)
 }
 
@@ -237,6 +253,7 @@ fn sort_on_device<D: Device>(
     dev: &D,
     scalars: &[Fr],
     layout: &Layout,
+    trace: &mut Option<Trace>,
 ) -> Result<Option<SortedOnDevice<D::Buffer>>> {
     let Layout {
         c,
@@ -247,7 +264,8 @@ fn sort_on_device<D: Device>(
     } = *layout;
     let n = scalars.len();
     let buckets = wk << (c - 1);
-    let scalar_buf = dev.upload(&fr_to_words(scalars))?;
+    let scalar_buf = dev.upload(&fr_words(scalars))?;
+    Trace::mark(trace, "upload");
     let digits = dev.alloc_zeroed(n * windows)?;
     let counts = dev.alloc_zeroed(buckets)?;
     dev.launch(
@@ -263,8 +281,10 @@ fn sort_on_device<D: Device>(
         ],
     )?;
     drop(scalar_buf);
+    Trace::mark(trace, "digits");
     let mut host_counts = vec![0u32; buckets];
     dev.download(&counts, &mut host_counts)?;
+    Trace::mark(trace, "counts download");
     let mut starts = Vec::with_capacity(buckets);
     let mut runs = Vec::new();
     let mut total = 0u32;
@@ -277,6 +297,7 @@ fn sort_on_device<D: Device>(
             .checked_add(k)
             .ok_or_else(|| GpuError::InvalidInput("more than 2^32 (point, window) pairs".into()))?;
     }
+    Trace::mark(trace, "counts");
     if total == 0 {
         return Ok(None);
     }
@@ -296,6 +317,7 @@ fn sort_on_device<D: Device>(
             Arg::U32(count_u32(offset)?),
         ],
     )?;
+    Trace::mark(trace, "scatter");
     Ok(Some((entries, runs)))
 }
 
@@ -315,6 +337,7 @@ fn sum_runs<D: Device, P: DeviceCurve>(
     source: Source<'_, D::Buffer>,
     runs: &[(u32, u32)],
     out: &D::Buffer,
+    trace: &mut Option<Trace>,
 ) -> Result<()> {
     let points = xyzz_words::<P>();
     let mut runs: Vec<(u32, u32)> = runs.to_vec();
@@ -356,6 +379,7 @@ fn sum_runs<D: Device, P: DeviceCurve>(
             Some(dev.alloc_zeroed(segs * points)?)
         };
         let target = next.as_ref().unwrap_or(out);
+        Trace::mark(trace, "layout");
         match (&current, &source) {
             (None, Source::Bases(bases, entries)) => dev.launch(
                 &format!("{}_sum_bases", P::PREFIX),
@@ -375,6 +399,7 @@ fn sum_runs<D: Device, P: DeviceCurve>(
                 launch_sum_points::<D, P>(dev, input, &starts_buf, &dest_buf, target, segs)?
             }
         }
+        Trace::mark(trace, "sums");
         if last {
             return Ok(());
         }

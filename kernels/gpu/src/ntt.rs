@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use ark_bn254::Fr;
 use ark_ff::{FftField, Field, One};
 
-use crate::convert::{fr_from_words, fr_to_words, FIELD_WORDS};
-use crate::device::{count_u32, Arg, Device};
+use crate::convert::{download_fr, fr_to_words, fr_words, FIELD_WORDS};
+use crate::device::{count_u32, Arg, Device, Trace};
 use crate::error::{GpuError, Result};
 
 /// Resident tables keyed by (log n, inverse).
@@ -74,36 +74,74 @@ pub fn transform<D: Device>(
         return Ok(());
     }
     let n = 1usize << log_n;
+    let mut trace = Trace::start(|| format!("ntt 2^{log_n} inverse={inverse}"));
     if !inverse {
         if let Some(g) = coset {
             scale(dev, buf, log_n, Fr::one(), g)?;
+            Trace::mark(&mut trace, "coset scale");
         }
     }
-    dev.launch("Fr_bit_reverse", n, &[Arg::Buf(buf), Arg::U32(log_n)])?;
     let table = twiddles.get(dev, log_n, inverse)?;
-    let mut m = 1usize;
+    Trace::mark(&mut trace, "twiddles");
     let group = dev.group_size();
-    if n >= 2 * group {
-        // Rounds m = 1 .. group in one local-memory pass.
+    let log_block = (2 * group).trailing_zeros();
+    if n < 2 * group {
+        // Small sizes: the permutation, then one launch per round.
+        dev.launch("Fr_bit_reverse", n, &[Arg::Buf(buf), Arg::U32(log_n)])?;
+        let mut m = 1usize;
+        while m < n {
+            dev.launch(
+                "Fr_butterfly",
+                n / 2,
+                &[
+                    Arg::Buf(buf),
+                    Arg::Buf(&table),
+                    Arg::U32(count_u32(m)?),
+                    Arg::U32(count_u32(n / (2 * m))?),
+                ],
+            )?;
+            m *= 2;
+        }
+        Trace::mark(&mut trace, "rounds");
+    } else {
+        // The permutation gathers from `buf` into a second vector, every pass but the last
+        // works in place there, and the last writes back to `buf`. Exactly 2 GROUP elements
+        // are one work-group, which may gather in place.
+        let tmp = if n > 2 * group {
+            Some(dev.alloc_zeroed(n * FIELD_WORDS)?)
+        } else {
+            None
+        };
+        let work = tmp.as_ref().unwrap_or(buf);
         dev.launch(
-            "Fr_butterfly_local",
-            n / 2,
-            &[Arg::Buf(buf), Arg::Buf(&table), Arg::U32(log_n)],
-        )?;
-        m = 2 * group;
-    }
-    while m < n {
-        dev.launch(
-            "Fr_butterfly",
+            "Fr_ntt_first",
             n / 2,
             &[
                 Arg::Buf(buf),
+                Arg::Buf(work),
                 Arg::Buf(&table),
-                Arg::U32(count_u32(m)?),
-                Arg::U32(count_u32(n / (2 * m))?),
+                Arg::U32(log_n),
             ],
         )?;
-        m *= 2;
+        Trace::mark(&mut trace, "first pass");
+        let mut s = log_block;
+        for k in strided_passes(log_n, log_block) {
+            let dst = if s + k == log_n { buf } else { work };
+            dev.launch(
+                "Fr_ntt_strided",
+                n / 2,
+                &[
+                    Arg::Buf(work),
+                    Arg::Buf(dst),
+                    Arg::Buf(&table),
+                    Arg::U32(log_n),
+                    Arg::U32(s),
+                    Arg::U32(k),
+                ],
+            )?;
+            s += k;
+            Trace::mark(&mut trace, "strided pass");
+        }
     }
     if inverse {
         let n_inv = Fr::from(n as u64)
@@ -116,8 +154,21 @@ pub fn transform<D: Device>(
             None => Fr::one(),
         };
         scale(dev, buf, log_n, n_inv, g_inv)?;
+        Trace::mark(&mut trace, "scale");
     }
     Ok(())
+}
+
+/// Rounds per `Fr_ntt_strided` pass for the rounds after the first `log_block`: as few
+/// passes as allow at most `log_block - 1` rounds each (so every work-group reads runs of at
+/// least two neighbours), with the rounds spread evenly over them.
+fn strided_passes(log_n: u32, log_block: u32) -> Vec<u32> {
+    let rounds = log_n.saturating_sub(log_block);
+    let max_k = log_block.saturating_sub(1).max(1);
+    let passes = rounds.div_ceil(max_k);
+    (0..passes)
+        .map(|p| rounds / passes + u32::from(p < rounds % passes))
+        .collect()
 }
 
 /// a[i] *= c * g^i, through the tables of [`scale_tables`].
@@ -162,13 +213,23 @@ pub fn run<D: Device>(
             continue;
         }
         let log_n = n.trailing_zeros();
-        let buf = dev.upload(&fr_to_words(v))?;
+        let buf = dev.upload(&fr_words(v))?;
         for &(inverse, coset) in passes {
             transform(dev, twiddles, &buf, log_n, inverse, coset)?;
         }
-        let mut words = vec![0u32; n * FIELD_WORDS];
-        dev.download(&buf, &mut words)?;
-        fr_from_words(&words, v)?;
+        // The download overwrites `v` in place. A failure there must not look like "out of
+        // memory", which sends the (now partly overwritten) vector to the CPU fallback.
+        download_fr(dev, &buf, v).map_err(|e| match e {
+            GpuError::OutOfMemory {
+                backend, device, ..
+            } => GpuError::Driver {
+                backend,
+                device,
+                call: "download of the transformed vector",
+                code: 0,
+            },
+            other => other,
+        })?;
     }
     Ok(())
 }
@@ -177,6 +238,23 @@ pub fn run<D: Device>(
 mod tests {
     use super::*;
     use ark_ff::UniformRand;
+
+    #[test]
+    fn strided_passes_cover_every_round_in_few_even_passes() {
+        assert_eq!(strided_passes(24, 9), vec![8, 7]);
+        assert_eq!(strided_passes(9, 9), Vec::<u32>::new());
+        assert_eq!(strided_passes(10, 9), vec![1]);
+        assert_eq!(strided_passes(20, 7), vec![5, 4, 4]);
+        for log_block in 2..10 {
+            for log_n in log_block..=28 {
+                let ks = strided_passes(log_n, log_block);
+                assert_eq!(ks.iter().sum::<u32>(), log_n - log_block);
+                assert!(ks.iter().all(|&k| k >= 1 && k < log_block));
+                let lo = ks.iter().min().copied().unwrap_or(0);
+                assert!(ks.iter().all(|&k| k - lo <= 1), "{ks:?}");
+            }
+        }
+    }
 
     #[test]
     fn scale_tables_give_c_times_g_to_the_i() {

@@ -40,7 +40,10 @@ pub fn kernel_source(dialect: Dialect) -> String {
         Dialect::Cuda => CUDA_GROUP,
         Dialect::OpenCl => OPENCL_GROUP,
     };
-    s.push_str(&format!("#define LIMBS {LIMBS}\n#define GROUP {group}\n"));
+    let log_2group = group.trailing_zeros() + 1;
+    s.push_str(&format!(
+        "#define LIMBS {LIMBS}\n#define GROUP {group}\n#define LOG_2GROUP {log_2group}\n"
+    ));
     s.push_str(&field_constants::<ark_bn254::Fq>("Fq"));
     s.push_str(&field_constants::<ark_bn254::Fr>("Fr"));
     s.push_str(&FIELD.replace("FIELD", "Fq"));

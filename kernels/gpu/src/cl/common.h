@@ -15,6 +15,7 @@ typedef unsigned long long u64;
 #define SHARED __shared__
 #define BARRIER() __syncthreads()
 #define ATOMIC_ADD(p, v) atomicAdd((p), (v))
+#define ALIGN16 __align__(16)
 #else
 typedef uint u32;
 typedef ulong u64;
@@ -28,5 +29,6 @@ typedef ulong u64;
 #define SHARED __local
 #define BARRIER() barrier(CLK_LOCAL_MEM_FENCE)
 #define ATOMIC_ADD(p, v) atomic_add((p), (v))
+#define ALIGN16 __attribute__((aligned(16)))
 #endif
 // GROUP (threads per work-group / block) is defined by the host, which launches with it.

@@ -1,6 +1,8 @@
-// Radix-2 NTT over Fr, in place, natural order in and out: a bit-reversal permutation,
-// then log2(n) butterfly rounds (decimation in time) with a twiddle table resident on the
-// device, then the inverse/coset scaling. Data stays on the device between calls.
+// Radix-2 NTT over Fr, natural order in and out: a bit-reversal permutation, then log2(n)
+// butterfly rounds (decimation in time) with a twiddle table resident on the device, then
+// the inverse/coset scaling. Data stays on the device between calls. Below 2 GROUP
+// elements one kernel per round (Fr_bit_reverse, Fr_butterfly); from 2 GROUP on, passes of
+// many rounds in local memory (Fr_ntt_first, Fr_ntt_strided).
 
 DEVICE u32 bit_reverse(u32 x, u32 log_n) {
     u32 r = 0;
@@ -35,31 +37,97 @@ KERNEL void Fr_butterfly(GLOBAL Fr *a, GLOBAL const Fr *twiddles, u32 m, u32 str
     a[i + m] = Fr_sub(u, v);
 }
 
-// The first log2(2 GROUP) rounds in local (shared) memory: each work-group loads a block
-// of 2 GROUP consecutive elements (after the bit reversal every butterfly of these rounds
-// stays inside such a block), runs all those rounds with a barrier between them, and
-// writes the block back: one pass over global memory instead of log2(2 GROUP). The host
-// launches it only when n >= 2 GROUP, with n / 2 threads in groups of GROUP.
-KERNEL void Fr_butterfly_local(GLOBAL Fr *a, GLOBAL const Fr *twiddles, u32 log_n, u32 count) {
-    SHARED Fr s[2 * GROUP];
+// Sizes n >= 2 GROUP run in passes of several rounds each in local (shared) memory: one
+// read and one write of the vector per pass instead of per round. Local memory holds
+// 2 GROUP elements as LIMBS planes of words (word w of element e at w * 2 GROUP + e), so
+// that threads touching consecutive elements hit consecutive banks.
+#define SH_GET(sh, e, x) UNROLL for (int w_ = 0; w_ < LIMBS; w_++) (x).v[w_] = (sh)[w_ * 2 * GROUP + (e)]
+#define SH_SET(sh, e, x) UNROLL for (int w_ = 0; w_ < LIMBS; w_++) (sh)[w_ * 2 * GROUP + (e)] = (x).v[w_]
+
+// x reversed in its low log_n bits (1 <= log_n <= 32).
+DEVICE u32 bit_reverse32(u32 x, u32 log_n) {
+    x = ((x >> 1) & 0x55555555u) | ((x & 0x55555555u) << 1);
+    x = ((x >> 2) & 0x33333333u) | ((x & 0x33333333u) << 2);
+    x = ((x >> 4) & 0x0f0f0f0fu) | ((x & 0x0f0f0f0fu) << 4);
+    x = ((x >> 8) & 0x00ff00ffu) | ((x & 0x00ff00ffu) << 8);
+    x = (x >> 16) | (x << 16);
+    return x >> (32 - log_n);
+}
+
+// One butterfly of local memory: (sh[x], sh[y]) = (u + w v, u - w v).
+#define SH_BUTTERFLY(sh, x, y, w) do { \
+        Fr u_, v_; SH_GET(sh, x, u_); SH_GET(sh, y, v_); \
+        v_ = Fr_mul(v_, w); \
+        Fr s_ = Fr_add(u_, v_), d_ = Fr_sub(u_, v_); \
+        SH_SET(sh, x, s_); SH_SET(sh, y, d_); \
+    } while (0)
+
+// The bit-reversal permutation fused with the first LOG_2GROUP rounds: each work-group
+// gathers the 2 GROUP elements that land in its block (src[bitrev(i)]), runs the rounds
+// m = 1 .. GROUP on them and writes the block to dst. dst differs from src unless n is
+// exactly 2 GROUP (one work-group, which reads everything before writing). n / 2 threads.
+KERNEL void Fr_ntt_first(GLOBAL const Fr *src, GLOBAL Fr *dst, GLOBAL const Fr *twiddles,
+                         u32 log_n, u32 count) {
+    SHARED u32 sh[LIMBS * 2 * GROUP];
     u32 l = LOCAL_ID();
     u32 base = (GLOBAL_ID() - l) * 2;
-    s[l] = a[base + l];
-    s[l + GROUP] = a[base + l + GROUP];
+    Fr x = src[bit_reverse32(base + l, log_n)];
+    SH_SET(sh, l, x);
+    x = src[bit_reverse32(base + l + GROUP, log_n)];
+    SH_SET(sh, l + GROUP, x);
     BARRIER();
-    for (u32 m = 1; m <= GROUP; m <<= 1) {
+    for (u32 q = 0; q < LOG_2GROUP; q++) {
+        u32 m = 1u << q;
         u32 j = l & (m - 1);
         u32 i = ((l - j) << 1) + j;
-        Fr u = s[i];
-        Fr v = Fr_mul(s[i + m], twiddles[j * ((1u << (log_n - 1)) / m)]);
-        s[i] = Fr_add(u, v);
-        s[i + m] = Fr_sub(u, v);
+        SH_BUTTERFLY(sh, i, i + m, twiddles[j << (log_n - 1 - q)]);
         BARRIER();
     }
-    if (base + l < 2 * count) {
-        a[base + l] = s[l];
-        a[base + l + GROUP] = s[l + GROUP];
+    SH_GET(sh, l, x);
+    dst[base + l] = x;
+    SH_GET(sh, l + GROUP, x);
+    dst[base + l + GROUP] = x;
+}
+
+// Rounds with half-blocks 2^s .. 2^(s+k-1) (s >= LOG_2GROUP, 1 <= k < LOG_2GROUP). These
+// rounds only mix elements whose indices differ in bits s .. s+k-1, so the vector splits
+// into independent sets of 2^k elements at stride 2^s. A work-group takes L = 2 GROUP / 2^k
+// sets with consecutive low parts (coalesced reads of L neighbours), runs the k rounds in
+// local memory and writes src's elements to the same places in dst (dst may be src).
+// n / 2 threads.
+KERNEL void Fr_ntt_strided(GLOBAL const Fr *src, GLOBAL Fr *dst, GLOBAL const Fr *twiddles,
+                           u32 log_n, u32 s, u32 k, u32 count) {
+    SHARED u32 sh[LIMBS * 2 * GROUP];
+    u32 l = LOCAL_ID();
+    u32 g = (GLOBAL_ID() - l) / GROUP;
+    u32 log_l = LOG_2GROUP - k;
+    u32 lo_mask = (1u << log_l) - 1;
+    u32 blocks_log = s - log_l;
+    u32 lo_base = (g & ((1u << blocks_log) - 1)) << log_l;
+    u32 base = ((g >> blocks_log) << (s + k)) + lo_base;
+    // Element e of the work-group: set e & lo_mask, position e >> log_l within the set.
+    u32 e0 = l, e1 = l + GROUP;
+    Fr x = src[base + ((e0 >> log_l) << s) + (e0 & lo_mask)];
+    SH_SET(sh, e0, x);
+    x = src[base + ((e1 >> log_l) << s) + (e1 & lo_mask)];
+    SH_SET(sh, e1, x);
+    BARRIER();
+    u32 lo_t = l & lo_mask;
+    u32 b = l >> log_l;
+    for (u32 q = 0; q < k; q++) {
+        u32 m = 1u << q;
+        u32 j = b & (m - 1);
+        u32 i = ((b - j) << 1) + j;
+        // Twiddle omega^(jg n / 2M) for the global half-block M = 2^(s+q), jg = index mod M.
+        u32 jg = (j << s) + lo_base + lo_t;
+        SH_BUTTERFLY(sh, (i << log_l) + lo_t, ((i + m) << log_l) + lo_t,
+                     twiddles[jg << (log_n - 1 - s - q)]);
+        BARRIER();
     }
+    SH_GET(sh, e0, x);
+    dst[base + ((e0 >> log_l) << s) + (e0 & lo_mask)] = x;
+    SH_GET(sh, e1, x);
+    dst[base + ((e1 >> log_l) << s) + (e1 & lo_mask)] = x;
 }
 
 // a[i] *= c * g^i: coset shifts and the inverse's 1/n, fused. The host passes
