@@ -329,9 +329,14 @@ enum Source<'a, B> {
     Points(&'a B),
 }
 
+/// Marks a segment's destination as a partial sum for the next round instead of an output.
+const TO_NEXT: u32 = 1 << 31;
+
 /// Sums consecutive runs of inputs: run k has `runs[k].1` inputs and its sum is written to
-/// `out[runs[k].0]`. Runs longer than a segment are cut into segments whose partial sums
-/// are summed again, round after round, so no thread adds more than a segment's worth.
+/// `out[runs[k].0]`. A run that fits in one segment goes to `out` in the first round; longer
+/// runs are cut into segments whose partial sums are summed again, round after round, so no
+/// thread adds more than a segment's worth. Only the long runs are laid out again: a round
+/// for every run doubled the host's layout work (about 8 ms of a 2^20 MSM on the H200).
 fn sum_runs<D: Device, P: DeviceCurve>(
     dev: &D,
     source: Source<'_, D::Buffer>,
@@ -345,40 +350,58 @@ fn sum_runs<D: Device, P: DeviceCurve>(
     let mut segment = match source {
         Source::Bases(..) => FIRST_SEGMENT,
         Source::Points(_) => LATER_SEGMENT,
-    };
+    } as u32;
     loop {
-        let last = runs.iter().all(|&(_, k)| k as usize <= segment);
-        let mut starts = Vec::new();
-        let mut owners = Vec::new();
+        // starts[s] .. starts[s + 1]: segment s's inputs; dest[s]: an index into `out`, or
+        // TO_NEXT | an index into the next round's partial sums.
+        let mut starts = Vec::with_capacity(runs.len() + 1);
+        let mut dest = Vec::with_capacity(runs.len());
+        let mut next_runs: Vec<(u32, u32)> = Vec::new();
         let mut pos = 0u32;
+        let mut partials = 0u32;
         for &(owner, k) in &runs {
+            if k <= segment {
+                starts.push(pos);
+                dest.push(owner);
+                pos += k;
+                continue;
+            }
+            let first = partials;
             let mut left = k;
             while left > 0 {
-                let take = left.min(segment as u32);
+                let take = left.min(segment);
                 starts.push(pos);
-                owners.push(owner);
+                dest.push(TO_NEXT | partials);
+                partials += 1;
                 pos += take;
                 left -= take;
             }
+            next_runs.push((owner, partials - first));
         }
         starts.push(pos);
-        let segs = owners.len();
+        let segs = dest.len();
         if segs == 0 {
             return Ok(());
         }
-        let dest: Vec<u32> = if last {
-            owners.clone()
-        } else {
-            (0..count_u32(segs)?).collect()
-        };
+        if partials >= TO_NEXT {
+            return Err(GpuError::InvalidInput(
+                "more than 2^31 partial sums in one round".into(),
+            ));
+        }
         let starts_buf = dev.upload(&starts)?;
         let dest_buf = dev.upload(&dest)?;
-        let next = if last {
-            None
+        let next = if partials > 0 {
+            Some(dev.alloc_zeroed(partials as usize * points)?)
         } else {
-            Some(dev.alloc_zeroed(segs * points)?)
+            None
         };
-        let target = next.as_ref().unwrap_or(out);
+        let targets = Targets {
+            starts: &starts_buf,
+            dest: &dest_buf,
+            out,
+            next: next.as_ref().unwrap_or(out),
+            segs,
+        };
         Trace::mark(trace, "layout");
         match (&current, &source) {
             (None, Source::Bases(bases, entries)) => dev.launch(
@@ -387,52 +410,48 @@ fn sum_runs<D: Device, P: DeviceCurve>(
                 &[
                     Arg::Buf(*bases),
                     Arg::Buf(*entries),
-                    Arg::Buf(&starts_buf),
-                    Arg::Buf(&dest_buf),
-                    Arg::Buf(target),
+                    Arg::Buf(targets.starts),
+                    Arg::Buf(targets.dest),
+                    Arg::Buf(targets.out),
+                    Arg::Buf(targets.next),
                 ],
             )?,
-            (None, Source::Points(input)) => {
-                launch_sum_points::<D, P>(dev, input, &starts_buf, &dest_buf, target, segs)?
-            }
-            (Some(input), _) => {
-                launch_sum_points::<D, P>(dev, input, &starts_buf, &dest_buf, target, segs)?
-            }
+            (None, Source::Points(input)) => launch_sum_points::<D, P>(dev, input, &targets)?,
+            (Some(input), _) => launch_sum_points::<D, P>(dev, input, &targets)?,
         }
         Trace::mark(trace, "sums");
-        if last {
+        if next_runs.is_empty() {
             return Ok(());
-        }
-        // The next round's runs: consecutive segments with the same owner.
-        let mut next_runs: Vec<(u32, u32)> = Vec::new();
-        for &o in &owners {
-            match next_runs.last_mut() {
-                Some((owner, k)) if *owner == o => *k += 1,
-                _ => next_runs.push((o, 1)),
-            }
         }
         runs = next_runs;
         current = next;
-        segment = LATER_SEGMENT;
+        segment = LATER_SEGMENT as u32;
     }
+}
+
+/// Where one round of [`sum_runs`] reads its layout and writes its sums.
+struct Targets<'a, B> {
+    starts: &'a B,
+    dest: &'a B,
+    out: &'a B,
+    next: &'a B,
+    segs: usize,
 }
 
 fn launch_sum_points<D: Device, P: DeviceCurve>(
     dev: &D,
     input: &D::Buffer,
-    starts: &D::Buffer,
-    dest: &D::Buffer,
-    out: &D::Buffer,
-    segs: usize,
+    t: &Targets<'_, D::Buffer>,
 ) -> Result<()> {
     dev.launch(
         &format!("{}_sum_points", P::PREFIX),
-        segs,
+        t.segs,
         &[
             Arg::Buf(input),
-            Arg::Buf(starts),
-            Arg::Buf(dest),
-            Arg::Buf(out),
+            Arg::Buf(t.starts),
+            Arg::Buf(t.dest),
+            Arg::Buf(t.out),
+            Arg::Buf(t.next),
         ],
     )
 }

@@ -3,11 +3,19 @@
 // into segments of at most a few dozen entries, so that a bucket holding most of the
 // points (circom's many scalars equal to 1) is summed by many threads, not one.
 
+// Where a segment's sum goes: dest < 2^31 is an index into out (the whole run fitted in the
+// segment), else dest - 2^31 indexes the partial sums for the next round.
+DEVICE void POINT_store_sum(GLOBAL POINT_xyzz *out, GLOBAL POINT_xyzz *next, u32 d,
+                            POINT_xyzz acc) {
+    if (d >> 31) next[d & 0x7fffffffu] = acc;
+    else out[d] = acc;
+}
+
 // Segment s sums the bases named by entries[start[s] .. start[s+1]) (each entry is
-// point_index << 1 | negate) and writes the sum to out[dest[s]].
+// point_index << 1 | negate) and stores the sum as dest[s] says.
 KERNEL void POINT_sum_bases(GLOBAL const POINT_affine *bases, GLOBAL const u32 *entries,
                             GLOBAL const u32 *start, GLOBAL const u32 *dest,
-                            GLOBAL POINT_xyzz *out, u32 count) {
+                            GLOBAL POINT_xyzz *out, GLOBAL POINT_xyzz *next, u32 count) {
     u32 s = GLOBAL_ID();
     if (s >= count) return;
     POINT_xyzz acc = POINT_zero();
@@ -18,19 +26,20 @@ KERNEL void POINT_sum_bases(GLOBAL const POINT_affine *bases, GLOBAL const u32 *
         if (v & 1) b = POINT_affine_neg(b);
         acc = POINT_add_affine(acc, b);
     }
-    out[dest[s]] = acc;
+    POINT_store_sum(out, next, dest[s], acc);
 }
 
-// Segment s sums the points in[start[s] .. start[s+1]) into out[dest[s]]: the later
-// rounds of the segment tree.
+// Segment s sums the points in[start[s] .. start[s+1]) and stores the sum as dest[s] says:
+// the later rounds of the segment tree.
 KERNEL void POINT_sum_points(GLOBAL const POINT_xyzz *in, GLOBAL const u32 *start,
-                             GLOBAL const u32 *dest, GLOBAL POINT_xyzz *out, u32 count) {
+                             GLOBAL const u32 *dest, GLOBAL POINT_xyzz *out,
+                             GLOBAL POINT_xyzz *next, u32 count) {
     u32 s = GLOBAL_ID();
     if (s >= count) return;
     POINT_xyzz acc = POINT_zero();
     u32 end = start[s + 1];
     for (u32 e = start[s]; e < end; e++) acc = POINT_add(acc, in[e]);
-    out[dest[s]] = acc;
+    POINT_store_sum(out, next, dest[s], acc);
 }
 
 // Bucket reduction. buckets[w * bucket_count + b] holds bucket b + 1 of window w. Thread t takes
