@@ -76,7 +76,7 @@ impl DeviceField for Fq2 {
 }
 
 /// Scalars (Montgomery form) as words, for the NTT.
-pub fn fr_to_words(v: &[Fr]) -> Vec<u32> {
+fn fr_to_words(v: &[Fr]) -> Vec<u32> {
     let mut out = Vec::with_capacity(v.len() * FIELD_WORDS);
     for x in v {
         x.push_words(&mut out);
@@ -85,7 +85,7 @@ pub fn fr_to_words(v: &[Fr]) -> Vec<u32> {
 }
 
 /// Words back into scalars.
-pub fn fr_from_words(w: &[u32], out: &mut [Fr]) -> Result<()> {
+fn fr_from_words(w: &[u32], out: &mut [Fr]) -> Result<()> {
     for (x, chunk) in out.iter_mut().zip(w.chunks_exact(FIELD_WORDS)) {
         *x = Fr::from_words(chunk)?;
     }

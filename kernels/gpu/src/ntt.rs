@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use ark_bn254::Fr;
 use ark_ff::{FftField, Field, One};
 
-use crate::convert::{download_fr, fr_to_words, fr_words, FIELD_WORDS};
+use crate::convert::{download_fr, fr_words, FIELD_WORDS};
 use crate::device::{count_u32, Arg, Device, Trace};
 use crate::error::{GpuError, Result};
 
@@ -54,7 +54,7 @@ impl<D: Device> Twiddles<D> {
             powers.push(w);
             w *= omega;
         }
-        let buf = Arc::new(dev.upload(&fr_to_words(&powers))?);
+        let buf = Arc::new(dev.upload(&fr_words(&powers))?);
         tables.insert((log_n, inverse), Arc::clone(&buf));
         Ok(buf)
     }
@@ -175,8 +175,8 @@ fn strided_passes(log_n: u32, log_block: u32) -> Vec<u32> {
 /// a[i] *= c * g^i, through the tables of [`scale_tables`].
 fn scale<D: Device>(dev: &D, buf: &D::Buffer, log_n: u32, c: Fr, g: Fr) -> Result<()> {
     let (k, lo, hi) = scale_tables(log_n, c, g);
-    let lo = dev.upload(&fr_to_words(&lo))?;
-    let hi = dev.upload(&fr_to_words(&hi))?;
+    let lo = dev.upload(&fr_words(&lo))?;
+    let hi = dev.upload(&fr_words(&hi))?;
     dev.launch(
         "Fr_scale",
         1 << log_n,
