@@ -1,8 +1,8 @@
 //! The forward NTT with its data already on the device, which is how a Groth16 proof uses
 //! it (the inverse and coset passes run back to back on one resident buffer). `appliance
-//! bench ntt` also times the upload, the download and the Montgomery-word conversion, so it
-//! cannot show the kernels' own time; this does, next to the transfer times, after checking
-//! the first transform against ark-poly.
+//! bench ntt` also times the upload and the download, so it cannot show the kernels' own
+//! time; this does, next to the transfer times, after checking the first transform against
+//! ark-poly.
 //!
 //! `cargo run --release -p kernels-gpu --features cuda,opencl --example gpu-ntt-resident -- \
 //!     --backend cuda|opencl [--log-n 16,20,24] [--runs 10]`

@@ -18,9 +18,9 @@ use crate::error::{GpuError, Result};
 /// Scalar bits of BN254's Fr.
 const SCALAR_BITS: u32 = 254;
 /// Most entries one thread adds in the first round of bucket sums.
-const FIRST_SEGMENT: usize = 64;
+const FIRST_SEGMENT: u32 = 64;
 /// Most partial sums one thread adds in later rounds.
-const LATER_SEGMENT: usize = 32;
+const LATER_SEGMENT: u32 = 32;
 /// Buckets per thread in the bucket reduction.
 const REDUCE_SEGMENT: u32 = 32;
 
@@ -350,7 +350,7 @@ fn sum_runs<D: Device, P: DeviceCurve>(
     let mut segment = match source {
         Source::Bases(..) => FIRST_SEGMENT,
         Source::Points(_) => LATER_SEGMENT,
-    } as u32;
+    };
     loop {
         // starts[s] .. starts[s + 1]: segment s's inputs; dest[s]: an index into `out`, or
         // TO_NEXT | an index into the next round's partial sums.
@@ -425,7 +425,7 @@ fn sum_runs<D: Device, P: DeviceCurve>(
         }
         runs = next_runs;
         current = next;
-        segment = LATER_SEGMENT as u32;
+        segment = LATER_SEGMENT;
     }
 }
 

@@ -4,13 +4,14 @@
 // elements one kernel per round (Fr_bit_reverse, Fr_butterfly); from 2 GROUP on, passes of
 // many rounds in local memory (Fr_ntt_first, Fr_ntt_strided).
 
+// x reversed in its low log_n bits (1 <= log_n <= 32).
 DEVICE u32 bit_reverse(u32 x, u32 log_n) {
-    u32 r = 0;
-    for (u32 i = 0; i < log_n; i++) {
-        r = (r << 1) | (x & 1);
-        x >>= 1;
-    }
-    return r;
+    x = ((x >> 1) & 0x55555555u) | ((x & 0x55555555u) << 1);
+    x = ((x >> 2) & 0x33333333u) | ((x & 0x33333333u) << 2);
+    x = ((x >> 4) & 0x0f0f0f0fu) | ((x & 0x0f0f0f0fu) << 4);
+    x = ((x >> 8) & 0x00ff00ffu) | ((x & 0x00ff00ffu) << 8);
+    x = (x >> 16) | (x << 16);
+    return x >> (32 - log_n);
 }
 
 KERNEL void Fr_bit_reverse(GLOBAL Fr *a, u32 log_n, u32 count) {
@@ -44,16 +45,6 @@ KERNEL void Fr_butterfly(GLOBAL Fr *a, GLOBAL const Fr *twiddles, u32 m, u32 str
 #define SH_GET(sh, e, x) UNROLL for (int w_ = 0; w_ < LIMBS; w_++) (x).v[w_] = (sh)[w_ * 2 * GROUP + (e)]
 #define SH_SET(sh, e, x) UNROLL for (int w_ = 0; w_ < LIMBS; w_++) (sh)[w_ * 2 * GROUP + (e)] = (x).v[w_]
 
-// x reversed in its low log_n bits (1 <= log_n <= 32).
-DEVICE u32 bit_reverse32(u32 x, u32 log_n) {
-    x = ((x >> 1) & 0x55555555u) | ((x & 0x55555555u) << 1);
-    x = ((x >> 2) & 0x33333333u) | ((x & 0x33333333u) << 2);
-    x = ((x >> 4) & 0x0f0f0f0fu) | ((x & 0x0f0f0f0fu) << 4);
-    x = ((x >> 8) & 0x00ff00ffu) | ((x & 0x00ff00ffu) << 8);
-    x = (x >> 16) | (x << 16);
-    return x >> (32 - log_n);
-}
-
 // One butterfly of local memory: (sh[x], sh[y]) = (u + w v, u - w v).
 #define SH_BUTTERFLY(sh, x, y, w) do { \
         Fr u_, v_; SH_GET(sh, x, u_); SH_GET(sh, y, v_); \
@@ -71,9 +62,9 @@ KERNEL void Fr_ntt_first(GLOBAL const Fr *src, GLOBAL Fr *dst, GLOBAL const Fr *
     SHARED u32 sh[LIMBS * 2 * GROUP];
     u32 l = LOCAL_ID();
     u32 base = (GLOBAL_ID() - l) * 2;
-    Fr x = src[bit_reverse32(base + l, log_n)];
+    Fr x = src[bit_reverse(base + l, log_n)];
     SH_SET(sh, l, x);
-    x = src[bit_reverse32(base + l + GROUP, log_n)];
+    x = src[bit_reverse(base + l + GROUP, log_n)];
     SH_SET(sh, l + GROUP, x);
     BARRIER();
     for (u32 q = 0; q < LOG_2GROUP; q++) {
