@@ -12,6 +12,7 @@ mod device;
 mod error;
 pub mod msm;
 pub mod ntt;
+pub mod segments;
 pub mod source;
 
 #[cfg(feature = "cuda")]

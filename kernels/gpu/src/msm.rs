@@ -1,8 +1,8 @@
 //! MSM host logic, written once over [`Device`]. On the device: signed window digits and a
-//! counting sort of (bucket, point) pairs (atomic counts, a host prefix sum over the bucket
+//! counting sort of (bucket, point) pairs (atomic counts, a prefix sum over the bucket
 //! counts, atomic scatter), bucket sums through a segment tree (oversized buckets are cut
-//! into many segments), the bucket reduction, and the per-window sums. The host combines
-//! the few window sums with doublings.
+//! into many segments, laid out on the device), the bucket reduction, and the per-window
+//! sums. The host combines the few window sums with doublings.
 
 use std::marker::PhantomData;
 
@@ -14,6 +14,7 @@ use ark_ff::Zero;
 use crate::convert::{affine_to_words, fr_words, xyzz_to_projective, xyzz_words, DeviceCurve};
 use crate::device::{count_u32, Arg, Device, Trace};
 use crate::error::{GpuError, Result};
+use crate::segments::{self, exclusive_scan, Runs};
 
 /// Scalar bits of BN254's Fr.
 const SCALAR_BITS: u32 = 254;
@@ -161,7 +162,7 @@ fn msm_once<D: Device, P: DeviceCurve>(
 
     let bucket_count = windows * half;
     let points = xyzz_words::<P>();
-    let layout = Layout {
+    let map = DigitMap {
         c,
         windows: all_windows,
         wk: windows,
@@ -169,19 +170,18 @@ fn msm_once<D: Device, P: DeviceCurve>(
         offset,
     };
     let mut trace = Trace::start(|| format!("msm {} n={n} c={c} windows={windows}", P::PREFIX));
-    let sorted = sort_on_device(dev, scalars, &layout, &mut trace)?;
+    let sorted = sort_on_device(dev, scalars, &map, &mut trace)?;
     let buckets = dev.alloc_zeroed(bucket_count * points)?;
     Trace::mark(&mut trace, "bucket alloc");
-    if let Some((entries, runs)) = &sorted {
+    if let Some(Sorted { entries, runs }) = sorted {
         sum_runs::<D, P>(
             dev,
-            Source::Bases(&bases.buf, entries),
+            Source::Bases(&bases.buf, &entries),
             runs,
             &buckets,
             &mut trace,
         )?;
     }
-    drop(sorted);
 
     // Bucket reduction: per_window threads per window, each over REDUCE_SEGMENT buckets.
     let per_window = half.div_ceil(REDUCE_SEGMENT as usize);
@@ -202,17 +202,17 @@ fn msm_once<D: Device, P: DeviceCurve>(
     Trace::mark(&mut trace, "reduction");
 
     // Window sums: one run of per_window partials per window.
-    let runs: Vec<(u32, u32)> = (0..windows)
-        .map(|w| Ok((count_u32(w)?, count_u32(per_window)?)))
+    let counts = vec![count_u32(per_window)?; windows];
+    let ends: Vec<u32> = (1..=windows)
+        .map(|w| count_u32(w * per_window))
         .collect::<Result<_>>()?;
+    let runs = Runs {
+        counts: dev.upload(&counts)?,
+        ends: dev.upload(&ends)?,
+        owners: windows,
+    };
     let window_sums = dev.alloc_zeroed(windows * points)?;
-    sum_runs::<D, P>(
-        dev,
-        Source::Points(&partial),
-        &runs,
-        &window_sums,
-        &mut None,
-    )?;
+    sum_runs::<D, P>(dev, Source::Points(&partial), runs, &window_sums, &mut None)?;
 
     let mut words = vec![0u32; windows * points];
     dev.download(&window_sums, &mut words)?;
@@ -227,12 +227,9 @@ fn msm_once<D: Device, P: DeviceCurve>(
     Ok(acc)
 }
 
-/// Sorted entries on the device and the (bucket id, entry count) runs.
-type SortedOnDevice<B> = (B, Vec<(u32, u32)>);
-
 /// How scalar digits map to buckets and points.
 #[derive(Clone, Copy)]
-struct Layout {
+struct DigitMap {
     /// Window width in bits.
     c: u32,
     /// Windows of a scalar.
@@ -245,23 +242,28 @@ struct Layout {
     offset: usize,
 }
 
-/// Signed digits and the counting sort by bucket, on the device (`digits.h`): returns the
-/// sorted entries (`point << 1 | negate`, grouped by bucket in bucket order) and the
-/// (bucket id, entry count) of every non-empty bucket, or `None` when every digit is zero.
-/// Only the bucket counts cross to the host, for the prefix sum and the segment layout.
+/// Sorted entries (`point << 1 | negate`, grouped by bucket in bucket order) and the
+/// buckets' runs of them.
+struct Sorted<B> {
+    entries: B,
+    runs: Runs<B>,
+}
+
+/// Signed digits and the counting sort by bucket, on the device (`digits.h`, prefix sums
+/// in `segments.h`); `None` when every digit is zero. Only the total crosses to the host.
 fn sort_on_device<D: Device>(
     dev: &D,
     scalars: &[Fr],
-    layout: &Layout,
+    map: &DigitMap,
     trace: &mut Option<Trace>,
-) -> Result<Option<SortedOnDevice<D::Buffer>>> {
-    let Layout {
+) -> Result<Option<Sorted<D::Buffer>>> {
+    let DigitMap {
         c,
         windows,
         wk,
         n_bases,
         offset,
-    } = *layout;
+    } = *map;
     let n = scalars.len();
     let buckets = wk << (c - 1);
     let scalar_buf = dev.upload(&fr_words(scalars))?;
@@ -282,26 +284,15 @@ fn sort_on_device<D: Device>(
     )?;
     drop(scalar_buf);
     Trace::mark(trace, "digits");
-    let mut host_counts = vec![0u32; buckets];
-    dev.download(&counts, &mut host_counts)?;
-    Trace::mark(trace, "counts download");
-    let mut starts = Vec::with_capacity(buckets);
-    let mut runs = Vec::new();
-    let mut total = 0u32;
-    for (bucket, &k) in host_counts.iter().enumerate() {
-        starts.push(total);
-        if k > 0 {
-            runs.push((count_u32(bucket)?, k));
-        }
-        total = total
-            .checked_add(k)
-            .ok_or_else(|| GpuError::InvalidInput("more than 2^32 (point, window) pairs".into()))?;
-    }
+    // The cursor starts at each bucket's first slot and the scatter advances it to the
+    // bucket's end: exactly the runs' `ends`. The caller bounds the pairs below 2^32, so
+    // the total cannot wrap.
+    let cursor = dev.alloc_zeroed(buckets)?;
+    let total = exclusive_scan(dev, &counts, &cursor, buckets)?;
     Trace::mark(trace, "counts");
     if total == 0 {
         return Ok(None);
     }
-    let cursor = dev.upload(&starts)?;
     let entries = dev.alloc_zeroed(total as usize)?;
     dev.launch(
         "msm_scatter",
@@ -318,7 +309,14 @@ fn sort_on_device<D: Device>(
         ],
     )?;
     Trace::mark(trace, "scatter");
-    Ok(Some((entries, runs)))
+    Ok(Some(Sorted {
+        entries,
+        runs: Runs {
+            counts,
+            ends: cursor,
+            owners: buckets,
+        },
+    }))
 }
 
 /// What the first round of a segment tree adds up.
@@ -329,84 +327,46 @@ enum Source<'a, B> {
     Points(&'a B),
 }
 
-/// Marks a segment's destination as a partial sum for the next round instead of an output.
-const TO_NEXT: u32 = 1 << 31;
-
-/// Sums consecutive runs of inputs: run k has `runs[k].1` inputs and its sum is written to
-/// `out[runs[k].0]`. A run that fits in one segment goes to `out` in the first round; longer
-/// runs are cut into segments whose partial sums are summed again, round after round, so no
-/// thread adds more than a segment's worth. Only the long runs are laid out again: a round
-/// for every run doubled the host's layout work (about 8 ms of a 2^20 MSM on the H200).
+/// Sums every owner's run of inputs into `out[owner]` (owners with no inputs are left as
+/// they are). A run that fits in one segment goes to `out` in the first round; longer runs
+/// are cut into segments whose partial sums are summed again, round after round, so that
+/// no thread adds more than a segment's worth. The layout of every round is made on the
+/// device (`segments.rs`); `runs` is consumed by it.
 fn sum_runs<D: Device, P: DeviceCurve>(
     dev: &D,
     source: Source<'_, D::Buffer>,
-    runs: &[(u32, u32)],
+    runs: Runs<D::Buffer>,
     out: &D::Buffer,
     trace: &mut Option<Trace>,
 ) -> Result<()> {
     let points = xyzz_words::<P>();
-    let mut runs: Vec<(u32, u32)> = runs.to_vec();
+    let layout = segments::Layout::new(dev, runs.owners)?;
     let mut current: Option<D::Buffer> = None;
-    let mut segment = match source {
+    let mut seg_len = match source {
         Source::Bases(..) => FIRST_SEGMENT,
         Source::Points(_) => LATER_SEGMENT,
     };
     loop {
-        // starts[s] .. starts[s + 1]: segment s's inputs; dest[s]: an index into `out`, or
-        // TO_NEXT | an index into the next round's partial sums.
-        let mut starts = Vec::with_capacity(runs.len() + 1);
-        let mut dest = Vec::with_capacity(runs.len());
-        let mut next_runs: Vec<(u32, u32)> = Vec::new();
-        let mut pos = 0u32;
-        let mut partials = 0u32;
-        for &(owner, k) in &runs {
-            if k <= segment {
-                starts.push(pos);
-                dest.push(owner);
-                pos += k;
-                continue;
-            }
-            let first = partials;
-            let mut left = k;
-            while left > 0 {
-                let take = left.min(segment);
-                starts.push(pos);
-                dest.push(TO_NEXT | partials);
-                partials += 1;
-                pos += take;
-                left -= take;
-            }
-            next_runs.push((owner, partials - first));
-        }
-        starts.push(pos);
-        let segs = dest.len();
-        if segs == 0 {
+        let Some(segs) = layout.round(dev, &runs, seg_len)? else {
             return Ok(());
-        }
-        if partials >= TO_NEXT {
-            return Err(GpuError::InvalidInput(
-                "more than 2^31 partial sums in one round".into(),
-            ));
-        }
-        let starts_buf = dev.upload(&starts)?;
-        let dest_buf = dev.upload(&dest)?;
-        let next = if partials > 0 {
-            Some(dev.alloc_zeroed(partials as usize * points)?)
+        };
+        let next = if segs.partials > 0 {
+            Some(dev.alloc_zeroed(segs.partials * points)?)
         } else {
             None
         };
         let targets = Targets {
-            starts: &starts_buf,
-            dest: &dest_buf,
+            starts: &segs.start,
+            dest: &segs.dest,
             out,
             next: next.as_ref().unwrap_or(out),
-            segs,
+            segs: segs.count,
         };
         Trace::mark(trace, "layout");
         match (&current, &source) {
             (None, Source::Bases(bases, entries)) => dev.launch(
                 &format!("{}_sum_bases", P::PREFIX),
-                segs,
+                segs.count,
                 &[
                     Arg::Buf(*bases),
                     Arg::Buf(*entries),
@@ -420,12 +380,12 @@ fn sum_runs<D: Device, P: DeviceCurve>(
             (Some(input), _) => launch_sum_points::<D, P>(dev, input, &targets)?,
         }
         Trace::mark(trace, "sums");
-        if next_runs.is_empty() {
+        if next.is_none() {
             return Ok(());
         }
-        runs = next_runs;
+        layout.advance(dev, &runs, seg_len)?;
         current = next;
-        segment = LATER_SEGMENT;
+        seg_len = LATER_SEGMENT;
     }
 }
 

@@ -27,6 +27,7 @@ const EC: &str = include_str!("cl/ec.h");
 const MSM: &str = include_str!("cl/msm.h");
 const NTT: &str = include_str!("cl/ntt.h");
 const DIGITS: &str = include_str!("cl/digits.h");
+const SEGMENTS: &str = include_str!("cl/segments.h");
 
 /// The complete kernel source for `dialect`.
 pub fn kernel_source(dialect: Dialect) -> String {
@@ -42,7 +43,8 @@ pub fn kernel_source(dialect: Dialect) -> String {
     };
     let log_2group = group.trailing_zeros() + 1;
     s.push_str(&format!(
-        "#define LIMBS {LIMBS}\n#define GROUP {group}\n#define LOG_2GROUP {log_2group}\n"
+        "#define LIMBS {LIMBS}\n#define GROUP {group}\n#define LOG_2GROUP {log_2group}\n#define SCAN_ITEMS {}\n",
+        crate::segments::SCAN_ITEMS
     ));
     s.push_str(&field_constants::<ark_bn254::Fq>("Fq"));
     s.push_str(&field_constants::<ark_bn254::Fr>("Fr"));
@@ -56,6 +58,7 @@ pub fn kernel_source(dialect: Dialect) -> String {
     }
     s.push_str(NTT);
     s.push_str(DIGITS);
+    s.push_str(SEGMENTS);
     s
 }
 

@@ -98,6 +98,60 @@ fn field_arithmetic_matches_arkworks() {
     check_field::<Fq2>(&dev, "Fq2", &fq2);
 }
 
+/// The device prefix sum behind the MSM's bucket layout, against the host's, around every
+/// block boundary (one, two and three levels of block sums) and with wrapping totals.
+#[test]
+fn device_prefix_sums_match_the_host() {
+    use kernels_gpu::segments::{exclusive_scan, SCAN_ITEMS};
+    use rand::{Rng, SeedableRng};
+
+    let Some(dev) = device() else { return };
+    let block = dev.group_size() * SCAN_ITEMS;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    for n in [
+        0,
+        1,
+        2,
+        31,
+        block - 1,
+        block,
+        block + 1,
+        3 * block + 5,
+        block * block + 3,
+    ] {
+        // Mostly small counts, some zeros and a few huge ones so that the sums wrap.
+        let words: Vec<u32> = (0..n)
+            .map(|i| match i % 97 {
+                0 => u32::MAX - 3,
+                k if k % 5 == 0 => 0,
+                _ => rng.gen_range(0..100),
+            })
+            .collect();
+        let mut want = Vec::with_capacity(n);
+        let mut total = 0u32;
+        for &w in &words {
+            want.push(total);
+            total = total.wrapping_add(w);
+        }
+        let input = dev.upload(&words).expect("upload");
+        let out = dev.alloc_zeroed(n.max(1)).expect("alloc");
+        assert_eq!(
+            exclusive_scan(&dev, &input, &out, n).expect("scan"),
+            total,
+            "n = {n}"
+        );
+        let mut got = vec![0u32; n];
+        dev.download(&out, &mut got).expect("download");
+        assert_eq!(got, want, "out of place, n = {n}");
+        assert_eq!(
+            exclusive_scan(&dev, &input, &input, n).expect("scan"),
+            total
+        );
+        dev.download(&input, &mut got).expect("download");
+        assert_eq!(got, want, "in place, n = {n}");
+    }
+}
+
 /// The conformance suite, sized for PoCL on two cores (`GPU_SUITE_MAX_LOG` overrides).
 #[test]
 fn opencl_backend_passes_the_conformance_suite() {
