@@ -65,7 +65,7 @@ if [ "${PROFILE:-0}" = 1 ]; then
     .gpu/gpu-ntt-resident --backend cuda --log-n 22 --runs 1 >"$OUT/ncu_ntt.txt" 2>&1
   grep -E "Fr_ntt|Duration|Memory Throughput|Compute \(SM\) Throughput|Registers Per|Achieved Occupancy|Theoretical Occupancy|Warp Cycles Per Issued|Stall|smsp__pcsamp" "$OUT/ncu_ntt.txt" | head -40
   step "ncu: MSM kernels at 2^20"
-  timeout 150 "$ncu" --clock-control none $sections -k regex:'G1_sum_bases|G1_sum_points|G1_reduce_buckets|msm_scatter' -c 4 \
+  timeout 150 "$ncu" --clock-control none $sections -k regex:'G1_sum_chunks|G1_sum_points|G1_reduce_buckets|msm_scatter|layout_segments|scan_blocks' -c 4 \
     $B bench msm --backend cuda --log-n 20 --runs 1 >"$OUT/ncu_msm.txt" 2>&1
   grep -E "G1_|msm_|Duration|Memory Throughput|Compute \(SM\) Throughput|Registers Per|Achieved Occupancy|Theoretical Occupancy|Warp Cycles Per Issued" "$OUT/ncu_msm.txt" | head -60
   step done

@@ -12,13 +12,19 @@ use std::process::{Command, ExitCode};
 
 use kernels_gpu::cuda::compile_ptx;
 
-/// Kernels whose spills fail the check: the G1 MSM (with its digit/sort kernels) and NTT.
-const HOT: [&str; 10] = [
+/// Kernels whose spills fail the check: the G1 MSM (with its digit, sort and layout
+/// kernels) and NTT.
+const HOT: [&str; 15] = [
     "msm_digits",
     "msm_scatter",
+    "msm_carry_runs",
+    "scan_blocks",
+    "scan_add",
+    "layout_count",
+    "layout_segments",
     "Fr_ntt_first",
     "Fr_ntt_strided",
-    "G1_sum_bases",
+    "G1_sum_chunks",
     "G1_sum_points",
     "G1_reduce_buckets",
     "Fr_butterfly",

@@ -18,10 +18,16 @@ use crate::segments::{self, exclusive_scan, Runs};
 
 /// Scalar bits of BN254's Fr.
 const SCALAR_BITS: u32 = 254;
-/// Most entries one thread adds in the first round of bucket sums.
-const FIRST_SEGMENT: u32 = 64;
-/// Most partial sums one thread adds in later rounds.
-const LATER_SEGMENT: u32 = 32;
+/// Most sorted entries one thread adds in the bucket sums (`POINT_sum_chunks`): fewer when
+/// that leaves too few threads to fill the device.
+const MAX_PER_THREAD: usize = 64;
+/// Threads per compute unit the bucket sums aim for (a few waves of resident threads).
+const THREADS_PER_UNIT: usize = 1024;
+/// Most partial sums one thread adds in a round of the segment tree.
+const SEGMENT: u32 = 32;
+/// Most (point, window) pairs one MSM sorts: entry positions are u32 on the device, with
+/// headroom for the chunk arithmetic. Larger MSMs are split.
+const MAX_PAIRS: u64 = 1 << 31;
 /// Buckets per thread in the bucket reduction.
 const REDUCE_SEGMENT: u32 = 32;
 
@@ -124,13 +130,12 @@ fn msm_chunk<D: Device, P: DeviceCurve>(
         Ok(msm_chunk(dev, bases, lo, offset, window)?
             + msm_chunk(dev, bases, hi, offset + mid, window)?)
     };
-    // Entry positions are u32 on the device: more (point, window) pairs than that are
-    // split before anything is allocated.
+    // Too many (point, window) pairs are split before anything is allocated.
     let c = window
         .unwrap_or_else(|| window_bits(scalars.len()))
         .clamp(2, 20);
     let pairs = scalars.len() as u64 * u64::from(SCALAR_BITS / c + 1);
-    if pairs > u64::from(u32::MAX) && scalars.len() >= 2 {
+    if pairs > MAX_PAIRS && scalars.len() >= 2 {
         return split(scalars);
     }
     match msm_once(dev, bases, scalars, offset, window) {
@@ -173,14 +178,8 @@ fn msm_once<D: Device, P: DeviceCurve>(
     let sorted = sort_on_device(dev, scalars, &map, &mut trace)?;
     let buckets = dev.alloc_zeroed(bucket_count * points)?;
     Trace::mark(&mut trace, "bucket alloc");
-    if let Some(Sorted { entries, runs }) = sorted {
-        sum_runs::<D, P>(
-            dev,
-            Source::Bases(&bases.buf, &entries),
-            runs,
-            &buckets,
-            &mut trace,
-        )?;
+    if let Some(sorted) = sorted {
+        sum_buckets::<D, P>(dev, &bases.buf, sorted, &buckets, &mut trace)?;
     }
 
     // Bucket reduction: per_window threads per window, each over REDUCE_SEGMENT buckets.
@@ -212,7 +211,7 @@ fn msm_once<D: Device, P: DeviceCurve>(
         owners: windows,
     };
     let window_sums = dev.alloc_zeroed(windows * points)?;
-    sum_runs::<D, P>(dev, Source::Points(&partial), runs, &window_sums, &mut None)?;
+    sum_runs::<D, P>(dev, &partial, runs, &window_sums, &mut None)?;
 
     let mut words = vec![0u32; windows * points];
     dev.download(&window_sums, &mut words)?;
@@ -246,6 +245,8 @@ struct DigitMap {
 /// buckets' runs of them.
 struct Sorted<B> {
     entries: B,
+    /// Entries in all (non-zero).
+    total: u32,
     runs: Runs<B>,
 }
 
@@ -311,6 +312,7 @@ fn sort_on_device<D: Device>(
     Trace::mark(trace, "scatter");
     Ok(Some(Sorted {
         entries,
+        total,
         runs: Runs {
             counts,
             ends: cursor,
@@ -319,22 +321,69 @@ fn sort_on_device<D: Device>(
     }))
 }
 
-/// What the first round of a segment tree adds up.
-enum Source<'a, B> {
-    /// Affine bases selected by sorted entries.
-    Bases(&'a B, &'a B),
-    /// XYZZ points, consecutive.
-    Points(&'a B),
+/// Bucket sums: equal slices of the sorted entries per thread (`POINT_sum_chunks`), then
+/// the parts of buckets that straddle slices summed by the segment tree.
+fn sum_buckets<D: Device, P: DeviceCurve>(
+    dev: &D,
+    bases: &D::Buffer,
+    sorted: Sorted<D::Buffer>,
+    buckets: &D::Buffer,
+    trace: &mut Option<Trace>,
+) -> Result<()> {
+    let Sorted {
+        entries,
+        total,
+        runs,
+    } = sorted;
+    let per_thread = entries_per_thread(total as usize, dev.compute_units());
+    let threads = (total as usize).div_ceil(per_thread);
+    let per_thread = count_u32(per_thread)?;
+    let carry = dev.alloc_zeroed(2 * threads * xyzz_words::<P>())?;
+    dev.launch(
+        &format!("{}_sum_chunks", P::PREFIX),
+        threads,
+        &[
+            Arg::Buf(bases),
+            Arg::Buf(&entries),
+            Arg::Buf(&runs.counts),
+            Arg::Buf(&runs.ends),
+            Arg::U32(count_u32(runs.owners)?),
+            Arg::U32(total),
+            Arg::U32(per_thread),
+            Arg::Buf(buckets),
+            Arg::Buf(&carry),
+        ],
+    )?;
+    drop(entries);
+    Trace::mark(trace, "chunk sums");
+    dev.launch(
+        "msm_carry_runs",
+        runs.owners,
+        &[
+            Arg::Buf(&runs.counts),
+            Arg::Buf(&runs.ends),
+            Arg::U32(per_thread),
+        ],
+    )?;
+    sum_runs::<D, P>(dev, &carry, runs, buckets, trace)
 }
 
-/// Sums every owner's run of inputs into `out[owner]` (owners with no inputs are left as
-/// they are). A run that fits in one segment goes to `out` in the first round; longer runs
-/// are cut into segments whose partial sums are summed again, round after round, so that
-/// no thread adds more than a segment's worth. The layout of every round is made on the
-/// device (`segments.rs`); `runs` is consumed by it.
+/// Sorted entries each thread of the bucket sums adds: `MAX_PER_THREAD`, or fewer when
+/// that would leave fewer than `THREADS_PER_UNIT` threads per compute unit (small MSMs
+/// would otherwise run on a fraction of the device).
+fn entries_per_thread(total: usize, compute_units: usize) -> usize {
+    let threads = compute_units.max(1) * THREADS_PER_UNIT;
+    total.div_ceil(threads).clamp(1, MAX_PER_THREAD)
+}
+
+/// Sums every owner's run of XYZZ points in `input` into `out[owner]` (owners with an
+/// empty run are left as they are). A run that fits in one segment goes to `out` in the
+/// first round; longer runs are cut into segments whose partial sums are summed again,
+/// round after round, so that no thread adds more than a segment's worth. The layout of
+/// every round is made on the device (`segments.rs`); `runs` is consumed by it.
 fn sum_runs<D: Device, P: DeviceCurve>(
     dev: &D,
-    source: Source<'_, D::Buffer>,
+    input: &D::Buffer,
     runs: Runs<D::Buffer>,
     out: &D::Buffer,
     trace: &mut Option<Trace>,
@@ -342,12 +391,8 @@ fn sum_runs<D: Device, P: DeviceCurve>(
     let points = xyzz_words::<P>();
     let layout = segments::Layout::new(dev, runs.owners)?;
     let mut current: Option<D::Buffer> = None;
-    let mut seg_len = match source {
-        Source::Bases(..) => FIRST_SEGMENT,
-        Source::Points(_) => LATER_SEGMENT,
-    };
     loop {
-        let Some(segs) = layout.round(dev, &runs, seg_len)? else {
+        let Some(segs) = layout.round(dev, &runs, SEGMENT)? else {
             return Ok(());
         };
         let next = if segs.partials > 0 {
@@ -355,63 +400,24 @@ fn sum_runs<D: Device, P: DeviceCurve>(
         } else {
             None
         };
-        let targets = Targets {
-            starts: &segs.start,
-            dest: &segs.dest,
-            out,
-            next: next.as_ref().unwrap_or(out),
-            segs: segs.count,
-        };
         Trace::mark(trace, "layout");
-        match (&current, &source) {
-            (None, Source::Bases(bases, entries)) => dev.launch(
-                &format!("{}_sum_bases", P::PREFIX),
-                segs.count,
-                &[
-                    Arg::Buf(*bases),
-                    Arg::Buf(*entries),
-                    Arg::Buf(targets.starts),
-                    Arg::Buf(targets.dest),
-                    Arg::Buf(targets.out),
-                    Arg::Buf(targets.next),
-                ],
-            )?,
-            (None, Source::Points(input)) => launch_sum_points::<D, P>(dev, input, &targets)?,
-            (Some(input), _) => launch_sum_points::<D, P>(dev, input, &targets)?,
-        }
+        dev.launch(
+            &format!("{}_sum_points", P::PREFIX),
+            segs.count,
+            &[
+                Arg::Buf(current.as_ref().unwrap_or(input)),
+                Arg::Buf(&segs.start),
+                Arg::Buf(&segs.stop),
+                Arg::Buf(&segs.dest),
+                Arg::Buf(out),
+                Arg::Buf(next.as_ref().unwrap_or(out)),
+            ],
+        )?;
         Trace::mark(trace, "sums");
         if next.is_none() {
             return Ok(());
         }
-        layout.advance(dev, &runs, seg_len)?;
+        layout.advance(dev, &runs, SEGMENT)?;
         current = next;
-        seg_len = LATER_SEGMENT;
     }
-}
-
-/// Where one round of [`sum_runs`] reads its layout and writes its sums.
-struct Targets<'a, B> {
-    starts: &'a B,
-    dest: &'a B,
-    out: &'a B,
-    next: &'a B,
-    segs: usize,
-}
-
-fn launch_sum_points<D: Device, P: DeviceCurve>(
-    dev: &D,
-    input: &D::Buffer,
-    t: &Targets<'_, D::Buffer>,
-) -> Result<()> {
-    dev.launch(
-        &format!("{}_sum_points", P::PREFIX),
-        t.segs,
-        &[
-            Arg::Buf(input),
-            Arg::Buf(t.starts),
-            Arg::Buf(t.dest),
-            Arg::Buf(t.out),
-            Arg::Buf(t.next),
-        ],
-    )
 }

@@ -50,17 +50,18 @@ pub fn exclusive_scan<D: Device>(
 }
 
 /// Runs of inputs on the device, one per owner (a bucket, a window): owner o has
-/// `counts[o]` inputs ending at `ends[o]`, and the runs are contiguous in owner order.
+/// `counts[o]` inputs ending at `ends[o]`.
 pub(crate) struct Runs<B> {
     pub counts: B,
     pub ends: B,
     pub owners: usize,
 }
 
-/// One round's segments: segment s sums inputs `start[s] .. start[s + 1]` into `dest[s]`
-/// (an owner, or bit 31 | a partial sum of the next round).
+/// One round's segments: segment s sums inputs `start[s] .. stop[s]` into `dest[s]` (an
+/// owner, or bit 31 | a partial sum of the next round).
 pub(crate) struct Segments<B> {
     pub start: B,
+    pub stop: B,
     pub dest: B,
     pub count: usize,
     /// Partial sums the next round adds up (0: this is the last round).
@@ -109,7 +110,8 @@ impl<B> Layout<B> {
                 "more than 2^31 partial sums in one round".into(),
             ));
         }
-        let start = dev.alloc_zeroed(count + 1)?;
+        let start = dev.alloc_zeroed(count)?;
+        let stop = dev.alloc_zeroed(count)?;
         let dest = dev.alloc_zeroed(count)?;
         dev.launch(
             "layout_segments",
@@ -121,12 +123,14 @@ impl<B> Layout<B> {
                 Arg::Buf(&self.part_off),
                 Arg::U32(count_u32(runs.owners)?),
                 Arg::Buf(&start),
+                Arg::Buf(&stop),
                 Arg::Buf(&dest),
                 Arg::U32(seg_len),
             ],
         )?;
         Ok(Some(Segments {
             start,
+            stop,
             dest,
             count,
             partials: partials as usize,

@@ -155,7 +155,7 @@ mod tests {
     fn source_instantiates_every_template() {
         let s = kernel_source(Dialect::OpenCl);
         for name in [
-            "G1_sum_bases",
+            "G1_sum_chunks",
             "G2_sum_points",
             "G2_reduce_buckets",
             "Fr_butterfly",
@@ -164,6 +164,9 @@ mod tests {
             "Fq2_selftest",
             "msm_digits",
             "msm_scatter",
+            "msm_carry_runs",
+            "scan_blocks",
+            "layout_segments",
         ] {
             assert!(s.contains(name), "missing {name}");
         }

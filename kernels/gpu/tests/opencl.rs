@@ -176,12 +176,13 @@ fn opencl_backend_passes_the_conformance_suite() {
     assert!(report.checks.len() > 40, "too few checks: {report}");
 }
 
-/// A device that refuses allocations above `max_words`, as a GPU with little memory
-/// would: the MSM must split into chunks and the NTT must fall back to the CPU, with the
-/// same results.
+/// The PoCL device made to look like another: it refuses allocations above `max_words`,
+/// as a GPU with little memory would, and reports `compute_units`, which sizes the MSM's
+/// per-thread work.
 struct Limited {
-    inner: OpenClDevice,
+    inner: std::sync::Arc<OpenClDevice>,
     max_words: usize,
+    compute_units: usize,
     refusals: std::sync::atomic::AtomicUsize,
 }
 
@@ -212,7 +213,7 @@ impl Device for Limited {
         Some(self.max_words as u64 * 4)
     }
     fn compute_units(&self) -> usize {
-        self.inner.compute_units()
+        self.compute_units
     }
     fn is_accelerator(&self) -> bool {
         false
@@ -254,9 +255,11 @@ fn out_of_device_memory_chunks_the_msm_and_moves_the_ntt_to_the_cpu() {
     let Some(dev) = device() else { return };
     // 2^13 G1 bases take 131072 words and fit; the full MSM's bucket array (24 windows x
     // 1024 buckets x 32 words) does not, its halves' do.
+    let compute_units = dev.compute_units();
     let backend = GpuBackend::new(Limited {
-        inner: dev,
+        inner: std::sync::Arc::new(dev),
         max_words: 500_000,
+        compute_units,
         refusals: Default::default(),
     });
     let n = 1 << 13;
@@ -283,6 +286,51 @@ fn out_of_device_memory_chunks_the_msm_and_moves_the_ntt_to_the_cpu() {
     kernels_accel::ntt(&backend, &mut [&mut data[..]], &NttConfig::forward()).expect("ntt");
     assert_eq!(data, want);
     assert!(backend.device().refusals.load(Ordering::Relaxed) > after_msm);
+}
+
+/// The bucket sums give every thread an equal slice of the sorted entries; how many
+/// depends on the device's size. Every slice length, from 1 (every bucket straddles
+/// slices) to the maximum, must give arkworks' result, with a bucket holding most of the
+/// points (scalars equal to 1), zero and -1 scalars, and infinity and duplicated bases.
+#[test]
+fn bucket_sums_agree_for_every_slice_length() {
+    use ark_bn254::{G1Affine, G1Projective};
+    use ark_ec::{AffineRepr, VariableBaseMSM};
+    use kernels_accel::MsmConfig;
+    use rand::{Rng, SeedableRng};
+
+    let Some(dev) = device() else { return };
+    let shared = std::sync::Arc::new(dev);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let n = 5000;
+    let mut bases: Vec<G1Affine> = kernels_testkit::random_g1_bases(n, &mut rng);
+    bases[7] = G1Affine::zero();
+    bases[8] = bases[9];
+    let scalars: Vec<Fr> = (0..n)
+        .map(|i| match rng.gen_range(0..10) {
+            0..=3 => Fr::from(1u64),
+            4 => Fr::zero(),
+            5 => -Fr::from(1u64),
+            _ => Fr::from(i as u64) * Fr::rand(&mut rng),
+        })
+        .collect();
+    let want = G1Projective::msm(&bases, &scalars).expect("reference msm");
+    // n = 5000 with the default 10-bit window makes about 66,000 sorted entries: these
+    // device sizes give slices of 1, 2, 3, 5, 11 and the maximum 64 entries per thread.
+    for compute_units in [1000, 40, 25, 14, 6, 1] {
+        let backend = GpuBackend::new(Limited {
+            inner: shared.clone(),
+            max_words: usize::MAX,
+            compute_units,
+            refusals: Default::default(),
+        });
+        let loaded =
+            kernels_accel::load_bases::<G1Projective, _>(&backend, &bases, &MsmConfig::default())
+                .expect("bases");
+        let got =
+            kernels_accel::msm(&backend, &loaded, &scalars, &MsmConfig::default()).expect("msm");
+        assert_eq!(got, want, "{compute_units} compute units");
+    }
 }
 
 /// Precomputed shifted bases (`MsmConfig::precompute_factor`) give arkworks' results for

@@ -58,3 +58,17 @@ KERNEL void msm_scatter(GLOBAL const u32 *digits, GLOBAL u32 *cursor, GLOBAL u32
         }
     }
 }
+
+// The runs of carry slots left by the sum_chunks kernels (msm.h): a bucket whose entries (start .. end)
+// span chunks t0 < t1 has its parts in carry[2 t0 + 1 .. 2 t1 + 1) (its tail in t0, its
+// heads in t0 + 1 .. t1, and the unused tails of the chunks it fills, which stay zero);
+// any other bucket has none. Rewrites counts and ends in place into those runs.
+KERNEL void msm_carry_runs(GLOBAL u32 *counts, GLOBAL u32 *ends, u32 chunk, u32 count) {
+    u32 b = GLOBAL_ID();
+    if (b >= count) return;
+    u32 k = counts[b];
+    u32 t1 = k ? (ends[b] - 1) / chunk : 0;
+    u32 t0 = k ? (ends[b] - k) / chunk : 0;
+    counts[b] = 2 * (t1 - t0);
+    ends[b] = 2 * t1 + 1;
+}

@@ -1,7 +1,7 @@
-// Pippenger MSM kernels for one group (template over POINT/FIELD). The host computes the
-// signed window digits, sorts the (bucket, point) pairs by bucket and cuts every bucket
-// into segments of at most a few dozen entries, so that a bucket holding most of the
-// points (circom's many scalars equal to 1) is summed by many threads, not one.
+// Pippenger MSM kernels for one group (template over POINT/FIELD). msm_digits and
+// msm_scatter (digits.h) sort the (bucket, point) pairs by bucket; the bucket sums below
+// cut that sorted list into equal chunks, so that a bucket holding most of the points
+// (circom's many scalars equal to 1) is summed by many threads, not one.
 
 // Where a segment's sum goes: dest < 2^31 is an index into out (the whole run fitted in the
 // segment), else dest - 2^31 indexes the partial sums for the next round.
@@ -11,33 +11,63 @@ DEVICE void POINT_store_sum(GLOBAL POINT_xyzz *out, GLOBAL POINT_xyzz *next, u32
     else out[d] = acc;
 }
 
-// Segment s sums the bases named by entries[start[s] .. start[s+1]) (each entry is
-// point_index << 1 | negate) and stores the sum as dest[s] says.
-KERNEL void POINT_sum_bases(GLOBAL const POINT_affine *bases, GLOBAL const u32 *entries,
-                            GLOBAL const u32 *start, GLOBAL const u32 *dest,
-                            GLOBAL POINT_xyzz *out, GLOBAL POINT_xyzz *next, u32 count) {
-    u32 s = GLOBAL_ID();
-    if (s >= count) return;
-    POINT_xyzz acc = POINT_zero();
-    u32 end = start[s + 1];
-    for (u32 e = start[s]; e < end; e++) {
-        u32 v = entries[e];
-        POINT_affine b = bases[v >> 1];
-        if (v & 1) b = POINT_affine_neg(b);
-        acc = POINT_add_affine(acc, b);
+// Thread t adds the bases named by entries[t chunk .. t chunk + chunk) (each entry is
+// point_index << 1 | negate; bucket b's entries end at ends[b] and number counts[b]). Every
+// thread makes the same number of additions: with one thread per bucket instead, a warp
+// waited on its fullest bucket, about twice the mean at ~8 entries per bucket. A bucket
+// that lies inside the chunk is stored to out; the part of a bucket that began before the
+// chunk goes to carry[2t], the part of one that goes on after it to carry[2t + 1], for
+// msm_carry_runs and the segment sums to finish (a chunk-aligned bucket end counts as
+// inside).
+KERNEL void POINT_sum_chunks(GLOBAL const POINT_affine *bases, GLOBAL const u32 *entries,
+                             GLOBAL const u32 *counts, GLOBAL const u32 *ends, u32 buckets,
+                             u32 total, u32 chunk, GLOBAL POINT_xyzz *out,
+                             GLOBAL POINT_xyzz *carry, u32 count) {
+    u32 t = GLOBAL_ID();
+    if (t >= count) return;
+    u32 lo = t * chunk;
+    u32 hi = total - lo > chunk ? lo + chunk : total;
+    // The first bucket ending after lo (ends[buckets - 1] = total > lo).
+    u32 a = 0;
+    u32 z = buckets - 1;
+    while (a < z) {
+        u32 mid = a + (z - a) / 2;
+        if (ends[mid] > lo) z = mid;
+        else a = mid + 1;
     }
-    POINT_store_sum(out, next, dest[s], acc);
+    u32 b = a;
+    u32 end = ends[b];
+    bool before = end - counts[b] < lo;
+    POINT_xyzz acc = POINT_zero();
+    for (u32 e = lo; e < hi; e++) {
+        if (e == end) {
+            if (before) carry[2 * t] = acc;
+            else out[b] = acc;
+            // The next bucket with entries: an empty one ends where the last one did.
+            do { b++; } while (ends[b] == e);
+            end = ends[b];
+            before = false;
+            acc = POINT_zero();
+        }
+        u32 v = entries[e];
+        POINT_affine p = bases[v >> 1];
+        if (v & 1) p = POINT_affine_neg(p);
+        acc = POINT_add_affine(acc, p);
+    }
+    if (before) carry[2 * t] = acc;
+    else if (end > hi) carry[2 * t + 1] = acc;
+    else out[b] = acc;
 }
 
-// Segment s sums the points in[start[s] .. start[s+1]) and stores the sum as dest[s] says:
-// the later rounds of the segment tree.
+// Segment s sums the points in[start[s] .. stop[s]) and stores the sum as dest[s] says:
+// the rounds of the segment tree.
 KERNEL void POINT_sum_points(GLOBAL const POINT_xyzz *in, GLOBAL const u32 *start,
-                             GLOBAL const u32 *dest, GLOBAL POINT_xyzz *out,
-                             GLOBAL POINT_xyzz *next, u32 count) {
+                             GLOBAL const u32 *stop, GLOBAL const u32 *dest,
+                             GLOBAL POINT_xyzz *out, GLOBAL POINT_xyzz *next, u32 count) {
     u32 s = GLOBAL_ID();
     if (s >= count) return;
     POINT_xyzz acc = POINT_zero();
-    u32 end = start[s + 1];
+    u32 end = stop[s];
     for (u32 e = start[s]; e < end; e++) acc = POINT_add(acc, in[e]);
     POINT_store_sum(out, next, dest[s], acc);
 }

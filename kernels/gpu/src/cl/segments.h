@@ -2,7 +2,7 @@
 // crosses to the host (at 2^20 points that round trip and the host loop cost ~6 ms of a
 // 23 ms MSM on an H200): exclusive prefix sums of u32 vectors, and the cutting of every
 // owner's run of inputs into segments of at most seg_len inputs, as msm.h's sum kernels
-// read them (start[s] .. start[s + 1] and dest[s]).
+// read them (inputs start[s] .. stop[s], destination dest[s]).
 
 // Work-group g scans the SCAN_ITEMS * GROUP words of `in` from g SCAN_ITEMS GROUP on into
 // `out` (which may be `in`: each word is read and written by one thread) and writes their
@@ -46,8 +46,7 @@ DEVICE u32 segments_of(u32 k, u32 seg_len) {
     return k / seg_len + (k % seg_len != 0 ? 1u : 0u);
 }
 
-// Owner o has k[o] inputs ending at ends[o]; runs are contiguous in owner order, so a run's
-// end is where the next non-empty run starts. Counts owner o's segments, and its partial
+// Owner o has k[o] inputs ending at ends[o]. Counts owner o's segments, and its partial
 // sums for the next round when it needs more than one segment.
 KERNEL void layout_count(GLOBAL const u32 *k, GLOBAL u32 *segs, GLOBAL u32 *parts,
                          u32 seg_len, u32 count) {
@@ -61,12 +60,13 @@ KERNEL void layout_count(GLOBAL const u32 *k, GLOBAL u32 *segs, GLOBAL u32 *part
 // One thread per segment, seg_off and part_off being the exclusive prefix sums of
 // layout_count's segs and parts. Segment s belongs to the last owner whose first segment
 // is at or before s (a binary search: a bucket holding most of the points is cut into
-// thousands of segments, which one thread per owner would write alone). Its destination
-// is the owner itself when the run fits one segment, else the owner's next partial sum
-// (bit 31 set: see POINT_store_sum).
+// thousands of segments, which one thread per owner would write alone). It sums inputs
+// start[s] .. stop[s] into the owner itself when the run fits one segment, else into the
+// owner's next partial sum (bit 31 set: see the store_sum of msm.h).
 KERNEL void layout_segments(GLOBAL const u32 *k, GLOBAL const u32 *ends,
                             GLOBAL const u32 *seg_off, GLOBAL const u32 *part_off, u32 owners,
-                            GLOBAL u32 *start, GLOBAL u32 *dest, u32 seg_len, u32 count) {
+                            GLOBAL u32 *start, GLOBAL u32 *stop, GLOBAL u32 *dest, u32 seg_len,
+                            u32 count) {
     u32 s = GLOBAL_ID();
     if (s >= count) return;
     u32 lo = 0;
@@ -78,8 +78,10 @@ KERNEL void layout_segments(GLOBAL const u32 *k, GLOBAL const u32 *ends,
     }
     u32 j = s - seg_off[lo];
     u32 n = k[lo];
-    start[s] = ends[lo] - n + j * seg_len;
-    if (s + 1 == count) start[count] = ends[lo];
+    u32 end = ends[lo];
+    u32 first = end - n + j * seg_len;
+    start[s] = first;
+    stop[s] = end - first > seg_len ? first + seg_len : end;
     dest[s] = segments_of(n, seg_len) == 1 ? lo : (0x80000000u | (part_off[lo] + j));
 }
 
