@@ -10,6 +10,8 @@
 #   mkdir -p .gpu/fx && strip -o .gpu/appliance target/release/appliance \
 #       && strip -o .gpu/gpu-ntt-resident target/release/examples/gpu-ntt-resident
 #   cp ../shared/fixtures/groth16/{poseidon_chain_32,range_check} ... (zkey, witness) to .gpu/fx/
+# and, to compare with an earlier commit on the same card, that commit's stripped binary as
+# .gpu/appliance-base (git worktree add /tmp/base COMMIT; cargo build --release there).
 # and call the device tool with carry [".gpu"] and `bash scripts/gpu-device-run.sh`
 # (`PROFILE=1 bash ...`: selftest, proofs, the resident NTT and Nsight Compute profiles of
 # the hot kernels instead of the bench tables).
@@ -74,6 +76,13 @@ fi
 
 step "bench msm g1 --backend cuda (with the per-phase trace of every GPU MSM)"
 APPLIANCE_GPU_TRACE=1 timeout 200 $B bench msm --backend cuda --log-n 16,18,20,22,24 --runs 3 2>&1
+
+# A/B: a binary of an earlier commit carried as .gpu/appliance-base is timed on the same
+# card in the same call (ratios between calls mix machines).
+if [ -x .gpu/appliance-base ]; then
+  step "bench msm g1 --backend cuda with .gpu/appliance-base (the earlier commit, for A/B)"
+  APPLIANCE_GPU_TRACE=1 timeout 200 .gpu/appliance-base bench msm --backend cuda --log-n 16,18,20,22,24 --runs 3 2>&1
+fi
 
 step "bench ntt --backend cuda"
 timeout 120 $B bench ntt --backend cuda --log-n 16,18,20,22,24 --runs 3 2>&1
