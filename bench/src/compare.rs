@@ -98,32 +98,29 @@ fn reference_pool(threads: usize) -> Result<rayon::ThreadPool, AccelError> {
         .map_err(|e| AccelError::InvalidInput(format!("cannot start reference pool: {e}")))
 }
 
-/// Our MSM against arkworks' `VariableBaseMSM::msm` on `2^log_n` random bases and scalars.
+/// Our MSM against arkworks' `VariableBaseMSM::msm` on `2^log_n` random bases and scalars,
+/// with `config`'s window and precomputation (the defaults let the backend choose).
 pub fn compare_msm(
     backend: &dyn Accelerator<Bn254>,
     group: MsmGroup,
     log_n: u32,
+    config: &MsmConfig,
     threads: usize,
     runs: usize,
     seed: u64,
 ) -> Result<Row, AccelError> {
+    let sizes = (log_n, threads, runs, seed);
     match group {
-        MsmGroup::G1 => {
-            compare_msm_in::<G1Projective, _>("msm-g1", backend, log_n, threads, runs, seed)
-        }
-        MsmGroup::G2 => {
-            compare_msm_in::<G2Projective, _>("msm-g2", backend, log_n, threads, runs, seed)
-        }
+        MsmGroup::G1 => compare_msm_in::<G1Projective, _>("msm-g1", backend, config, sizes),
+        MsmGroup::G2 => compare_msm_in::<G2Projective, _>("msm-g2", backend, config, sizes),
     }
 }
 
 fn compare_msm_in<G, A>(
     op: &str,
     backend: &A,
-    log_n: u32,
-    threads: usize,
-    runs: usize,
-    seed: u64,
+    config: &MsmConfig,
+    (log_n, threads, runs, seed): (u32, usize, usize, u64),
 ) -> Result<Row, AccelError>
 where
     G: CurveGroup<ScalarField = Fr> + VariableBaseMSM,
@@ -134,17 +131,16 @@ where
     let mut rng = StdRng::seed_from_u64(seed);
     let (bases, scalars) =
         pool.install(|| (random_bases::<G>(n, &mut rng), random_scalars(n, &mut rng)));
-    let config = MsmConfig::default();
-    let (loaded, load_ms, _) = time(|| kernels_accel::load_bases::<G, _>(backend, &bases, &config));
+    let (loaded, load_ms, _) = time(|| kernels_accel::load_bases::<G, _>(backend, &bases, config));
     let loaded = loaded?;
 
     let before = alloc_track::reset_peak();
-    kernels_accel::msm::<G, _>(backend, &loaded, &scalars, &config)?;
+    kernels_accel::msm::<G, _>(backend, &loaded, &scalars, config)?;
     let extra = alloc_track::peak().saturating_sub(before);
 
     let (ours, reference, same) = interleave(
         runs,
-        || kernels_accel::msm::<G, _>(backend, &loaded, &scalars, &config),
+        || kernels_accel::msm::<G, _>(backend, &loaded, &scalars, config),
         || pool.install(|| G::msm_unchecked(&bases, &scalars)),
     )?;
     let info = backend.info();

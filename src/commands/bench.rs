@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use bench::{MsmGroup, Row};
+use kernels_accel::MsmConfig;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
@@ -68,6 +69,14 @@ struct KernelArgs {
     /// MSM group (ignored by ntt).
     #[arg(long, value_enum, default_value = "g1")]
     group: Group,
+    /// MSM window width in bits, for tuning (default: the backend chooses from the size;
+    /// the CPU backend takes 2..=16, the GPU backends 2..=20).
+    #[arg(long)]
+    window: Option<u32>,
+    /// MSM precompute factor: shifted copies of the bases kept resident, so that an MSM
+    /// reduces fewer windows (default 1: none; used by the GPU backends).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
+    precompute: Option<u32>,
     #[command(flatten)]
     backend: BackendArgs,
     /// Timed runs per side (after one warm-up each).
@@ -118,6 +127,10 @@ fn kernels(args: &KernelArgs, ntt: bool) -> Result<ExitCode> {
         Group::G1 => MsmGroup::G1,
         Group::G2 => MsmGroup::G2,
     };
+    let config = MsmConfig {
+        window_bits: args.window,
+        precompute_factor: args.precompute,
+    };
     let mut rows = Vec::new();
     for &log_n in &args.log_n {
         let label = if ntt {
@@ -134,7 +147,9 @@ fn kernels(args: &KernelArgs, ntt: bool) -> Result<ExitCode> {
         let row = if ntt {
             bench::compare_ntt(&*backend, log_n, threads, args.runs, args.seed)
         } else {
-            bench::compare_msm(&*backend, group, log_n, threads, args.runs, args.seed)
+            bench::compare_msm(
+                &*backend, group, log_n, &config, threads, args.runs, args.seed,
+            )
         }
         .with_context(|| format!("{label} at 2^{log_n}"))?;
         if args.json {

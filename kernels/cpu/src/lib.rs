@@ -132,9 +132,10 @@ impl<P: GLVConfig> Msm<Projective<P>> for CpuBackend {
     ) -> Result<Projective<P>> {
         let resident = bases.resident::<CpuBases<P>>(NAME)?;
         if let Some(c) = config.window_bits {
-            if c == 0 || c > msm::MAX_WINDOW_BITS {
+            if !(msm::MIN_WINDOW_BITS..=msm::MAX_WINDOW_BITS).contains(&c) {
                 return Err(AccelError::InvalidInput(format!(
-                    "window_bits {c} outside 1..={}",
+                    "window_bits {c} outside {}..={}",
+                    msm::MIN_WINDOW_BITS,
                     msm::MAX_WINDOW_BITS
                 )));
             }

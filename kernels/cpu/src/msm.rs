@@ -39,6 +39,9 @@ use crate::glv::{GlvDecomposer, HalfScalar};
 
 /// Largest window: digits are stored as `i16`.
 pub const MAX_WINDOW_BITS: u32 = 16;
+/// Narrowest window: the recoding's digits lie in [-2^(c-1), 2^(c-1)), which at c = 1
+/// cannot hold a digit 1 (every set bit would carry on forever).
+pub const MIN_WINDOW_BITS: u32 = 2;
 
 /// Bases resident in the CPU backend: the loaded points as they are.
 ///
@@ -225,8 +228,8 @@ pub fn plan_with(
     let threads = threads.max(1);
     let mut best: Option<(f64, Plan)> = None;
     let candidates: Vec<u32> = match forced_c {
-        Some(c) => vec![c],
-        None => (1..=MAX_WINDOW_BITS).collect(),
+        Some(c) => vec![c.clamp(MIN_WINDOW_BITS, MAX_WINDOW_BITS)],
+        None => (MIN_WINDOW_BITS..=MAX_WINDOW_BITS).collect(),
     };
     for c in candidates {
         let buckets = 1usize << (c - 1);
@@ -261,10 +264,10 @@ pub fn plan_with(
         }
     }
     best.map(|(_, p)| p).unwrap_or(Plan {
-        window_bits: 1,
-        windows: 1,
+        window_bits: MIN_WINDOW_BITS,
+        windows: windows_for(bits, MIN_WINDOW_BITS),
         chunks: 1,
-        top_buckets: 1,
+        top_buckets: 1 << (MIN_WINDOW_BITS - 1),
     })
 }
 
@@ -1021,7 +1024,7 @@ mod tests {
                 magnitude: [0; 3],
                 negative: false,
             };
-            for c in 2..=MAX_WINDOW_BITS {
+            for c in MIN_WINDOW_BITS..=MAX_WINDOW_BITS {
                 let windows = windows_for(half.num_bits(), c) as usize;
                 let digits = signed_digits(&[0], |_| (half, zero), c, windows);
                 let mut value = ark_bn254::Fr::zero();

@@ -55,7 +55,7 @@ pub fn load_bases<D: Device, P: DeviceCurve>(
     precompute: Option<u32>,
 ) -> Result<ResidentBases<D, P>> {
     let n = points.len();
-    let c = window.unwrap_or_else(|| window_bits(n)).clamp(2, 20);
+    let c = checked_window(window)?.unwrap_or_else(|| window_bits(n));
     let windows = (SCALAR_BITS / c + 1) as usize;
     let copies = (precompute.unwrap_or(1).max(1) as usize).min(windows);
     let copies = if n == 0 { 1 } else { copies };
@@ -93,6 +93,23 @@ pub fn load_bases<D: Device, P: DeviceCurve>(
     })
 }
 
+/// Window widths the GPU MSM takes: its digit encoding needs c >= 2, and c = 20 already
+/// makes 2^19 buckets per window.
+pub const WINDOW_BITS: std::ops::RangeInclusive<u32> = 2..=20;
+
+/// `window` when it is a width the MSM takes: a clear error instead of a silently different
+/// width.
+fn checked_window(window: Option<u32>) -> Result<Option<u32>> {
+    match window {
+        Some(c) if !WINDOW_BITS.contains(&c) => Err(GpuError::InvalidInput(format!(
+            "window_bits {c} outside {}..={}",
+            WINDOW_BITS.start(),
+            WINDOW_BITS.end()
+        ))),
+        w => Ok(w),
+    }
+}
+
 /// Window width for `n` points: about log2(n) - 3 bits, so that the bucket reduction
 /// (2 * 2^(c-1) additions per window) stays well below the n additions per window.
 pub fn window_bits(n: usize) -> u32 {
@@ -114,6 +131,7 @@ pub fn msm<D: Device, P: DeviceCurve>(
     window: Option<u32>,
 ) -> Result<Projective<P>> {
     let n = scalars.len().min(bases.len);
+    let window = checked_window(window)?;
     msm_chunk(dev, bases, &scalars[..n], 0, window)
 }
 
@@ -131,9 +149,7 @@ fn msm_chunk<D: Device, P: DeviceCurve>(
             + msm_chunk(dev, bases, hi, offset + mid, window)?)
     };
     // Too many (point, window) pairs are split before anything is allocated.
-    let c = window
-        .unwrap_or_else(|| window_bits(scalars.len()))
-        .clamp(2, 20);
+    let c = window.unwrap_or_else(|| window_bits(scalars.len()));
     let pairs = scalars.len() as u64 * u64::from(SCALAR_BITS / c + 1);
     if pairs > MAX_PAIRS && scalars.len() >= 2 {
         return split(scalars);
@@ -159,7 +175,7 @@ fn msm_once<D: Device, P: DeviceCurve>(
     // Shifted copies fix the window width they were made for.
     let c = bases
         .window
-        .unwrap_or_else(|| window.unwrap_or_else(|| window_bits(n)).clamp(2, 20));
+        .unwrap_or_else(|| window.unwrap_or_else(|| window_bits(n)));
     let all_windows = (SCALAR_BITS / c + 1) as usize;
     // Windows left after the copies take over the upper ones.
     let windows = all_windows.div_ceil(bases.copies);

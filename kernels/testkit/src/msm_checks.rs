@@ -62,6 +62,9 @@ fn group_checks<G, A>(
     let name = format!("msm {label} rejects more scalars than bases");
     progress(&name);
     report.record(name, check_too_many_scalars::<G, A>(backend, rng));
+    let name = format!("msm {label} forced windows");
+    progress(&name);
+    report.record(name, check_forced_windows::<G, A>(backend, rng));
 }
 
 /// Infinity, duplicated and negated bases mixed in.
@@ -153,4 +156,45 @@ where
         Err(e) => Err(format!("wrong error: {e}")),
         Ok(_) => Err("accepted 5 scalars against 4 bases".into()),
     }
+}
+
+/// A window width asked for (a tuning knob) gives the same sum at every width a backend
+/// takes, down to c = 2, and a width none takes (0, 1: no signed digit 1 fits one bit; 21
+/// and up) is refused as invalid input, not silently replaced or summed wrong.
+fn check_forced_windows<G, A>(backend: &A, rng: &mut StdRng) -> Result<(), String>
+where
+    G: CurveGroup<ScalarField = Fr> + VariableBaseMSM,
+    A: Msm<G> + ?Sized,
+{
+    let n = 100;
+    let bases = edge_bases::<G>(&random_bases::<G>(n, rng));
+    let scalars = edge_scalars(n, rng);
+    let want = reference::<G>(&bases, &scalars);
+    for c in [2, 3, 7, 13, 16] {
+        let config = MsmConfig {
+            window_bits: Some(c),
+            ..MsmConfig::default()
+        };
+        let loaded = kernels_accel::load_bases::<G, _>(backend, &bases, &config)
+            .map_err(|e| format!("load_bases with c = {c}: {e}"))?;
+        let got = kernels_accel::msm::<G, _>(backend, &loaded, &scalars, &config)
+            .map_err(|e| format!("msm with c = {c}: {e}"))?;
+        if got != want {
+            return Err(format!("c = {c}: result differs from reference"));
+        }
+    }
+    let loaded = kernels_accel::load_bases::<G, _>(backend, &bases, &MsmConfig::default())
+        .map_err(|e| format!("load_bases: {e}"))?;
+    for c in [0, 1, 21, 64] {
+        let config = MsmConfig {
+            window_bits: Some(c),
+            ..MsmConfig::default()
+        };
+        match kernels_accel::msm::<G, _>(backend, &loaded, &scalars, &config) {
+            Err(AccelError::InvalidInput(_)) => {}
+            Err(e) => return Err(format!("c = {c}: wrong error: {e}")),
+            Ok(_) => return Err(format!("c = {c}: accepted")),
+        }
+    }
+    Ok(())
 }
