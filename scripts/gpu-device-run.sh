@@ -91,6 +91,15 @@ step "bench prove --backend cuda"
 timeout 60 $B bench prove --backend cuda --snarkjs none --runs 5 \
   --zkey .gpu/fx/poseidon_chain_32/circuit_final.zkey --witness .gpu/fx/poseidon_chain_32/witness.wtns 2>&1
 
+# Window widths and precomputed copies around the defaults (window_bits: 16 at 2^20/2^22).
+step "bench msm g1 --backend cuda: window and precompute sweep at 2^20 and 2^22"
+for c in 14 18 20; do
+  timeout 60 $B bench msm --backend cuda --log-n 20,22 --window $c --runs 2 2>&1 | grep msm-g1
+done
+for k in 2 4; do
+  timeout 60 $B bench msm --backend cuda --log-n 20,22 --precompute $k --runs 2 2>&1 | grep msm-g1
+done
+
 step "bench msm g2 --backend cuda"
 timeout 60 $B bench msm --backend cuda --group g2 --log-n 14,16 --runs 3 2>&1
 
