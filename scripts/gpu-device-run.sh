@@ -6,9 +6,9 @@
 #
 # Prepare here (x86-64 builds; the device image has no Rust toolchain):
 #   cargo build --release && cargo build --release -p kernels-gpu --features cuda,opencl \
-#       --example gpu-ntt-resident
+#       --example gpu-resident
 #   mkdir -p .gpu/fx && strip -o .gpu/appliance target/release/appliance \
-#       && strip -o .gpu/gpu-ntt-resident target/release/examples/gpu-ntt-resident
+#       && strip -o .gpu/gpu-resident target/release/examples/gpu-resident
 #   cp ../shared/fixtures/groth16/{poseidon_chain_32,range_check} ... (zkey, witness) to .gpu/fx/
 # and, to compare with an earlier commit on the same card, that commit's stripped binary as
 # .gpu/appliance-base (git worktree add /tmp/base COMMIT; cargo build --release there).
@@ -56,7 +56,10 @@ for c in poseidon_chain_32 range_check; do
 done
 
 step "NTT with data resident on the device"
-APPLIANCE_GPU_TRACE=1 timeout 90 .gpu/gpu-ntt-resident --backend cuda --log-n 16,18,20,22,24 --runs 10 2>&1 | grep -v -e "trace.*2^1[68]" -e "trace.*2^2[02]"
+APPLIANCE_GPU_TRACE=1 timeout 90 .gpu/gpu-resident --backend cuda --log-n 16,18,20,22,24 --runs 10 2>&1 | grep -v -e "trace.*2^1[68]" -e "trace.*2^2[02]"
+
+step "G1 MSM with bases and scalars resident on the device (the kernels alone)"
+APPLIANCE_GPU_TRACE=1 timeout 120 .gpu/gpu-resident --backend cuda --op msm --log-n 16,20,24 --runs 5 2>&1 | grep -v -e "trace.*n=65536 "
 
 if [ "${PROFILE:-0}" = 1 ]; then
   # Nsight Compute on the hot kernels (clocks left as they are): the bound of each.
@@ -64,7 +67,7 @@ if [ "${PROFILE:-0}" = 1 ]; then
   sections="--section SpeedOfLight --section Occupancy --section WarpStateStats --section LaunchStats"
   step "ncu: NTT passes at 2^22"
   timeout 120 "$ncu" --clock-control none $sections -k regex:'Fr_ntt_first|Fr_ntt_strided' -c 2 \
-    .gpu/gpu-ntt-resident --backend cuda --log-n 22 --runs 1 >"$OUT/ncu_ntt.txt" 2>&1
+    .gpu/gpu-resident --backend cuda --log-n 22 --runs 1 >"$OUT/ncu_ntt.txt" 2>&1
   grep -E "Fr_ntt|Duration|Memory Throughput|Compute \(SM\) Throughput|Registers Per|Achieved Occupancy|Theoretical Occupancy|Warp Cycles Per Issued|Stall|smsp__pcsamp" "$OUT/ncu_ntt.txt" | head -40
   step "ncu: MSM kernels at 2^20"
   timeout 150 "$ncu" --clock-control none $sections -k regex:'G1_sum_chunks|G1_sum_points|G1_reduce_buckets|msm_scatter|layout_segments|scan_blocks' -c 4 \

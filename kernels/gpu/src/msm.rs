@@ -154,9 +154,60 @@ fn msm_chunk<D: Device, P: DeviceCurve>(
     if pairs > MAX_PAIRS && scalars.len() >= 2 {
         return split(scalars);
     }
-    match msm_once(dev, bases, scalars, offset, window) {
+    match msm_once(dev, bases, Scalars::Host(scalars), offset, window) {
         Err(GpuError::OutOfMemory { .. }) if scalars.len() >= 2 * MIN_CHUNK => split(scalars),
         other => other,
+    }
+}
+
+/// Scalars already on the device, uploaded once by [`upload_scalars`]: MSMs against them
+/// skip the transfer (the `gpu-msm-resident` example times the kernels alone this way).
+pub struct DeviceScalars<B> {
+    buf: B,
+    len: usize,
+}
+
+/// Uploads `scalars` for [`msm_device_scalars`].
+pub fn upload_scalars<D: Device>(dev: &D, scalars: &[Fr]) -> Result<DeviceScalars<D::Buffer>> {
+    Ok(DeviceScalars {
+        buf: dev.upload(&fr_words(scalars))?,
+        len: scalars.len(),
+    })
+}
+
+/// [`msm`] of scalars already on the device. It is not split into chunks: an MSM the
+/// device has no memory for returns the out-of-memory error.
+pub fn msm_device_scalars<D: Device, P: DeviceCurve>(
+    dev: &D,
+    bases: &ResidentBases<D, P>,
+    scalars: &DeviceScalars<D::Buffer>,
+    window: Option<u32>,
+) -> Result<Projective<P>> {
+    let n = scalars.len.min(bases.len);
+    let window = checked_window(window)?;
+    let c = window.unwrap_or_else(|| window_bits(n));
+    if n as u64 * u64::from(SCALAR_BITS / c + 1) > MAX_PAIRS {
+        return Err(GpuError::InvalidInput(format!(
+            "{n} device-resident scalars exceed one MSM's {MAX_PAIRS} (point, window) pairs"
+        )));
+    }
+    msm_once(dev, bases, Scalars::Device(&scalars.buf, n), 0, window)
+}
+
+/// Where one MSM's scalars are.
+#[derive(Clone, Copy)]
+enum Scalars<'a, B> {
+    Host(&'a [Fr]),
+    /// The first `n` scalars of a device buffer.
+    Device(&'a B, usize),
+}
+
+impl<B> Scalars<'_, B> {
+    fn len(&self) -> usize {
+        match self {
+            Scalars::Host(s) => s.len(),
+            Scalars::Device(_, n) => *n,
+        }
     }
 }
 
@@ -164,7 +215,7 @@ fn msm_chunk<D: Device, P: DeviceCurve>(
 fn msm_once<D: Device, P: DeviceCurve>(
     dev: &D,
     bases: &ResidentBases<D, P>,
-    scalars: &[Fr],
+    scalars: Scalars<'_, D::Buffer>,
     offset: usize,
     window: Option<u32>,
 ) -> Result<Projective<P>> {
@@ -270,7 +321,7 @@ struct Sorted<B> {
 /// in `segments.h`); `None` when every digit is zero. Only the total crosses to the host.
 fn sort_on_device<D: Device>(
     dev: &D,
-    scalars: &[Fr],
+    scalars: Scalars<'_, D::Buffer>,
     map: &DigitMap,
     trace: &mut Option<Trace>,
 ) -> Result<Option<Sorted<D::Buffer>>> {
@@ -283,7 +334,12 @@ fn sort_on_device<D: Device>(
     } = *map;
     let n = scalars.len();
     let buckets = wk << (c - 1);
-    let scalar_buf = dev.upload(&fr_words(scalars))?;
+    // Host scalars are uploaded here and freed once the digits are made.
+    let mut uploaded = None;
+    let scalar_buf = match scalars {
+        Scalars::Host(s) => &*uploaded.insert(dev.upload(&fr_words(s))?),
+        Scalars::Device(buf, _) => buf,
+    };
     Trace::mark(trace, "upload");
     let digits = dev.alloc_zeroed(n * windows)?;
     let counts = dev.alloc_zeroed(buckets)?;
@@ -291,7 +347,7 @@ fn sort_on_device<D: Device>(
         "msm_digits",
         n,
         &[
-            Arg::Buf(&scalar_buf),
+            Arg::Buf(scalar_buf),
             Arg::Buf(&digits),
             Arg::Buf(&counts),
             Arg::U32(c),
@@ -299,7 +355,7 @@ fn sort_on_device<D: Device>(
             Arg::U32(count_u32(wk)?),
         ],
     )?;
-    drop(scalar_buf);
+    drop(uploaded);
     Trace::mark(trace, "digits");
     // The cursor starts at each bucket's first slot and the scatter advances it to the
     // bucket's end: exactly the runs' `ends`. The caller bounds the pairs below 2^32, so

@@ -333,6 +333,33 @@ fn bucket_sums_agree_for_every_slice_length() {
     }
 }
 
+/// Scalars uploaded once give the same MSM as host scalars, fewer scalars than bases
+/// included, and can be reused.
+#[test]
+fn device_resident_scalars_give_the_host_msm() {
+    use ark_bn254::{G1Affine, G1Projective};
+    use ark_ec::VariableBaseMSM;
+    use kernels_gpu::msm::{load_bases, msm, msm_device_scalars, upload_scalars};
+
+    let Some(dev) = device() else { return };
+    let mut rng = ark_std::test_rng();
+    let bases: Vec<G1Affine> = kernels_testkit::random_g1_bases(1500, &mut rng);
+    let resident = load_bases::<_, ark_bn254::g1::Config>(&dev, &bases, None, None).expect("bases");
+    for n in [0, 1, 1000, 1500] {
+        let scalars: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
+        let want = G1Projective::msm(&bases[..n], &scalars).expect("reference msm");
+        let on_device = upload_scalars(&dev, &scalars).expect("upload");
+        for window in [None, Some(7)] {
+            let got = msm_device_scalars(&dev, &resident, &on_device, window).expect("msm");
+            assert_eq!(got, want, "n = {n}, window {window:?}");
+        }
+        assert_eq!(
+            msm(&dev, &resident, &scalars, None).expect("host msm"),
+            want
+        );
+    }
+}
+
 /// Precomputed shifted bases (`MsmConfig::precompute_factor`) give arkworks' results for
 /// G1 and G2, with points at infinity among the bases and 0 / 1 / -1 among the scalars.
 #[test]

@@ -1,27 +1,31 @@
-//! The forward NTT with its data already on the device, which is how a Groth16 proof uses
-//! it (the inverse and coset passes run back to back on one resident buffer). `appliance
-//! bench ntt` also times the upload and the download, so it cannot show the kernels' own
-//! time; this does, next to the transfer times, after checking the first transform against
-//! ark-poly.
+//! The forward NTT, or a G1 MSM, with its data already on the device. A Groth16 proof uses
+//! the NTT this way (the inverse and coset passes run back to back on one resident buffer),
+//! and the MSM targets count the kernels with the bases resident. `appliance bench`
+//! also times the transfers of the scalars (and the NTT's download), so it cannot show the
+//! kernels' own time; this does, next to the transfer times, after checking the result
+//! against ark-poly / arkworks.
 //!
-//! `cargo run --release -p kernels-gpu --features cuda,opencl --example gpu-ntt-resident -- \
-//!     --backend cuda|opencl [--log-n 16,20,24] [--runs 10]`
+//! `cargo run --release -p kernels-gpu --features cuda,opencl --example gpu-resident -- \
+//!     --backend cuda|opencl [--op ntt|msm] [--log-n 16,20,24] [--runs 10]`
 
 use std::process::ExitCode;
 use std::time::Instant;
 
-use ark_bn254::Fr;
+use ark_bn254::{Fr, G1Affine, G1Projective};
+use ark_ec::VariableBaseMSM;
 use ark_ff::UniformRand;
 use ark_poly::{EvaluationDomain, Radix2EvaluationDomain};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use kernels_gpu::convert::{download_fr, fr_words};
+use kernels_gpu::msm::{load_bases, msm_device_scalars, upload_scalars};
 use kernels_gpu::ntt::{transform, Twiddles};
 use kernels_gpu::Device;
 
 struct Args {
     backend: String,
+    msm: bool,
     log_n: Vec<u32>,
     runs: usize,
 }
@@ -29,6 +33,7 @@ struct Args {
 fn parse() -> Result<Args, String> {
     let mut args = Args {
         backend: "cuda".into(),
+        msm: false,
         log_n: vec![16, 18, 20, 22, 24],
         runs: 10,
     };
@@ -37,6 +42,13 @@ fn parse() -> Result<Args, String> {
         let value = it.next().ok_or(format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--backend" => args.backend = value,
+            "--op" => {
+                args.msm = match value.as_str() {
+                    "ntt" => false,
+                    "msm" => true,
+                    other => return Err(format!("--op takes ntt or msm, not {other:?}")),
+                }
+            }
             "--log-n" => {
                 args.log_n = value
                     .split(',')
@@ -61,7 +73,7 @@ fn ms(start: Instant) -> f64 {
 
 /// One size: checks the transform against ark-poly, then prints the median resident time
 /// and the transfer times. Returns false on a mismatch.
-fn one_size<D: Device>(dev: &D, log_n: u32, runs: usize) -> Result<bool, String> {
+fn one_ntt<D: Device>(dev: &D, log_n: u32, runs: usize) -> Result<bool, String> {
     let n = 1usize << log_n;
     let mut rng = StdRng::seed_from_u64(u64::from(log_n));
     let input: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
@@ -100,11 +112,51 @@ fn one_size<D: Device>(dev: &D, log_n: u32, runs: usize) -> Result<bool, String>
     Ok(same)
 }
 
+/// One G1 MSM size: bases and scalars resident, checked against arkworks, then the median
+/// time of the MSM alone and the scalars' upload time. Returns false on a mismatch.
+fn one_msm<D: Device>(dev: &D, log_n: u32, runs: usize) -> Result<bool, String> {
+    let n = 1usize << log_n;
+    let mut rng = StdRng::seed_from_u64(u64::from(log_n));
+    let bases: Vec<G1Affine> = kernels_testkit::random_g1_bases(n, &mut rng);
+    let scalars: Vec<Fr> = kernels_testkit::random_scalars(n, &mut rng);
+    let e = |e: kernels_gpu::GpuError| e.to_string();
+
+    let resident = load_bases::<D, ark_bn254::g1::Config>(dev, &bases, None, None).map_err(e)?;
+    let t = Instant::now();
+    let on_device = upload_scalars(dev, &scalars).map_err(e)?;
+    let upload_ms = ms(t);
+    let ours = msm_device_scalars(dev, &resident, &on_device, None).map_err(e)?;
+    let same = ours == G1Projective::msm_unchecked(&bases, &scalars);
+
+    let times: Vec<f64> = (0..runs.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            let again = msm_device_scalars(dev, &resident, &on_device, None).map_err(e)?;
+            let elapsed = ms(t);
+            if again != ours {
+                return Err("a timed MSM differs from the first".to_string());
+            }
+            Ok(elapsed)
+        })
+        .collect::<Result<_, String>>()?;
+    println!(
+        "msm g1 2^{log_n:<2}  resident {:>9.3} ms (min {:>9.3})  scalar upload {:>8.2} ms  equal to arkworks: {same}",
+        median(times.clone()),
+        times.iter().copied().fold(f64::INFINITY, f64::min),
+        upload_ms
+    );
+    Ok(same)
+}
+
 fn run_all<D: Device>(dev: &D, args: &Args) -> Result<bool, String> {
     println!("device: {} ({})", dev.device_name(), dev.backend());
     let mut all = true;
     for &log_n in &args.log_n {
-        all &= one_size(dev, log_n, args.runs)?;
+        all &= if args.msm {
+            one_msm(dev, log_n, args.runs)?
+        } else {
+            one_ntt(dev, log_n, args.runs)?
+        };
     }
     Ok(all)
 }
@@ -122,7 +174,7 @@ fn main() -> ExitCode {
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => {
-            eprintln!("error: a transform differs from ark-poly's");
+            eprintln!("error: a result differs from ark-poly's / arkworks'");
             ExitCode::from(1)
         }
         Err(e) => {
