@@ -161,7 +161,7 @@ fn msm_chunk<D: Device, P: DeviceCurve>(
 }
 
 /// Scalars already on the device, uploaded once by [`upload_scalars`]: MSMs against them
-/// skip the transfer (the `gpu-msm-resident` example times the kernels alone this way).
+/// skip the transfer (`gpu-resident --op msm` times the kernels alone this way).
 pub struct DeviceScalars<B> {
     buf: B,
     len: usize,
@@ -358,7 +358,7 @@ fn sort_on_device<D: Device>(
     drop(uploaded);
     Trace::mark(trace, "digits");
     // The cursor starts at each bucket's first slot and the scatter advances it to the
-    // bucket's end: exactly the runs' `ends`. The caller bounds the pairs below 2^32, so
+    // bucket's end: exactly the runs' `ends`. The callers keep the pairs below 2^31, so
     // the total cannot wrap.
     let cursor = dev.alloc_zeroed(buckets)?;
     let total = exclusive_scan(dev, &counts, &cursor, buckets)?;
