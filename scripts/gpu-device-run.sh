@@ -58,6 +58,9 @@ done
 step "NTT with data resident on the device"
 APPLIANCE_GPU_TRACE=1 timeout 90 .gpu/gpu-resident --backend cuda --log-n 16,18,20,22,24 --runs 10 2>&1 | grep -v -e "trace.*2^1[68]" -e "trace.*2^2[02]"
 
+step "the same with APPLIANCE_CUDA_STAGING=0 (transfers from pageable memory, for the A/B of the staging buffers)"
+APPLIANCE_CUDA_STAGING=0 timeout 60 .gpu/gpu-resident --backend cuda --log-n 20,24 --runs 3 2>&1 | grep "^ntt"
+
 step "G1 MSM with bases and scalars resident on the device (the kernels alone)"
 APPLIANCE_GPU_TRACE=1 timeout 120 .gpu/gpu-resident --backend cuda --op msm --log-n 16,20,24 --runs 5 2>&1 | grep -v -e "trace.*n=65536 "
 

@@ -10,17 +10,24 @@ use std::sync::{Arc, Mutex};
 use cudarc::driver::sys::{CUdevice_attribute, CUresult};
 use cudarc::driver::{
     CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DriverError, LaunchConfig,
-    PushKernelArg,
+    PinnedHostSlice, PushKernelArg,
 };
 use cudarc::nvrtc::{CompileError, CompileOptions, Ptx};
 
 use crate::device::{count_u32, Arg, Device};
 use crate::error::{GpuError, Result};
 use crate::source::{cache_key, kernel_source, Dialect, CUDA_GROUP};
+use crate::staging::{double_buffered, double_buffered_download};
 
 const BACKEND: &str = "cuda";
 /// Threads per block for every launch.
 const BLOCK: u32 = CUDA_GROUP as u32;
+/// Uploads of at least this many words (4 MiB) go through the page-locked staging buffers.
+const STAGED_MIN_WORDS: usize = 1 << 20;
+/// Words per staging buffer (16 MiB; two per device).
+const STAGE_WORDS: usize = 1 << 22;
+/// `APPLIANCE_CUDA_STAGING=0` turns the staged uploads off (to compare both on a card).
+const STAGING_ENV: &str = "APPLIANCE_CUDA_STAGING";
 
 /// True when libcuda (the NVIDIA driver) can be loaded. cudarc panics on first use when it
 /// cannot, so every entry point checks this first.
@@ -127,10 +134,21 @@ pub struct CudaDevice {
     name: String,
     memory: Option<u64>,
     units: usize,
-    _ctx: Arc<CudaContext>,
+    ctx: Arc<CudaContext>,
     stream: Arc<CudaStream>,
     module: Arc<CudaModule>,
     functions: Mutex<HashMap<String, CudaFunction>>,
+    staging: Mutex<Staging>,
+}
+
+/// The page-locked buffers large uploads are staged through (`staging.rs`).
+enum Staging {
+    /// Not allocated yet: the first large upload allocates them.
+    Untried,
+    Ready([PinnedHostSlice<u32>; 2]),
+    /// Turned off, or the driver had no page-locked memory: uploads copy from pageable
+    /// memory as before.
+    Unavailable,
 }
 
 fn driver_error(device: &str, call: &'static str, e: DriverError) -> GpuError {
@@ -208,10 +226,104 @@ impl CudaDevice {
             units: usize::try_from(units).unwrap_or(1),
             stream: ctx.default_stream(),
             name: format!("{name} (sm_{major}{minor})"),
-            _ctx: ctx,
+            ctx,
             module,
             functions: Mutex::new(HashMap::new()),
+            staging: Mutex::new(match std::env::var(STAGING_ENV).as_deref() {
+                Ok("0") => Staging::Unavailable,
+                _ => Staging::Untried,
+            }),
         })
+    }
+
+    /// Two zeroed page-locked staging buffers, or `None` when the driver has none to give.
+    /// Plain cached memory (flags 0), not cudarc's default write-combined kind: downloads
+    /// read the buffers back on the host, and reads of write-combined memory are uncached.
+    fn pinned_pair(&self) -> Option<[PinnedHostSlice<u32>; 2]> {
+        let one = || -> Option<PinnedHostSlice<u32>> {
+            // SAFETY: the memory is zeroed through the raw pointer before any slice of it
+            // is made.
+            let mut p = unsafe { self.ctx.alloc_pinned_with_flags::<u32>(STAGE_WORDS, 0) }.ok()?;
+            let ptr = p.as_mut_ptr().ok()?;
+            // SAFETY: `ptr` points to STAGE_WORDS u32s owned by `p`.
+            unsafe { std::ptr::write_bytes(ptr, 0, STAGE_WORDS) };
+            Some(p)
+        };
+        Some([one()?, one()?])
+    }
+
+    /// The staging state, allocating the buffers on first use. Held for a whole transfer:
+    /// transfers through the buffers take turns.
+    fn staging(&self) -> Result<std::sync::MutexGuard<'_, Staging>> {
+        let mut state = self.staging.lock().map_err(|_| GpuError::Driver {
+            backend: BACKEND,
+            device: self.name.clone(),
+            call: "staging lock (poisoned)",
+            code: 0,
+        })?;
+        if matches!(*state, Staging::Untried) {
+            *state = self
+                .pinned_pair()
+                .map_or(Staging::Unavailable, Staging::Ready);
+        }
+        Ok(state)
+    }
+
+    /// `data` uploaded through the staging buffers (`staging.rs`); `None` when they are
+    /// unavailable and the caller should copy from pageable memory.
+    fn staged_upload(&self, data: &[u32]) -> Result<Option<CudaSlice<u32>>> {
+        let mut state = self.staging()?;
+        let Staging::Ready([a, b]) = &mut *state else {
+            return Ok(None);
+        };
+        let a = a
+            .as_mut_slice()
+            .map_err(|e| self.err("cuEventSynchronize", e))?;
+        let b = b
+            .as_mut_slice()
+            .map_err(|e| self.err("cuEventSynchronize", e))?;
+        // SAFETY: the chunks below write every word of the buffer before anything reads it.
+        let mut buf = unsafe { self.stream.alloc::<u32>(data.len()) }
+            .map_err(|e| self.err("cuMemAlloc", e))?;
+        double_buffered(data, [a, b], |staged, offset| {
+            let mut view = buf.slice_mut(offset..offset + staged.len());
+            self.stream
+                .memcpy_htod(staged, &mut view)
+                .map_err(|e| self.err("cuMemcpyHtoDAsync", e))?;
+            // A copy from page-locked memory runs asynchronously; this slot is refilled
+            // next, so wait for it.
+            self.stream
+                .synchronize()
+                .map_err(|e| self.err("cuStreamSynchronize", e))
+        })?;
+        Ok(Some(buf))
+    }
+
+    /// The first `out.len()` words of `buf` downloaded through the staging buffers; `false`
+    /// when they are unavailable and the caller should copy into pageable memory.
+    fn staged_download(&self, buf: &CudaSlice<u32>, out: &mut [u32]) -> Result<bool> {
+        let mut state = self.staging()?;
+        let Staging::Ready([a, b]) = &mut *state else {
+            return Ok(false);
+        };
+        let a = a
+            .as_mut_slice()
+            .map_err(|e| self.err("cuEventSynchronize", e))?;
+        let b = b
+            .as_mut_slice()
+            .map_err(|e| self.err("cuEventSynchronize", e))?;
+        double_buffered_download(out, [a, b], |slot, offset| {
+            let view = buf.slice(offset..offset + slot.len());
+            self.stream
+                .memcpy_dtoh(&view, slot)
+                .map_err(|e| self.err("cuMemcpyDtoHAsync", e))?;
+            // Into page-locked memory the copy runs asynchronously: wait before the slot is
+            // read.
+            self.stream
+                .synchronize()
+                .map_err(|e| self.err("cuStreamSynchronize", e))
+        })?;
+        Ok(true)
     }
 
     fn err(&self, call: &'static str, e: DriverError) -> GpuError {
@@ -268,6 +380,11 @@ impl Device for CudaDevice {
         if data.is_empty() {
             return self.alloc_zeroed(1);
         }
+        if data.len() >= STAGED_MIN_WORDS {
+            if let Some(buf) = self.staged_upload(data)? {
+                return Ok(buf);
+            }
+        }
         self.stream
             .clone_htod(data)
             .map_err(|e| self.err("cuMemcpyHtoD", e))
@@ -289,6 +406,9 @@ impl Device for CudaDevice {
                 out.len(),
                 buf.len()
             )));
+        }
+        if out.len() >= STAGED_MIN_WORDS && self.staged_download(buf, out)? {
+            return Ok(());
         }
         let view = buf.slice(0..out.len());
         self.stream

@@ -14,6 +14,9 @@ pub mod msm;
 pub mod ntt;
 pub mod segments;
 pub mod source;
+// Used by the CUDA driver only; built and tested whatever the features.
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+mod staging;
 
 #[cfg(feature = "cuda")]
 pub mod cuda;
