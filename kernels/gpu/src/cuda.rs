@@ -252,9 +252,10 @@ impl CudaDevice {
         Some([one()?, one()?])
     }
 
-    /// The staging state, allocating the buffers on first use. Held for a whole transfer:
-    /// transfers through the buffers take turns.
-    fn staging(&self) -> Result<std::sync::MutexGuard<'_, Staging>> {
+    /// Runs `f` on the two staging buffers, allocating them on first use; `None` when they
+    /// are unavailable and the caller should transfer from or to pageable memory. The lock
+    /// is held for the whole transfer: transfers through the buffers take turns.
+    fn with_staging<T>(&self, f: impl FnOnce([&mut [u32]; 2]) -> Result<T>) -> Result<Option<T>> {
         let mut state = self.staging.lock().map_err(|_| GpuError::Driver {
             backend: BACKEND,
             device: self.name.clone(),
@@ -266,13 +267,6 @@ impl CudaDevice {
                 .pinned_pair()
                 .map_or(Staging::Unavailable, Staging::Ready);
         }
-        Ok(state)
-    }
-
-    /// `data` uploaded through the staging buffers (`staging.rs`); `None` when they are
-    /// unavailable and the caller should copy from pageable memory.
-    fn staged_upload(&self, data: &[u32]) -> Result<Option<CudaSlice<u32>>> {
-        let mut state = self.staging()?;
         let Staging::Ready([a, b]) = &mut *state else {
             return Ok(None);
         };
@@ -282,48 +276,48 @@ impl CudaDevice {
         let b = b
             .as_mut_slice()
             .map_err(|e| self.err("cuEventSynchronize", e))?;
-        // SAFETY: the chunks below write every word of the buffer before anything reads it.
-        let mut buf = unsafe { self.stream.alloc::<u32>(data.len()) }
-            .map_err(|e| self.err("cuMemAlloc", e))?;
-        double_buffered(data, [a, b], |staged, offset| {
-            let mut view = buf.slice_mut(offset..offset + staged.len());
-            self.stream
-                .memcpy_htod(staged, &mut view)
-                .map_err(|e| self.err("cuMemcpyHtoDAsync", e))?;
-            // A copy from page-locked memory runs asynchronously; this slot is refilled
-            // next, so wait for it.
-            self.stream
-                .synchronize()
-                .map_err(|e| self.err("cuStreamSynchronize", e))
-        })?;
-        Ok(Some(buf))
+        f([a, b]).map(Some)
+    }
+
+    /// `data` uploaded through the staging buffers (`staging.rs`), or `None` without them.
+    fn staged_upload(&self, data: &[u32]) -> Result<Option<CudaSlice<u32>>> {
+        self.with_staging(|slots| {
+            // SAFETY: the chunks below write every word of the buffer before anything reads
+            // it.
+            let mut buf = unsafe { self.stream.alloc::<u32>(data.len()) }
+                .map_err(|e| self.err("cuMemAlloc", e))?;
+            double_buffered(data, slots, |staged, offset| {
+                let mut view = buf.slice_mut(offset..offset + staged.len());
+                self.stream
+                    .memcpy_htod(staged, &mut view)
+                    .map_err(|e| self.err("cuMemcpyHtoDAsync", e))?;
+                // A copy from page-locked memory runs asynchronously; this slot is refilled
+                // next, so wait for it.
+                self.stream
+                    .synchronize()
+                    .map_err(|e| self.err("cuStreamSynchronize", e))
+            })?;
+            Ok(buf)
+        })
     }
 
     /// The first `out.len()` words of `buf` downloaded through the staging buffers; `false`
-    /// when they are unavailable and the caller should copy into pageable memory.
+    /// without them.
     fn staged_download(&self, buf: &CudaSlice<u32>, out: &mut [u32]) -> Result<bool> {
-        let mut state = self.staging()?;
-        let Staging::Ready([a, b]) = &mut *state else {
-            return Ok(false);
-        };
-        let a = a
-            .as_mut_slice()
-            .map_err(|e| self.err("cuEventSynchronize", e))?;
-        let b = b
-            .as_mut_slice()
-            .map_err(|e| self.err("cuEventSynchronize", e))?;
-        double_buffered_download(out, [a, b], |slot, offset| {
-            let view = buf.slice(offset..offset + slot.len());
-            self.stream
-                .memcpy_dtoh(&view, slot)
-                .map_err(|e| self.err("cuMemcpyDtoHAsync", e))?;
-            // Into page-locked memory the copy runs asynchronously: wait before the slot is
-            // read.
-            self.stream
-                .synchronize()
-                .map_err(|e| self.err("cuStreamSynchronize", e))
+        let done = self.with_staging(|slots| {
+            double_buffered_download(out, slots, |slot, offset| {
+                let view = buf.slice(offset..offset + slot.len());
+                self.stream
+                    .memcpy_dtoh(&view, slot)
+                    .map_err(|e| self.err("cuMemcpyDtoHAsync", e))?;
+                // Into page-locked memory the copy runs asynchronously: wait before the slot
+                // is read.
+                self.stream
+                    .synchronize()
+                    .map_err(|e| self.err("cuStreamSynchronize", e))
+            })
         })?;
-        Ok(true)
+        Ok(done.is_some())
     }
 
     fn err(&self, call: &'static str, e: DriverError) -> GpuError {

@@ -59,7 +59,7 @@ KERNEL void msm_scatter(GLOBAL const u32 *digits, GLOBAL u32 *cursor, GLOBAL u32
     }
 }
 
-// The runs of carry slots left by the sum_chunks kernels (msm.h): a bucket whose entries (start .. end)
+// The runs of carry slots left by the sum_chunks kernels (msm.h): a bucket whose entries
 // span chunks t0 < t1 has its parts in carry[2 t0 + 1 .. 2 t1 + 1) (its tail in t0, its
 // heads in t0 + 1 .. t1, and the unused tails of the chunks it fills, which stay zero);
 // any other bucket has none. Rewrites counts and ends in place into those runs.
