@@ -12,7 +12,9 @@
 #   cp ../shared/fixtures/groth16/{poseidon_chain_32,range_check} ... (zkey, witness) to .gpu/fx/
 # and, to compare with an earlier commit on the same card, that commit's stripped binary as
 # .gpu/appliance-base (git worktree add /tmp/base COMMIT; cargo build --release there).
-# and call the device tool with carry [".gpu"] and `bash scripts/gpu-device-run.sh`
+# The carry holds 64 MiB: two stripped binaries and the fixtures come to ~60 MiB, so gzip
+# the binaries (`gzip -9 .gpu/appliance*`: 20 -> 7 MiB each); this script unpacks them.
+# Then call the device tool with carry [".gpu"] and `bash scripts/gpu-device-run.sh`
 # (`PROFILE=1 bash ...`: selftest, proofs, the resident NTT and Nsight Compute profiles of
 # the hot kernels instead of the bench tables).
 set -u
@@ -20,6 +22,9 @@ OUT=${OUT:-/tmp/gpu-out}
 mkdir -p "$OUT"
 B=.gpu/appliance
 step() { echo; echo "== $(date +%T) $*"; }
+for z in .gpu/*.gz; do
+  [ -e "$z" ] && gunzip -f "$z" && chmod +x "${z%.gz}"
+done
 
 step machine
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm,power.limit --format=csv
