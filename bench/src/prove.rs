@@ -55,10 +55,11 @@ pub enum ProveBenchError {
     ArkCircom(String),
     #[error("snarkjs: {0}")]
     Snarkjs(String),
-    /// The OS error is in the message, not a chained source: printed with its chain it
-    /// would appear twice.
-    #[error("cannot read {path}: {error}")]
-    Io { path: String, error: std::io::Error },
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// Runs both provers `runs` times, interleaved, after one warm-up each.
@@ -88,9 +89,9 @@ pub fn compare_prove(
     };
     let ark_whole =
         |rng: &mut rand::rngs::ThreadRng| -> Result<ark_groth16::Proof<Bn254>, ProveBenchError> {
-            let mut file = std::fs::File::open(zkey).map_err(|error| ProveBenchError::Io {
+            let mut file = std::fs::File::open(zkey).map_err(|source| ProveBenchError::Io {
                 path: zkey.display().to_string(),
-                error,
+                source,
             })?;
             let (pk, matrices) = ark_circom::read_zkey(&mut file)
                 .map_err(|e| ProveBenchError::ArkCircom(e.to_string()))?;
@@ -116,9 +117,9 @@ pub fn compare_prove(
     let (mut ours_w, mut ours_p, mut ark_w, mut ark_p) = (vec![], vec![], vec![], vec![]);
     let mut phases: Vec<Vec<(String, f64)>> = Vec::new();
     let (pk, matrices) = {
-        let mut file = std::fs::File::open(zkey).map_err(|error| ProveBenchError::Io {
+        let mut file = std::fs::File::open(zkey).map_err(|source| ProveBenchError::Io {
             path: zkey.display().to_string(),
-            error,
+            source,
         })?;
         ark_circom::read_zkey(&mut file).map_err(|e| ProveBenchError::ArkCircom(e.to_string()))?
     };
@@ -227,9 +228,9 @@ fn snarkjs_prove_ms(
     runs: usize,
 ) -> Result<f64, ProveBenchError> {
     let dir: PathBuf = std::env::temp_dir().join(format!("bench-snarkjs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|error| ProveBenchError::Io {
+    std::fs::create_dir_all(&dir).map_err(|source| ProveBenchError::Io {
         path: dir.display().to_string(),
-        error,
+        source,
     })?;
     let mut samples = Vec::new();
     for _ in 0..runs {
@@ -241,9 +242,9 @@ fn snarkjs_prove_ms(
             .arg(dir.join("proof.json"))
             .arg(dir.join("public.json"))
             .output()
-            .map_err(|error| ProveBenchError::Io {
+            .map_err(|source| ProveBenchError::Io {
                 path: snarkjs.display().to_string(),
-                error,
+                source,
             })?;
         if !status.status.success() {
             return Err(ProveBenchError::Snarkjs(format!(

@@ -3,10 +3,11 @@ use thiserror::Error;
 /// Everything that can go wrong reading circom/snarkjs files, proving or verifying.
 #[derive(Debug, Error)]
 pub enum Groth16Error {
-    /// The OS error is in the message, not a chained source: printed with its chain it
-    /// would appear twice.
-    #[error("cannot read {path}: {error}")]
-    Io { path: String, error: std::io::Error },
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{file}: wrong magic: expected {expected:?}, found {found:?}")]
     BadMagic {
         file: &'static str,

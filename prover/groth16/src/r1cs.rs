@@ -30,9 +30,9 @@ pub struct R1cs {
 impl R1cs {
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|error| Groth16Error::Io {
+        let bytes = std::fs::read(path).map_err(|source| Groth16Error::Io {
             path: path.display().to_string(),
-            error,
+            source,
         })?;
         Self::from_bytes(&bytes)
     }

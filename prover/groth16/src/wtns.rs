@@ -14,9 +14,9 @@ const FILE: &str = "wtns";
 /// Reads a witness file.
 pub fn read_wtns(path: impl AsRef<Path>) -> Result<Vec<Fr>> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|error| Groth16Error::Io {
+    let bytes = std::fs::read(path).map_err(|source| Groth16Error::Io {
         path: path.display().to_string(),
-        error,
+        source,
     })?;
     parse_wtns(&bytes)
 }

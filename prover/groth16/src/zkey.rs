@@ -68,9 +68,9 @@ impl ProvingKey {
     /// Reads a `.zkey` file through a memory map (no copy of the file into the heap).
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let io = |error| Groth16Error::Io {
+        let io = |source| Groth16Error::Io {
             path: path.display().to_string(),
-            error,
+            source,
         };
         let file = std::fs::File::open(path).map_err(io)?;
         // SAFETY: the map is read-only and dropped before returning; if another process

@@ -32,9 +32,9 @@ fn main() -> Result<(), WitnessError> {
         let dir = std::path::Path::new(dir);
         let wasm_path = dir.join("circuit_js/circuit.wasm");
         let json =
-            std::fs::read_to_string(dir.join("input.json")).map_err(|error| WitnessError::Io {
+            std::fs::read_to_string(dir.join("input.json")).map_err(|source| WitnessError::Io {
                 path: dir.join("input.json"),
-                error,
+                source,
             })?;
         let t = Instant::now();
         let calc = WitnessCalculator::from_file(&wasm_path)?;

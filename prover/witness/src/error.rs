@@ -8,11 +8,10 @@ use std::path::PathBuf;
 /// string matching. Messages name the offending signal wherever it can be known.
 #[derive(Debug, thiserror::Error)]
 pub enum WitnessError {
-    /// The OS error is in the message, not a chained source (see `Groth16Error::Io`).
-    #[error("cannot read {path}: {error}")]
+    #[error("cannot read {path}: {source}")]
     Io {
         path: PathBuf,
-        error: std::io::Error,
+        source: std::io::Error,
     },
 
     #[error("invalid input JSON: {0}")]

@@ -109,9 +109,9 @@ impl std::fmt::Debug for WitnessCalculator {
 impl WitnessCalculator {
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|error| WitnessError::Io {
+        let bytes = std::fs::read(path).map_err(|source| WitnessError::Io {
             path: path.to_path_buf(),
-            error,
+            source,
         })?;
         Self::from_bytes(&bytes)
     }
@@ -229,9 +229,9 @@ impl WitnessCalculator {
     /// can name the signals: the wasm only knows hashes of input names.
     pub fn with_sym_file(self, path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|error| WitnessError::Io {
+        let text = std::fs::read_to_string(path).map_err(|source| WitnessError::Io {
             path: path.to_path_buf(),
-            error,
+            source,
         })?;
         self.with_sym(&text)
     }
