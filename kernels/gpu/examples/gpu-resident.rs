@@ -13,7 +13,6 @@ use std::time::Instant;
 
 use ark_bn254::{Fr, G1Affine, G1Projective};
 use ark_ec::VariableBaseMSM;
-use ark_ff::UniformRand;
 use ark_poly::{EvaluationDomain, Radix2EvaluationDomain};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -62,9 +61,15 @@ fn parse() -> Result<Args, String> {
     Ok(args)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+/// "resident MEDIAN ms (min MIN)" of the timed runs.
+fn resident_times(times: &[f64]) -> String {
+    let mut sorted = times.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    format!(
+        "resident {:>9.3} ms (min {:>9.3})",
+        sorted[sorted.len() / 2],
+        sorted[0]
+    )
 }
 
 fn ms(start: Instant) -> f64 {
@@ -76,7 +81,7 @@ fn ms(start: Instant) -> f64 {
 fn one_ntt<D: Device>(dev: &D, log_n: u32, runs: usize) -> Result<bool, String> {
     let n = 1usize << log_n;
     let mut rng = StdRng::seed_from_u64(u64::from(log_n));
-    let input: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
+    let input: Vec<Fr> = kernels_testkit::random_scalars(n, &mut rng);
     let twiddles = Twiddles::<D>::default();
     let e = |e: kernels_gpu::GpuError| e.to_string();
 
@@ -103,11 +108,8 @@ fn one_ntt<D: Device>(dev: &D, log_n: u32, runs: usize) -> Result<bool, String> 
         })
         .collect::<Result<_, String>>()?;
     println!(
-        "ntt 2^{log_n:<2}  resident {:>9.3} ms (min {:>9.3})  upload {:>8.2} ms  download {:>8.2} ms  equal to ark-poly: {same}",
-        median(times.clone()),
-        times.iter().copied().fold(f64::INFINITY, f64::min),
-        upload_ms,
-        download_ms
+        "ntt 2^{log_n:<2}  {}  upload {upload_ms:>8.2} ms  download {download_ms:>8.2} ms  equal to ark-poly: {same}",
+        resident_times(&times)
     );
     Ok(same)
 }
@@ -140,10 +142,8 @@ fn one_msm<D: Device>(dev: &D, log_n: u32, runs: usize) -> Result<bool, String> 
         })
         .collect::<Result<_, String>>()?;
     println!(
-        "msm g1 2^{log_n:<2}  resident {:>9.3} ms (min {:>9.3})  scalar upload {:>8.2} ms  equal to arkworks: {same}",
-        median(times.clone()),
-        times.iter().copied().fold(f64::INFINITY, f64::min),
-        upload_ms
+        "msm g1 2^{log_n:<2}  {}  scalar upload {upload_ms:>8.2} ms  equal to arkworks: {same}",
+        resident_times(&times)
     );
     Ok(same)
 }

@@ -22,11 +22,11 @@ use crate::staging::{double_buffered, double_buffered_download};
 const BACKEND: &str = "cuda";
 /// Threads per block for every launch.
 const BLOCK: u32 = CUDA_GROUP as u32;
-/// Uploads of at least this many words (4 MiB) go through the page-locked staging buffers.
+/// Transfers of at least this many words (4 MiB) go through the page-locked staging buffers.
 const STAGED_MIN_WORDS: usize = 1 << 20;
 /// Words per staging buffer (16 MiB; two per device).
 const STAGE_WORDS: usize = 1 << 22;
-/// `APPLIANCE_CUDA_STAGING=0` turns the staged uploads off (to compare both on a card).
+/// `APPLIANCE_CUDA_STAGING=0` turns the staged transfers off (to compare both on a card).
 const STAGING_ENV: &str = "APPLIANCE_CUDA_STAGING";
 
 /// True when libcuda (the NVIDIA driver) can be loaded. cudarc panics on first use when it
@@ -141,13 +141,13 @@ pub struct CudaDevice {
     staging: Mutex<Staging>,
 }
 
-/// The page-locked buffers large uploads are staged through (`staging.rs`).
+/// The page-locked buffers large transfers are staged through (`staging.rs`).
 enum Staging {
-    /// Not allocated yet: the first large upload allocates them.
+    /// Not allocated yet: the first large transfer allocates them.
     Untried,
     Ready([PinnedHostSlice<u32>; 2]),
-    /// Turned off, or the driver had no page-locked memory: uploads copy from pageable
-    /// memory as before.
+    /// Turned off, or the driver had no page-locked memory: transfers go from and to
+    /// pageable memory directly.
     Unavailable,
 }
 
@@ -256,12 +256,10 @@ impl CudaDevice {
     /// are unavailable and the caller should transfer from or to pageable memory. The lock
     /// is held for the whole transfer: transfers through the buffers take turns.
     fn with_staging<T>(&self, f: impl FnOnce([&mut [u32]; 2]) -> Result<T>) -> Result<Option<T>> {
-        let mut state = self.staging.lock().map_err(|_| GpuError::Driver {
-            backend: BACKEND,
-            device: self.name.clone(),
-            call: "staging lock (poisoned)",
-            code: 0,
-        })?;
+        let mut state = self
+            .staging
+            .lock()
+            .map_err(|_| GpuError::poisoned(BACKEND, &self.name, "staging lock (poisoned)"))?;
         if matches!(*state, Staging::Untried) {
             *state = self
                 .pinned_pair()
@@ -290,7 +288,7 @@ impl CudaDevice {
                 let mut view = buf.slice_mut(offset..offset + staged.len());
                 self.stream
                     .memcpy_htod(staged, &mut view)
-                    .map_err(|e| self.err("cuMemcpyHtoDAsync", e))?;
+                    .map_err(|e| self.err("cuMemcpyHtoD", e))?;
                 // A copy from page-locked memory runs asynchronously; this slot is refilled
                 // next, so wait for it.
                 self.stream
@@ -306,18 +304,22 @@ impl CudaDevice {
     fn staged_download(&self, buf: &CudaSlice<u32>, out: &mut [u32]) -> Result<bool> {
         let done = self.with_staging(|slots| {
             double_buffered_download(out, slots, |slot, offset| {
-                let view = buf.slice(offset..offset + slot.len());
-                self.stream
-                    .memcpy_dtoh(&view, slot)
-                    .map_err(|e| self.err("cuMemcpyDtoHAsync", e))?;
-                // Into page-locked memory the copy runs asynchronously: wait before the slot
-                // is read.
-                self.stream
-                    .synchronize()
-                    .map_err(|e| self.err("cuStreamSynchronize", e))
+                self.copy_to_host(buf, offset, slot)
             })
         })?;
         Ok(done.is_some())
+    }
+
+    /// Copies `out.len()` words of `buf` from word `offset` on into `out` and waits for
+    /// them: into page-locked memory the copy runs asynchronously.
+    fn copy_to_host(&self, buf: &CudaSlice<u32>, offset: usize, out: &mut [u32]) -> Result<()> {
+        let view = buf.slice(offset..offset + out.len());
+        self.stream
+            .memcpy_dtoh(&view, out)
+            .map_err(|e| self.err("cuMemcpyDtoH", e))?;
+        self.stream
+            .synchronize()
+            .map_err(|e| self.err("cuStreamSynchronize", e))
     }
 
     fn err(&self, call: &'static str, e: DriverError) -> GpuError {
@@ -325,11 +327,8 @@ impl CudaDevice {
     }
 
     fn function(&self, kernel: &str) -> Result<CudaFunction> {
-        let mut functions = self.functions.lock().map_err(|_| GpuError::Driver {
-            backend: BACKEND,
-            device: self.name.clone(),
-            call: "function cache lock (poisoned)",
-            code: 0,
+        let mut functions = self.functions.lock().map_err(|_| {
+            GpuError::poisoned(BACKEND, &self.name, "function cache lock (poisoned)")
         })?;
         if let Some(f) = functions.get(kernel) {
             return Ok(f.clone());
@@ -404,13 +403,7 @@ impl Device for CudaDevice {
         if out.len() >= STAGED_MIN_WORDS && self.staged_download(buf, out)? {
             return Ok(());
         }
-        let view = buf.slice(0..out.len());
-        self.stream
-            .memcpy_dtoh(&view, out)
-            .map_err(|e| self.err("cuMemcpyDtoH", e))?;
-        self.stream
-            .synchronize()
-            .map_err(|e| self.err("cuStreamSynchronize", e))
+        self.copy_to_host(buf, 0, out)
     }
 
     fn write(&self, buf: &mut Self::Buffer, data: &[u32]) -> Result<()> {

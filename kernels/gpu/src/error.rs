@@ -39,6 +39,19 @@ pub enum GpuError {
     InvalidInput(String),
 }
 
+impl GpuError {
+    /// A lock of the driver's state that a panicking thread left poisoned: `what` names the
+    /// lock (the "call" of the error), the driver code is 0.
+    pub(crate) fn poisoned(backend: &'static str, device: &str, what: &'static str) -> Self {
+        GpuError::Driver {
+            backend,
+            device: device.to_string(),
+            call: what,
+            code: 0,
+        }
+    }
+}
+
 impl From<GpuError> for AccelError {
     fn from(e: GpuError) -> Self {
         match e {

@@ -2,8 +2,9 @@
 //! permutation and log2(n) radix-2 butterfly rounds against a twiddle table that stays
 //! resident per size and direction (from 2 GROUP elements on, in a few local-memory passes
 //! of many rounds each: every round in its own launch cost ~1 ms at 2^24 on an H200),
-//! scaled (1/n, coset powers) by one fused pass, and only then downloaded. `intt_then_coset` keeps the data on the device between the
-//! inverse and the coset transform of a Groth16 quotient.
+//! scaled (1/n, coset powers) by one fused pass, and only then downloaded. [`run`] with
+//! two passes keeps the data on the device between the inverse and the coset transform of
+//! a Groth16 quotient.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -238,12 +238,10 @@ impl Device for OpenClDevice {
             return Ok(());
         }
         let count = crate::device::count_u32(threads)?;
-        let mut kernels = self.kernels.lock().map_err(|_| GpuError::Driver {
-            backend: BACKEND,
-            device: self.name.clone(),
-            call: "kernel cache lock (poisoned)",
-            code: 0,
-        })?;
+        let mut kernels = self
+            .kernels
+            .lock()
+            .map_err(|_| GpuError::poisoned(BACKEND, &self.name, "kernel cache lock (poisoned)"))?;
         if !kernels.contains_key(kernel) {
             let k = Kernel::create(&self.program, kernel)
                 .map_err(|e| self.err("clCreateKernel", e.0, 0))?;

@@ -23,13 +23,12 @@ pub fn double_buffered<E>(
 ) -> Result<(), E> {
     let [mut cur, mut next] = slots;
     let stage = cur.len().min(next.len());
-    if data.is_empty() || stage == 0 {
-        // Nothing to stage through: a zero-length slot cannot carry a chunk.
-        return if data.is_empty() {
-            Ok(())
-        } else {
-            send(data, 0)
-        };
+    if data.is_empty() {
+        return Ok(());
+    }
+    if stage == 0 {
+        // A zero-length slot cannot carry a chunk: send the data as it is.
+        return send(data, 0);
     }
     let chunks: Vec<&[u32]> = data.chunks(stage).collect();
     parallel_copy(chunks[0], &mut cur[..chunks[0].len()]);
@@ -59,12 +58,11 @@ pub fn double_buffered_download<E>(
 ) -> Result<(), E> {
     let [mut cur, mut next] = slots;
     let stage = cur.len().min(next.len());
-    if out.is_empty() || stage == 0 {
-        return if out.is_empty() {
-            Ok(())
-        } else {
-            fetch(out, 0)
-        };
+    if out.is_empty() {
+        return Ok(());
+    }
+    if stage == 0 {
+        return fetch(out, 0);
     }
     let lens: Vec<usize> = out.chunks(stage).map(<[u32]>::len).collect();
     fetch(&mut cur[..lens[0]], 0)?;
