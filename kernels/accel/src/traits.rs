@@ -30,6 +30,15 @@ pub trait Backend: Send + Sync {
     fn runs_on_host_cpu(&self) -> bool {
         false
     }
+
+    /// True when the backend computes outside the host's rayon pool (a GPU, an FPGA, an
+    /// OpenCL runtime with threads of its own), so that a caller gains by running host
+    /// work beside its operations: the Groth16 prover evaluates the quotient on the host
+    /// while the device runs the witness MSMs. False for the CPU backend, whose operations
+    /// already use every core.
+    fn overlaps_host_work(&self) -> bool {
+        true
+    }
 }
 
 /// A set of MSM bases resident in one backend, created by [`crate::load_bases`].

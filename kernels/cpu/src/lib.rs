@@ -112,6 +112,10 @@ impl Backend for CpuBackend {
             compute_units: self.threads,
         }
     }
+
+    fn overlaps_host_work(&self) -> bool {
+        false
+    }
 }
 
 impl<P: GLVConfig> Msm<Projective<P>> for CpuBackend {

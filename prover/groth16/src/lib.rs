@@ -8,6 +8,7 @@ mod encode;
 mod encoding;
 mod error;
 mod json;
+mod matrix;
 mod prover;
 mod r1cs;
 mod verifier;

@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 
 use ark_bn254::{Bn254, Fr, G1Affine, G1Projective, G2Projective};
 use ark_ec::{AffineRepr, CurveGroup};
-use ark_ff::{FftField, One, UniformRand, Zero};
+use ark_ff::{FftField, One, UniformRand};
 use kernels_accel::{Accelerator, Bases, MsmConfig};
 use rand::{CryptoRng, RngCore};
 use rayon::prelude::*;
 
+use crate::matrix::{evaluate_pair, SparseRows};
 use crate::verifier::{Proof, VerifyingKey};
-use crate::zkey::{Coef, ProvingKey, ZkeyHeader};
+use crate::zkey::{ProvingKey, ZkeyHeader};
 use crate::{Groth16Error, Result};
 
 /// A proving key made resident in one backend: its bases are uploaded (and preprocessed)
@@ -24,8 +25,8 @@ use crate::{Groth16Error, Result};
 pub struct CircuitKey {
     pub header: ZkeyHeader,
     pub vk: VerifyingKey,
-    coefs_a: Vec<Coef>,
-    coefs_b: Vec<Coef>,
+    rows_a: SparseRows,
+    rows_b: SparseRows,
     a: Bases<G1Projective>,
     b1: Bases<G1Projective>,
     b2: Bases<G2Projective>,
@@ -51,6 +52,10 @@ impl CircuitKey {
             h,
             ..
         } = pk;
+        let rows_a = SparseRows::new(&coefs_a, header.domain_size, header.n_vars)?;
+        drop(coefs_a);
+        let rows_b = SparseRows::new(&coefs_b, header.domain_size, header.n_vars)?;
+        drop(coefs_b);
         let load1 =
             |p: Vec<G1Affine>| kernels_accel::load_bases::<G1Projective, _>(backend, &p, &config);
         let h = load1(h)?;
@@ -67,8 +72,8 @@ impl CircuitKey {
             h,
             header,
             vk,
-            coefs_a,
-            coefs_b,
+            rows_a,
+            rows_b,
             backend: backend.info().name,
         })
     }
@@ -127,6 +132,11 @@ pub fn prove<R: RngCore + CryptoRng>(
 }
 
 /// Proves with given `r`, `s` (deterministic: for tests and cross-backend comparisons).
+///
+/// On a backend that computes apart from the host (see
+/// [`kernels_accel::Backend::overlaps_host_work`]), the quotient's host work (A·w, B·w,
+/// their product, the final combination and the NTTs' transfers) runs beside the witness
+/// MSMs A, B1, B2 and C instead of before them. The proof is the same either way.
 pub fn prove_with_randomness(
     backend: &dyn Accelerator<Bn254>,
     key: &CircuitKey,
@@ -135,33 +145,52 @@ pub fn prove_with_randomness(
     s: Fr,
     timings: &mut PhaseTimings,
 ) -> Result<Proof> {
+    let overlap = backend.overlaps_host_work();
+    prove_scheduled(backend, key, witness, (r, s), timings, overlap)
+}
+
+const QUOTIENT: &str = "quotient (A·w, B·w, 6 NTTs)";
+
+fn prove_scheduled(
+    backend: &dyn Accelerator<Bn254>,
+    key: &CircuitKey,
+    witness: &[Fr],
+    (r, s): (Fr, Fr),
+    timings: &mut PhaseTimings,
+    overlap: bool,
+) -> Result<Proof> {
     check_witness(&key.header, witness)?;
-    let h = timings.time("quotient (3 iNTT + 3 coset NTT)", || {
-        quotient(backend, key, witness)
-    })?;
-    let config = MsmConfig::default();
-    let n_public = key.header.n_public;
-    let msm_a = timings.time("msm A (G1)", || {
-        kernels_accel::msm::<G1Projective, _>(backend, &key.a, witness, &config)
-    })?;
-    let msm_b1 = timings.time("msm B1 (G1)", || {
-        kernels_accel::msm::<G1Projective, _>(backend, &key.b1, witness, &config)
-    })?;
-    let msm_b2 = timings.time("msm B2 (G2)", || {
-        kernels_accel::msm::<G2Projective, _>(backend, &key.b2, witness, &config)
-    })?;
-    let msm_c = timings.time("msm C (G1)", || {
-        kernels_accel::msm::<G1Projective, _>(backend, &key.c, &witness[n_public + 1..], &config)
-    })?;
+    let (h, sums) = if overlap {
+        let started = Instant::now();
+        let mut beside = PhaseTimings::default();
+        let (h, sums) = std::thread::scope(|scope| {
+            // Its own thread, not a rayon task: it mostly waits on the device, and a rayon
+            // join could run it after the quotient on this thread.
+            let msms = scope.spawn(|| witness_msms(backend, key, witness, &mut beside));
+            let h = timings.time(QUOTIENT, || quotient(backend, key, witness));
+            let sums = msms
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (h, sums)
+        });
+        timings.phases.extend(beside.phases);
+        timings
+            .phases
+            .push(("wall: quotient beside msm A..C", started.elapsed()));
+        (h?, sums?)
+    } else {
+        let h = timings.time(QUOTIENT, || quotient(backend, key, witness))?;
+        (h, witness_msms(backend, key, witness, timings)?)
+    };
     let msm_h = timings.time("msm H (G1)", || {
-        kernels_accel::msm::<G1Projective, _>(backend, &key.h, &h, &config)
+        kernels_accel::msm::<G1Projective, _>(backend, &key.h, &h, &MsmConfig::default())
     })?;
 
     let hd = &key.header;
-    let pi_a = hd.alpha1.into_group() + msm_a + hd.delta1 * r;
-    let pi_b = hd.beta2.into_group() + msm_b2 + hd.delta2 * s;
-    let pib1 = hd.beta1.into_group() + msm_b1 + hd.delta1 * s;
-    let pi_c = msm_c + msm_h + pi_a * s + pib1 * r - hd.delta1 * (r * s);
+    let pi_a = hd.alpha1.into_group() + sums.a + hd.delta1 * r;
+    let pi_b = hd.beta2.into_group() + sums.b2 + hd.delta2 * s;
+    let pib1 = hd.beta1.into_group() + sums.b1 + hd.delta1 * s;
+    let pi_c = sums.c + msm_h + pi_a * s + pib1 * r - hd.delta1 * (r * s);
     Ok(Proof {
         a: pi_a.into_affine(),
         b: pi_b.into_affine(),
@@ -169,13 +198,42 @@ pub fn prove_with_randomness(
     })
 }
 
+/// The MSMs that need only the witness.
+struct WitnessSums {
+    a: G1Projective,
+    b1: G1Projective,
+    b2: G2Projective,
+    c: G1Projective,
+}
+
+fn witness_msms(
+    backend: &dyn Accelerator<Bn254>,
+    key: &CircuitKey,
+    witness: &[Fr],
+    timings: &mut PhaseTimings,
+) -> Result<WitnessSums> {
+    let config = MsmConfig::default();
+    let private = &witness[key.header.n_public + 1..];
+    Ok(WitnessSums {
+        a: timings.time("msm A (G1)", || {
+            kernels_accel::msm::<G1Projective, _>(backend, &key.a, witness, &config)
+        })?,
+        b1: timings.time("msm B1 (G1)", || {
+            kernels_accel::msm::<G1Projective, _>(backend, &key.b1, witness, &config)
+        })?,
+        b2: timings.time("msm B2 (G2)", || {
+            kernels_accel::msm::<G2Projective, _>(backend, &key.b2, witness, &config)
+        })?,
+        c: timings.time("msm C (G1)", || {
+            kernels_accel::msm::<G1Projective, _>(backend, &key.c, private, &config)
+        })?,
+    })
+}
+
 /// snarkjs's H scalars: `(A·B - C)` evaluated on the odd coset of the 2n-th roots.
 fn quotient(backend: &dyn Accelerator<Bn254>, key: &CircuitKey, witness: &[Fr]) -> Result<Vec<Fr>> {
     let n = key.header.domain_size;
-    let (mut a, mut b) = rayon::join(
-        || evaluate(&key.coefs_a, witness, n),
-        || evaluate(&key.coefs_b, witness, n),
-    );
+    let (mut a, mut b) = evaluate_pair(&key.rows_a, &key.rows_b, witness)?;
     let mut c: Vec<Fr> = a.par_iter().zip(&b).map(|(x, y)| *x * y).collect();
     let odd_coset = Fr::get_root_of_unity(2 * n as u64).ok_or_else(|| {
         kernels_accel::AccelError::NttSizeTooLarge {
@@ -195,11 +253,58 @@ fn quotient(backend: &dyn Accelerator<Bn254>, key: &CircuitKey, witness: &[Fr]) 
     Ok(a)
 }
 
-/// `M·w` for a sparse matrix given as coefficients, as a vector over the domain.
-fn evaluate(coefs: &[Coef], witness: &[Fr], n: usize) -> Vec<Fr> {
-    let mut out = vec![Fr::zero(); n];
-    for c in coefs {
-        out[c.constraint as usize] += c.value * witness[c.signal as usize];
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn the_overlapped_schedule_gives_the_sequential_proof() {
+        let cpu = kernels_cpu::CpuBackend::new(2).expect("cpu backend");
+        let fixtures =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/groth16");
+        for circuit in ["multiplier", "poseidon_chain_32"] {
+            let dir = fixtures.join(circuit);
+            let pk = ProvingKey::read(dir.join("circuit_final.zkey")).expect("zkey");
+            let key = CircuitKey::load(&cpu, pk).expect("key loads");
+            let witness = crate::read_wtns(dir.join("witness.wtns")).expect("wtns");
+            let rs = (Fr::from(5u64), -Fr::from(7u64));
+            let mut apart = PhaseTimings::default();
+            let mut inline = PhaseTimings::default();
+            let overlapped = prove_scheduled(&cpu, &key, &witness, rs, &mut apart, true);
+            let sequential = prove_scheduled(&cpu, &key, &witness, rs, &mut inline, false);
+            assert_eq!(
+                overlapped.expect("proves"),
+                sequential.expect("proves"),
+                "{circuit}"
+            );
+            let names = |t: &PhaseTimings| t.phases.iter().map(|p| p.0).collect::<Vec<_>>();
+            assert_eq!(names(&inline).len(), 6, "{:?}", names(&inline));
+            assert_eq!(names(&apart).len(), 7, "{:?}", names(&apart));
+            assert!(names(&apart).iter().any(|n| n.starts_with("wall:")));
+        }
     }
-    out
+
+    #[test]
+    fn a_short_witness_is_refused_before_any_thread_starts() {
+        let cpu = kernels_cpu::CpuBackend::new(1).expect("cpu backend");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/fixtures/groth16/multiplier");
+        let key = CircuitKey::load(
+            &cpu,
+            ProvingKey::read(dir.join("circuit_final.zkey")).expect("zkey"),
+        )
+        .expect("key loads");
+        let witness = crate::read_wtns(dir.join("witness.wtns")).expect("wtns");
+        let short = &witness[..witness.len() - 1];
+        let err = prove_scheduled(
+            &cpu,
+            &key,
+            short,
+            (Fr::one(), Fr::one()),
+            &mut PhaseTimings::default(),
+            true,
+        );
+        assert!(matches!(err, Err(Groth16Error::WitnessLength { .. })));
+    }
 }
