@@ -66,6 +66,49 @@ fn opencl_proves_every_fixture_exactly_as_the_cpu_does() {
     }
 }
 
+/// A random circuit of 2^11 constraints (`bench prove --synthetic`) proved on OpenCL gives
+/// ark-groth16's proof: the overlapped schedule and the witness sorted once for A, B1, B2
+/// and C, on witness values the fixtures do not have.
+#[cfg(feature = "opencl")]
+#[test]
+fn opencl_proves_a_synthetic_circuit_as_ark_groth16_does() {
+    let Some(gpu) = opencl() else { return };
+    let row = bench::synthetic::compare_synthetic(&*gpu, 11, 2, 1).expect("runs");
+    assert_eq!(row.backend, "opencl");
+    assert!(row.all_equal, "{row:?}");
+}
+
+/// A witness prepared by one backend is refused by another, both ways, with an error that
+/// names both: its device-side sort means nothing to the other backend.
+#[cfg(feature = "opencl")]
+#[test]
+fn scalars_prepared_by_another_backend_are_refused() {
+    use ark_bn254::G1Projective;
+    use kernels_accel::MsmConfig;
+
+    let Some(gpu) = opencl() else { return };
+    let cpu = appliance::registry(1)
+        .open(BackendKind::Cpu, 0)
+        .expect("cpu backend");
+    let mut rng = rand::thread_rng();
+    let scalars: Vec<Fr> = (0..40).map(|_| Fr::rand(&mut rng)).collect();
+    let bases = kernels_testkit::random_g1_bases(40, &mut rng);
+    let config = MsmConfig::default();
+    for (preparer, user) in [(&cpu, &gpu), (&gpu, &cpu)] {
+        let prepared =
+            kernels_accel::prepare_scalars::<G1Projective, _>(&**preparer, &scalars, &config)
+                .expect("prepares");
+        let loaded =
+            kernels_accel::load_bases::<G1Projective, _>(&**user, &bases, &config).expect("loads");
+        let err =
+            kernels_accel::msm_prepared::<G1Projective, _>(&**user, &loaded, &prepared, &config)
+                .expect_err("foreign scalars");
+        assert!(matches!(err, AccelError::ForeignScalars { .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("cpu") && text.contains("opencl"), "{text}");
+    }
+}
+
 /// `auto` never prefers a CPU OpenCL device (PoCL) over the tuned CPU backend, and on a
 /// machine without a GPU it falls back to the CPU.
 #[test]

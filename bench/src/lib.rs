@@ -8,6 +8,7 @@ pub mod alloc_track;
 mod compare;
 pub mod prove;
 pub mod serve;
+pub mod synthetic;
 mod timing;
 
 pub use compare::{compare_msm, compare_ntt, MsmGroup, Row};

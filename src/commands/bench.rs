@@ -3,8 +3,9 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use ark_bn254::Bn254;
 use bench::{MsmGroup, Row};
-use kernels_accel::MsmConfig;
+use kernels_accel::{Accelerator, MsmConfig};
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
@@ -93,11 +94,25 @@ struct KernelArgs {
 #[derive(Args)]
 struct ProveBenchArgs {
     /// Proving key (snarkjs .zkey).
-    #[arg(long)]
-    zkey: PathBuf,
+    #[arg(
+        long,
+        required_unless_present = "synthetic",
+        conflicts_with = "synthetic"
+    )]
+    zkey: Option<PathBuf>,
     /// Witness (.wtns).
-    #[arg(long)]
-    witness: PathBuf,
+    #[arg(
+        long,
+        required_unless_present = "synthetic",
+        conflicts_with = "synthetic"
+    )]
+    witness: Option<PathBuf>,
+    /// Instead of a zkey: random circuits of 2^N constraints (comma-separated sizes, e.g.
+    /// 16,18,20), proved by us and by ark-groth16 with the same key and randomness; the
+    /// proofs must be equal (random keys verify against nothing). For sizes the fixtures
+    /// do not reach.
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(4..=24))]
+    synthetic: Vec<u32>,
     #[command(flatten)]
     backend: BackendArgs,
     /// Timed runs per side (after one warm-up each); snarkjs runs at most 3 times.
@@ -188,10 +203,13 @@ fn find_snarkjs(arg: Option<&str>) -> Option<PathBuf> {
 
 fn prove(args: &ProveBenchArgs) -> Result<ExitCode> {
     let (backend, threads) = open(&args.backend)?;
+    let (Some(zkey), Some(witness)) = (&args.zkey, &args.witness) else {
+        return prove_synthetic(args, &*backend, threads);
+    };
     let snarkjs = find_snarkjs(args.snarkjs.as_deref());
     eprintln!(
         "bench prove {} on {} [{}] ({threads} threads, {} runs; snarkjs: {})...",
-        args.zkey.display(),
+        zkey.display(),
         backend.info().name,
         backend.info().device,
         args.runs,
@@ -201,8 +219,8 @@ fn prove(args: &ProveBenchArgs) -> Result<ExitCode> {
     );
     let row = bench::prove::compare_prove(
         &*backend,
-        &args.zkey,
-        &args.witness,
+        zkey,
+        witness,
         threads,
         args.runs,
         snarkjs.as_deref(),
@@ -282,6 +300,51 @@ fn print_table(rows: &[Row]) {
             r.same_result
         );
     }
+}
+
+/// `bench prove --synthetic`: one random circuit per size, ours against ark-groth16.
+fn prove_synthetic(
+    args: &ProveBenchArgs,
+    backend: &dyn Accelerator<Bn254>,
+    threads: usize,
+) -> Result<ExitCode> {
+    let info = backend.info();
+    let mut all_equal = true;
+    for &log_n in &args.synthetic {
+        eprintln!(
+            "bench prove --synthetic 2^{log_n} on {} [{}] ({threads} threads, {} runs): making the circuit...",
+            info.name, info.device, args.runs
+        );
+        let row = bench::synthetic::compare_synthetic(backend, log_n, threads, args.runs)?;
+        all_equal &= row.all_equal;
+        if args.json {
+            println!("{}", serde_json::to_string(&row)?);
+            continue;
+        }
+        println!(
+            "synthetic 2^{} on {} ({} threads, median of {} runs)",
+            row.log_n, row.backend, row.threads, row.runs
+        );
+        println!(
+            "  ours, prove with resident key                   {:>9.1} ms",
+            row.ours_prove_ms
+        );
+        println!(
+            "  ark-groth16 (CircomReduction), prove            {:>9.1} ms   speedup {:.2}x",
+            row.ark_groth16_prove_ms, row.speedup
+        );
+        println!("  our phases:");
+        for (name, ms) in &row.phases_ms {
+            println!("    {name:<40} {ms:>9.1} ms");
+        }
+        println!("  every proof equal to ark-groth16's: {}", row.all_equal);
+    }
+    Ok(if all_equal {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("error: a proof differs from ark-groth16's");
+        ExitCode::from(1)
+    })
 }
 
 fn serve(args: &ServeBenchArgs) -> Result<ExitCode> {

@@ -43,6 +43,11 @@ pub enum AccelError {
         loaded_by: &'static str,
         used_by: &'static str,
     },
+    #[error("scalars were prepared by backend `{prepared_by}` but used with backend `{used_by}`")]
+    ForeignScalars {
+        prepared_by: &'static str,
+        used_by: &'static str,
+    },
     #[error("invalid input: {0}")]
     InvalidInput(String),
 }

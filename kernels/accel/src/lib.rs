@@ -11,7 +11,7 @@ mod traits;
 pub use config::{MsmConfig, NttConfig, NttDirection};
 pub use error::AccelError;
 pub use registry::{BackendKind, BackendRegistry, Opener, Selection};
-pub use traits::{Accelerator, Backend, BackendInfo, Bases, Msm, Ntt};
+pub use traits::{Accelerator, Backend, BackendInfo, Bases, Msm, Ntt, PreparedScalars};
 
 use ark_ec::CurveGroup;
 use ark_ff::FftField;
@@ -54,6 +54,36 @@ pub fn msm_batch<G: CurveGroup, A: Msm<G> + ?Sized>(
     }
     check_owner(backend.info().name, bases)?;
     backend.msm_batch_unchecked(bases, scalars, config)
+}
+
+/// Prepares `scalars` once for several [`msm_prepared`] calls against different bases
+/// (of either group over the scalar field): on a GPU, one upload and one sort of the
+/// window digits instead of one per MSM.
+pub fn prepare_scalars<'a, G: CurveGroup, A: Msm<G> + ?Sized>(
+    backend: &A,
+    scalars: &'a [G::ScalarField],
+    config: &MsmConfig,
+) -> Result<PreparedScalars<'a, G::ScalarField>> {
+    backend.prepare_scalars_unchecked(scalars, config)
+}
+
+/// [`msm`] of scalars made ready by [`prepare_scalars`] on the same backend.
+pub fn msm_prepared<G: CurveGroup, A: Msm<G> + ?Sized>(
+    backend: &A,
+    bases: &Bases<G>,
+    scalars: &PreparedScalars<'_, G::ScalarField>,
+    config: &MsmConfig,
+) -> Result<G> {
+    check_msm_lengths(bases, scalars.len())?;
+    let name = backend.info().name;
+    check_owner(name, bases)?;
+    if scalars.backend() != name {
+        return Err(AccelError::ForeignScalars {
+            prepared_by: scalars.backend(),
+            used_by: name,
+        });
+    }
+    backend.msm_prepared_unchecked(bases, scalars, config)
 }
 
 /// In-place NTT of every vector in `data` (all the same power-of-two length).

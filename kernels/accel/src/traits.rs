@@ -110,6 +110,63 @@ impl<G: CurveGroup> Bases<G> {
     }
 }
 
+/// Scalars made ready once for several MSMs against different base sets, of either group
+/// over the same scalar field: a Groth16 witness is multiplied by the A, B1, B2 and C
+/// bases. Created by [`crate::prepare_scalars`]; a GPU backend uploads the scalars and
+/// sorts their window digits once, the default keeps only the host slice. The host slice
+/// stays reachable, so a backend can always fall back to a plain MSM.
+pub struct PreparedScalars<'a, F> {
+    scalars: &'a [F],
+    backend: &'static str,
+    resident: Option<Arc<dyn Any + Send + Sync>>,
+}
+
+impl<'a, F> PreparedScalars<'a, F> {
+    /// Nothing prepared beyond the host slice.
+    pub fn host(backend: &'static str, scalars: &'a [F]) -> Self {
+        Self {
+            scalars,
+            backend,
+            resident: None,
+        }
+    }
+
+    /// The host slice plus a backend's prepared form of it.
+    pub fn with_resident<R: Any + Send + Sync>(
+        backend: &'static str,
+        scalars: &'a [F],
+        resident: R,
+    ) -> Self {
+        Self {
+            scalars,
+            backend,
+            resident: Some(Arc::new(resident)),
+        }
+    }
+
+    pub fn scalars(&self) -> &'a [F] {
+        self.scalars
+    }
+
+    pub fn len(&self) -> usize {
+        self.scalars.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.scalars.is_empty()
+    }
+
+    /// The backend that prepared these scalars.
+    pub fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    /// The prepared form, if the backend made one of type `R`.
+    pub fn resident<R: Any + Send + Sync>(&self) -> Option<&R> {
+        self.resident.as_ref()?.downcast_ref::<R>()
+    }
+}
+
 /// Multi-scalar multiplication over one group.
 pub trait Msm<G: CurveGroup>: Backend {
     /// Makes `points` resident. Points at infinity and duplicates are allowed.
@@ -136,6 +193,29 @@ pub trait Msm<G: CurveGroup>: Backend {
             .iter()
             .map(|s| self.msm_unchecked(bases, s, config))
             .collect()
+    }
+
+    /// Prepares `scalars` for several [`Msm::msm_prepared_unchecked`] calls, against
+    /// bases of this group or of another group over the same field. The default prepares
+    /// nothing.
+    fn prepare_scalars_unchecked<'a>(
+        &self,
+        scalars: &'a [G::ScalarField],
+        _config: &MsmConfig,
+    ) -> Result<PreparedScalars<'a, G::ScalarField>> {
+        Ok(PreparedScalars::host(self.info().name, scalars))
+    }
+
+    /// [`Msm::msm_unchecked`] of prepared scalars (prepared by this backend, no more of
+    /// them than bases: checked by [`crate::msm_prepared`]). The default multiplies the
+    /// host slice.
+    fn msm_prepared_unchecked(
+        &self,
+        bases: &Bases<G>,
+        scalars: &PreparedScalars<'_, G::ScalarField>,
+        config: &MsmConfig,
+    ) -> Result<G> {
+        self.msm_unchecked(bases, scalars.scalars(), config)
     }
 }
 

@@ -3,7 +3,8 @@
 use ark_bn254::Fr;
 use ark_ec::short_weierstrass::{Affine, Projective};
 use kernels_accel::{
-    Backend, BackendInfo, Bases, Msm, MsmConfig, Ntt, NttConfig, NttDirection, Result,
+    Backend, BackendInfo, Bases, Msm, MsmConfig, Ntt, NttConfig, NttDirection, PreparedScalars,
+    Result,
 };
 
 use std::sync::OnceLock;
@@ -11,7 +12,7 @@ use std::sync::OnceLock;
 use crate::convert::DeviceCurve;
 use crate::device::Device;
 use crate::error::GpuError;
-use crate::msm::{self, ResidentBases};
+use crate::msm::{self, ResidentBases, SortedScalars};
 use crate::ntt::{self, Twiddles};
 
 /// A GPU backend: one compiled program on one device, plus resident NTT twiddles.
@@ -117,6 +118,48 @@ impl<D: Device, P: DeviceCurve> Msm<Projective<P>> for GpuBackend<D> {
     ) -> Result<Projective<P>> {
         let resident = bases.resident::<ResidentBases<D, P>>(self.dev.backend())?;
         Ok(msm::msm(&self.dev, resident, scalars, config.window_bits)?)
+    }
+
+    /// One upload and one digit sort for every base set the scalars meet. A device out of
+    /// memory for the sort prepares nothing: each MSM then runs (and splits) on its own.
+    fn prepare_scalars_unchecked<'a>(
+        &self,
+        scalars: &'a [Fr],
+        config: &MsmConfig,
+    ) -> Result<PreparedScalars<'a, Fr>> {
+        let name = self.dev.backend();
+        match msm::sort_scalars(&self.dev, scalars, config.window_bits) {
+            Ok(Some(sorted)) => Ok(PreparedScalars::with_resident(name, scalars, sorted)),
+            Ok(None) | Err(GpuError::OutOfMemory { .. }) => {
+                Ok(PreparedScalars::host(name, scalars))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The shared sort where the bases allow it (no precomputed copies, the same window),
+    /// else a plain MSM of the host scalars; out of memory on the shared path falls back
+    /// the same way, to the MSM that splits.
+    fn msm_prepared_unchecked(
+        &self,
+        bases: &Bases<Projective<P>>,
+        scalars: &PreparedScalars<'_, Fr>,
+        config: &MsmConfig,
+    ) -> Result<Projective<P>> {
+        let resident = bases.resident::<ResidentBases<D, P>>(self.dev.backend())?;
+        if let Some(sorted) = scalars.resident::<SortedScalars<D::Buffer>>() {
+            match msm::msm_sorted(&self.dev, resident, sorted, config.window_bits) {
+                Ok(Some(sum)) => return Ok(sum),
+                Ok(None) | Err(GpuError::OutOfMemory { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(msm::msm(
+            &self.dev,
+            resident,
+            scalars.scalars(),
+            config.window_bits,
+        )?)
     }
 }
 

@@ -230,10 +230,6 @@ fn msm_once<D: Device, P: DeviceCurve>(
     let all_windows = (SCALAR_BITS / c + 1) as usize;
     // Windows left after the copies take over the upper ones.
     let windows = all_windows.div_ceil(bases.copies);
-    let half = 1usize << (c - 1);
-
-    let bucket_count = windows * half;
-    let points = xyzz_words::<P>();
     let map = DigitMap {
         c,
         windows: all_windows,
@@ -242,11 +238,139 @@ fn msm_once<D: Device, P: DeviceCurve>(
         offset,
     };
     let mut trace = Trace::start(|| format!("msm {} n={n} c={c} windows={windows}", P::PREFIX));
-    let sorted = sort_on_device(dev, scalars, &map, &mut trace)?;
+    match sort_on_device(dev, scalars, &map, &mut trace)? {
+        Some(Sorted {
+            entries,
+            total,
+            runs,
+        }) => reduce_sorted::<D, P>(
+            dev,
+            bases,
+            Some(SortedUse {
+                entries: &entries,
+                total,
+                runs,
+            }),
+            c,
+            windows,
+            &mut trace,
+        ),
+        None => reduce_sorted::<D, P>(dev, bases, None, c, windows, &mut trace),
+    }
+}
+
+/// Scalars uploaded and sorted by bucket once, for several MSMs ([`msm_sorted`]) against
+/// base sets of the same length: a Groth16 witness against the A, B1, B2 and C bases
+/// skips three uploads, digit passes and sorts.
+pub struct SortedScalars<B> {
+    n: usize,
+    c: u32,
+    windows: usize,
+    /// `None` when every digit is zero.
+    sorted: Option<Sorted<B>>,
+}
+
+impl<B> SortedScalars<B> {
+    /// The window width the digits were cut for.
+    pub fn window(&self) -> u32 {
+        self.c
+    }
+}
+
+/// Uploads `scalars` and sorts their digits for windows of `window` bits (default:
+/// [`window_bits`]). `None` when they are too many for one sort (the plain [`msm`] splits
+/// them).
+pub fn sort_scalars<D: Device>(
+    dev: &D,
+    scalars: &[Fr],
+    window: Option<u32>,
+) -> Result<Option<SortedScalars<D::Buffer>>> {
+    let n = scalars.len();
+    let c = checked_window(window)?.unwrap_or_else(|| window_bits(n));
+    let windows = (SCALAR_BITS / c + 1) as usize;
+    if n as u64 * windows as u64 > MAX_PAIRS {
+        return Ok(None);
+    }
+    let map = DigitMap {
+        c,
+        windows,
+        wk: windows,
+        n_bases: n,
+        offset: 0,
+    };
+    let mut trace = Trace::start(|| format!("sort scalars n={n} c={c}"));
+    let sorted = if n == 0 {
+        None
+    } else {
+        sort_on_device(dev, Scalars::Host(scalars), &map, &mut trace)?
+    };
+    Ok(Some(SortedScalars {
+        n,
+        c,
+        windows,
+        sorted,
+    }))
+}
+
+/// The MSM of sorted scalars against `bases`, leaving the sort as it was for the next
+/// base set. `None` when these bases need a sort of their own: precomputed copies fix
+/// their own digit layout, and a `window` other than the sort's asks for other digits.
+pub fn msm_sorted<D: Device, P: DeviceCurve>(
+    dev: &D,
+    bases: &ResidentBases<D, P>,
+    scalars: &SortedScalars<D::Buffer>,
+    window: Option<u32>,
+) -> Result<Option<Projective<P>>> {
+    let c = checked_window(window)?.unwrap_or(scalars.c);
+    if bases.copies != 1 || c != scalars.c || bases.len < scalars.n {
+        return Ok(None);
+    }
+    if scalars.n == 0 {
+        return Ok(Some(Projective::zero()));
+    }
+    let mut trace = Trace::start(|| {
+        format!(
+            "msm {} of sorted scalars n={} c={c} windows={}",
+            P::PREFIX,
+            scalars.n,
+            scalars.windows
+        )
+    });
+    // The bucket sums rewrite the runs in place: they get a copy.
+    let sorted = match &scalars.sorted {
+        Some(s) => Some(SortedUse {
+            entries: &s.entries,
+            total: s.total,
+            runs: s.runs.copy(dev)?,
+        }),
+        None => None,
+    };
+    Trace::mark(&mut trace, "copy runs");
+    reduce_sorted::<D, P>(dev, bases, sorted, c, scalars.windows, &mut trace).map(Some)
+}
+
+/// Everything after the sort: bucket sums of the sorted entries (`None`: every digit was
+/// zero), the bucket reduction, the window sums and their combination on the host.
+fn reduce_sorted<D: Device, P: DeviceCurve>(
+    dev: &D,
+    bases: &ResidentBases<D, P>,
+    sorted: Option<SortedUse<'_, D::Buffer>>,
+    c: u32,
+    windows: usize,
+    trace: &mut Option<Trace>,
+) -> Result<Projective<P>> {
+    let half = 1usize << (c - 1);
+    let bucket_count = windows * half;
+    let points = xyzz_words::<P>();
     let buckets = dev.alloc_zeroed(bucket_count * points)?;
-    Trace::mark(&mut trace, "bucket alloc");
-    if let Some(sorted) = sorted {
-        sum_buckets::<D, P>(dev, &bases.buf, sorted, &buckets, &mut trace)?;
+    Trace::mark(trace, "bucket alloc");
+    if let Some(SortedUse {
+        entries,
+        total,
+        runs,
+    }) = sorted
+    {
+        sum_buckets::<D, P>(dev, &bases.buf, entries, total, runs, &buckets, trace)?;
     }
 
     // Bucket reduction: per_window threads per window, each over REDUCE_SEGMENT buckets.
@@ -265,7 +389,7 @@ fn msm_once<D: Device, P: DeviceCurve>(
         ],
     )?;
     drop(buckets);
-    Trace::mark(&mut trace, "reduction");
+    Trace::mark(trace, "reduction");
 
     // Window sums: one run of per_window partials per window.
     let counts = vec![count_u32(per_window)?; windows];
@@ -289,7 +413,7 @@ fn msm_once<D: Device, P: DeviceCurve>(
         }
         acc += xyzz_to_projective::<P>(&words[w * points..(w + 1) * points])?;
     }
-    Trace::mark(&mut trace, "window sums");
+    Trace::mark(trace, "window sums");
     Ok(acc)
 }
 
@@ -313,6 +437,14 @@ struct DigitMap {
 struct Sorted<B> {
     entries: B,
     /// Entries in all (non-zero).
+    total: u32,
+    runs: Runs<B>,
+}
+
+/// One MSM's use of sorted entries: the entries are only read, the runs are rewritten by
+/// the bucket sums (a copy, when the sort serves further MSMs).
+struct SortedUse<'a, B> {
+    entries: &'a B,
     total: u32,
     runs: Runs<B>,
 }
@@ -398,15 +530,12 @@ fn sort_on_device<D: Device>(
 fn sum_buckets<D: Device, P: DeviceCurve>(
     dev: &D,
     bases: &D::Buffer,
-    sorted: Sorted<D::Buffer>,
+    entries: &D::Buffer,
+    total: u32,
+    runs: Runs<D::Buffer>,
     buckets: &D::Buffer,
     trace: &mut Option<Trace>,
 ) -> Result<()> {
-    let Sorted {
-        entries,
-        total,
-        runs,
-    } = sorted;
     let per_thread = entries_per_thread(total as usize, dev.compute_units());
     let threads = (total as usize).div_ceil(per_thread);
     let per_thread = count_u32(per_thread)?;
@@ -416,7 +545,7 @@ fn sum_buckets<D: Device, P: DeviceCurve>(
         threads,
         &[
             Arg::Buf(bases),
-            Arg::Buf(&entries),
+            Arg::Buf(entries),
             Arg::Buf(&runs.counts),
             Arg::Buf(&runs.ends),
             Arg::U32(count_u32(runs.owners)?),
@@ -426,7 +555,6 @@ fn sum_buckets<D: Device, P: DeviceCurve>(
             Arg::Buf(&carry),
         ],
     )?;
-    drop(entries);
     Trace::mark(trace, "chunk sums");
     dev.launch(
         "msm_carry_runs",

@@ -57,6 +57,23 @@ pub(crate) struct Runs<B> {
     pub owners: usize,
 }
 
+impl<B> Runs<B> {
+    /// A copy on the device, for users that rewrite runs in place (the bucket sums) while
+    /// the original must stay for the next user.
+    pub(crate) fn copy<D: Device<Buffer = B>>(&self, dev: &D) -> Result<Self> {
+        let copy = |src: &B| -> Result<B> {
+            let dst = dev.alloc_zeroed(self.owners)?;
+            dev.launch("copy_words", self.owners, &[Arg::Buf(src), Arg::Buf(&dst)])?;
+            Ok(dst)
+        };
+        Ok(Self {
+            counts: copy(&self.counts)?,
+            ends: copy(&self.ends)?,
+            owners: self.owners,
+        })
+    }
+}
+
 /// One round's segments: segment s sums inputs `start[s] .. stop[s]` into `dest[s]` (an
 /// owner, or bit 31 | a partial sum of the next round).
 pub(crate) struct Segments<B> {

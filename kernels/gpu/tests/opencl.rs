@@ -276,6 +276,35 @@ fn out_of_device_memory_chunks_the_msm_and_moves_the_ntt_to_the_cpu() {
     let after_msm = backend.device().refusals.load(Ordering::Relaxed);
     assert!(after_msm > 0, "the MSM never hit the limit");
 
+    // Prepared scalars: the sort fits, the bucket array of the shared path does not, so
+    // the MSM falls back to the chunked one.
+    let config = MsmConfig::default();
+    let prepared = kernels_accel::prepare_scalars::<G1Projective, _>(&backend, &scalars, &config)
+        .expect("prepares");
+    let got = kernels_accel::msm_prepared::<G1Projective, _>(&backend, &loaded, &prepared, &config)
+        .expect("falls back to the chunked msm");
+    assert_eq!(got, want);
+    // With less memory the sort itself does not fit (its digits are 2^13 x 26 words):
+    // nothing is prepared and the MSM still runs.
+    let tight = GpuBackend::new(Limited {
+        inner: std::sync::Arc::clone(&backend.device().inner),
+        max_words: 150_000,
+        compute_units,
+        refusals: Default::default(),
+    });
+    let loaded =
+        kernels_accel::load_bases::<G1Projective, _>(&tight, &bases, &config).expect("bases fit");
+    let prepared = kernels_accel::prepare_scalars::<G1Projective, _>(&tight, &scalars, &config)
+        .expect("prepares nothing, without an error");
+    assert_eq!(
+        tight.device().refusals.load(Ordering::Relaxed),
+        1,
+        "the sort hit the limit"
+    );
+    let got = kernels_accel::msm_prepared::<G1Projective, _>(&tight, &loaded, &prepared, &config)
+        .expect("chunked msm");
+    assert_eq!(got, want);
+
     // 2^16 scalars are 524288 words: over the limit, so the NTT runs on the CPU.
     let mut data: Vec<Fr> = (0..1 << 16).map(|_| Fr::rand(&mut rng)).collect();
     let mut want = data.clone();
@@ -357,6 +386,58 @@ fn device_resident_scalars_give_the_host_msm() {
             msm(&dev, &resident, &scalars, None).expect("host msm"),
             want
         );
+    }
+}
+
+/// Scalars sorted once serve several base sets, of both groups, and stay intact for the
+/// next one (the bucket sums rewrite a copy of the runs); bases with precomputed copies or
+/// another window width are refused (`None`), so the backend sorts for them.
+#[test]
+fn sorted_scalars_serve_several_base_sets_unchanged() {
+    use ark_bn254::{G1Affine, G1Projective, G2Affine, G2Projective};
+    use ark_ec::{AffineRepr, VariableBaseMSM};
+    use kernels_gpu::msm::{load_bases, msm_sorted, sort_scalars};
+
+    let Some(dev) = device() else { return };
+    let mut rng = ark_std::test_rng();
+    let mut g1a: Vec<G1Affine> = kernels_testkit::random_g1_bases(1100, &mut rng);
+    g1a[3] = G1Affine::zero();
+    let g1b: Vec<G1Affine> = kernels_testkit::random_g1_bases(1100, &mut rng);
+    let g2: Vec<G2Affine> = kernels_testkit::random_g2_bases(1100, &mut rng);
+    let a = load_bases::<_, ark_bn254::g1::Config>(&dev, &g1a, None, None).expect("bases");
+    let b = load_bases::<_, ark_bn254::g1::Config>(&dev, &g1b, None, None).expect("bases");
+    let c = load_bases::<_, ark_bn254::g2::Config>(&dev, &g2, None, None).expect("bases");
+    let copies = load_bases::<_, ark_bn254::g1::Config>(&dev, &g1a, None, Some(2)).expect("bases");
+    for n in [0, 1, 33, 1025] {
+        // Mostly 0 and 1, as in a circom witness, with -1 and random values.
+        let scalars: Vec<Fr> = (0..n)
+            .map(|i| match i % 5 {
+                0 | 1 => Fr::from((i % 2) as u64),
+                2 => -Fr::from(1u64),
+                _ => Fr::rand(&mut rng),
+            })
+            .collect();
+        let sorted = sort_scalars(&dev, &scalars, None)
+            .expect("sort")
+            .expect("fits");
+        let want_a = G1Projective::msm(&g1a[..n], &scalars).expect("reference");
+        let want_b = G1Projective::msm(&g1b[..n], &scalars).expect("reference");
+        let want_c = G2Projective::msm(&g2[..n], &scalars).expect("reference");
+        for round in 0..2 {
+            let got = msm_sorted(&dev, &a, &sorted, None).expect("msm");
+            assert_eq!(got, Some(want_a), "n = {n}, A, round {round}");
+            let got = msm_sorted(&dev, &b, &sorted, None).expect("msm");
+            assert_eq!(got, Some(want_b), "n = {n}, B, round {round}");
+            let got = msm_sorted(&dev, &c, &sorted, None).expect("msm");
+            assert_eq!(got, Some(want_c), "n = {n}, G2, round {round}");
+        }
+        let other = if sorted.window() == 7 { 8 } else { 7 };
+        assert!(msm_sorted(&dev, &a, &sorted, Some(other))
+            .expect("runs")
+            .is_none());
+        assert!(msm_sorted(&dev, &copies, &sorted, None)
+            .expect("runs")
+            .is_none());
     }
 }
 

@@ -29,6 +29,83 @@ pub(crate) fn run(
 ) {
     group_checks::<G1Projective, _>("g1", backend, options.max_log_msm, rng, report, progress);
     group_checks::<G2Projective, _>("g2", backend, options.max_log_msm_g2, rng, report, progress);
+    for n in [0, 1, 33, 1025] {
+        let name = format!("msm prepared scalars n={n} (G1 x 2, G2, fallbacks)");
+        progress(&name);
+        report.record(name, check_prepared(backend, n, rng));
+    }
+}
+
+/// Scalars prepared once (a Groth16 witness) against two G1 base sets, a G2 set, G1 bases
+/// with precomputed copies and a forced window width: every sum equals the reference, and
+/// reusing the preparation gives the same sums again.
+fn check_prepared(
+    backend: &dyn Accelerator<Bn254>,
+    n: usize,
+    rng: &mut StdRng,
+) -> Result<(), String> {
+    let scalars: Vec<Fr> = edge_scalars(n, rng);
+    let g1a = edge_bases::<G1Projective>(&random_bases::<G1Projective>(n + 3, rng));
+    let g1b = random_bases::<G1Projective>(n, rng);
+    let g2 = edge_bases::<G2Projective>(&random_bases::<G2Projective>(n, rng));
+    let config = MsmConfig::default();
+    let copies = MsmConfig {
+        precompute_factor: Some(2),
+        ..MsmConfig::default()
+    };
+    let forced = MsmConfig {
+        window_bits: Some(5),
+        ..MsmConfig::default()
+    };
+    let load1 = |b: &[ark_bn254::G1Affine], c: &MsmConfig| {
+        kernels_accel::load_bases::<G1Projective, _>(backend, b, c)
+            .map_err(|e| format!("load_bases: {e}"))
+    };
+    let (a, b, a_copies) = (
+        load1(&g1a, &config)?,
+        load1(&g1b, &config)?,
+        load1(&g1a, &copies)?,
+    );
+    let g2_loaded = kernels_accel::load_bases::<G2Projective, _>(backend, &g2, &config)
+        .map_err(|e| format!("load_bases g2: {e}"))?;
+    let prepared = kernels_accel::prepare_scalars::<G1Projective, _>(backend, &scalars, &config)
+        .map_err(|e| format!("prepare_scalars: {e}"))?;
+    let want_a = reference::<G1Projective>(&g1a, &scalars);
+    let want_b = reference::<G1Projective>(&g1b, &scalars);
+    let want_g2 = reference::<G2Projective>(&g2, &scalars);
+    for round in 0..2 {
+        let g1_runs = [
+            ("A", &a, &config, want_a),
+            ("B", &b, &config, want_b),
+            ("A with copies", &a_copies, &copies, want_a),
+            ("A at c = 5", &a, &forced, want_a),
+        ];
+        for (what, bases, c, want) in g1_runs {
+            let got = kernels_accel::msm_prepared::<G1Projective, _>(backend, bases, &prepared, c)
+                .map_err(|e| format!("{what}: {e}"))?;
+            if got != want {
+                return Err(format!("{what}, use {round}: differs from the reference"));
+            }
+        }
+        let got =
+            kernels_accel::msm_prepared::<G2Projective, _>(backend, &g2_loaded, &prepared, &config)
+                .map_err(|e| format!("G2: {e}"))?;
+        if got != want_g2 {
+            return Err(format!("G2, use {round}: differs from the reference"));
+        }
+    }
+    // More prepared scalars than bases are refused, as for a plain MSM.
+    let longer = [scalars.clone(), vec![Fr::one(); 4]].concat();
+    let too_many = kernels_accel::prepare_scalars::<G1Projective, _>(backend, &longer, &config)
+        .map_err(|e| format!("prepare_scalars: {e}"))?;
+    match kernels_accel::msm_prepared::<G1Projective, _>(backend, &b, &too_many, &config) {
+        Err(AccelError::LengthMismatch { .. }) => Ok(()),
+        Err(e) => Err(format!(
+            "{} scalars against {n} bases: wrong error: {e}",
+            n + 4
+        )),
+        Ok(_) => Err(format!("accepted {} scalars against {n} bases", n + 4)),
+    }
 }
 
 fn group_checks<G, A>(

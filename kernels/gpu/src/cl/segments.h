@@ -95,3 +95,11 @@ KERNEL void layout_next(GLOBAL u32 *k, GLOBAL u32 *ends, GLOBAL const u32 *part_
     k[o] = p;
     ends[o] = part_off[o] + p;
 }
+
+// dst[i] = src[i]: a device-side copy (sorted scalars keep their bucket runs for the next
+// MSM while the bucket sums rewrite a copy).
+KERNEL void copy_words(GLOBAL const u32 *src, GLOBAL u32 *dst, u32 count) {
+    u32 i = GLOBAL_ID();
+    if (i >= count) return;
+    dst[i] = src[i];
+}
