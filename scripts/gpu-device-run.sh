@@ -66,6 +66,11 @@ APPLIANCE_GPU_TRACE=1 timeout 90 .gpu/gpu-resident --backend cuda --log-n 16,18,
 step "the same with APPLIANCE_CUDA_STAGING=0 (transfers from pageable memory, for the A/B of the staging buffers)"
 APPLIANCE_CUDA_STAGING=0 timeout 60 .gpu/gpu-resident --backend cuda --log-n 20,24 --runs 3 2>&1 | grep "^ntt"
 
+step "A/B of the field product: APPLIANCE_GPU_FIELD_PRODUCT=nocarry (4-8% fewer SASS instructions, more of them IMAD)"
+APPLIANCE_GPU_FIELD_PRODUCT=nocarry timeout 60 .gpu/appliance selftest --backend cuda --max-log 12 --seed 3 2>/dev/null | tail -1
+APPLIANCE_GPU_FIELD_PRODUCT=nocarry timeout 60 .gpu/gpu-resident --backend cuda --log-n 22,24 --runs 5 2>&1 | grep "^ntt"
+APPLIANCE_GPU_FIELD_PRODUCT=nocarry timeout 90 .gpu/gpu-resident --backend cuda --op msm --log-n 20,24 --runs 3 2>&1 | grep "^msm"
+
 step "G1 MSM with bases and scalars resident on the device (the kernels alone)"
 APPLIANCE_GPU_TRACE=1 timeout 120 .gpu/gpu-resident --backend cuda --op msm --log-n 16,20,24 --runs 5 2>&1 | grep -v -e "trace.*n=65536 "
 

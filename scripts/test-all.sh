@@ -51,6 +51,11 @@ step "CUDA kernels: NVRTC + ptxas for sm_80 and sm_90 (fails on errors and on G1
 LD_LIBRARY_PATH="$CUDA_WHEELS/nvidia/cuda_nvrtc/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
     cargo run --release --quiet -p kernels-gpu --features cuda --example gpu-compile-check -- \
     --ptxas "$CUDA_WHEELS/nvidia/cuda_nvcc/bin/ptxas" --arch sm_80,sm_90 --out target/gpu-compile-check
+# The alternative field product, kept for A/B runs on a card, must compile without spills too.
+APPLIANCE_GPU_FIELD_PRODUCT=nocarry \
+LD_LIBRARY_PATH="$CUDA_WHEELS/nvidia/cuda_nvrtc/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+    cargo run --release --quiet -p kernels-gpu --features cuda --example gpu-compile-check -- \
+    --ptxas "$CUDA_WHEELS/nvidia/cuda_nvcc/bin/ptxas" --arch sm_90 --out target/gpu-compile-check-nocarry
 
 if [ -n "${FUZZ_SECONDS:-}" ]; then
     step "fuzz the readers and the attestation verifier for ${FUZZ_SECONDS}s each"

@@ -78,6 +78,32 @@ fn opencl_proves_a_synthetic_circuit_as_ark_groth16_does() {
     assert!(row.all_equal, "{row:?}");
 }
 
+/// The alternative field product (`APPLIANCE_GPU_FIELD_PRODUCT=nocarry`, kept for A/B runs
+/// on a card) passes the conformance suite on OpenCL too, and a value it does not know is a
+/// clean error. A process of its own: the variable is read when the backend opens.
+#[cfg(feature = "opencl")]
+#[test]
+fn the_no_carry_field_product_passes_selftest_on_opencl() {
+    if opencl().is_none() {
+        return;
+    }
+    let selftest = |product: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_appliance"))
+            .args(["selftest", "--backend", "opencl", "--max-log", "8"])
+            .env("APPLIANCE_GPU_FIELD_PRODUCT", product)
+            .output()
+            .expect("runs appliance")
+    };
+    let ok = selftest("nocarry");
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(ok.status.success(), "{stdout}{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(stdout.contains(" 0 failed"), "{stdout}");
+    let bad = selftest("fast");
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("expected cios or nocarry"), "{stderr}");
+}
+
 /// A witness prepared by one backend is refused by another, both ways, with an error that
 /// names both: its device-side sort means nothing to the other backend.
 #[cfg(feature = "opencl")]

@@ -16,7 +16,7 @@ use cudarc::nvrtc::{CompileError, CompileOptions, Ptx};
 
 use crate::device::{count_u32, Arg, Device};
 use crate::error::{GpuError, Result};
-use crate::source::{cache_key, kernel_source, Dialect, CUDA_GROUP};
+use crate::source::{cache_key, kernel_source, Dialect, FieldProduct, CUDA_GROUP};
 use crate::staging::{double_buffered, double_buffered_download};
 
 const BACKEND: &str = "cuda";
@@ -62,7 +62,7 @@ pub fn compile_ptx(arch: &str) -> Result<String> {
                 .into(),
         });
     }
-    let source = kernel_source(Dialect::Cuda);
+    let source = kernel_source(Dialect::Cuda, FieldProduct::from_env()?);
     let options = CompileOptions {
         options: nvrtc_options(arch),
         name: Some("appliance_kernels.cu".into()),
@@ -107,7 +107,7 @@ fn cache_dir() -> Option<PathBuf> {
 /// before. A cache that cannot be read or written only costs a recompile.
 fn cached_ptx(arch: &str) -> Result<String> {
     let key = cache_key(
-        &kernel_source(Dialect::Cuda),
+        &kernel_source(Dialect::Cuda, FieldProduct::from_env()?),
         &nvrtc_options(arch).join(" "),
     );
     let path = cache_dir().map(|d| d.join(format!("{key}.ptx")));

@@ -17,7 +17,7 @@ use opencl3::types::{cl_uint, CL_BLOCKING};
 
 use crate::device::{Arg, Device};
 use crate::error::{GpuError, Result};
-use crate::source::{kernel_source, Dialect, OPENCL_GROUP};
+use crate::source::{kernel_source, Dialect, FieldProduct, OPENCL_GROUP};
 
 const BACKEND: &str = "opencl";
 /// OpenCL's error codes for allocation failures.
@@ -107,7 +107,7 @@ impl OpenClDevice {
         #[allow(deprecated)]
         let queue = CommandQueue::create_default(&context, 0)
             .map_err(|e| driver_err("clCreateCommandQueue", e.0))?;
-        let source = kernel_source(Dialect::OpenCl);
+        let source = kernel_source(Dialect::OpenCl, FieldProduct::from_env()?);
         let program =
             Program::create_and_build_from_source(&context, &source, "").map_err(|log| {
                 GpuError::Compile {

@@ -29,14 +29,48 @@ const NTT: &str = include_str!("cl/ntt.h");
 const DIGITS: &str = include_str!("cl/digits.h");
 const SEGMENTS: &str = include_str!("cl/segments.h");
 
-/// The complete kernel source for `dialect`.
-pub fn kernel_source(dialect: Dialect) -> String {
+/// The environment variable that picks the Montgomery product's formulation (`field.h`):
+/// `cios` (the default) or `nocarry`. Both are exact; which is faster is the card's to say,
+/// so an A/B run needs no rebuild.
+pub const FIELD_PRODUCT_ENV: &str = "APPLIANCE_GPU_FIELD_PRODUCT";
+
+/// The two formulations of the Montgomery product in `field.h`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FieldProduct {
+    /// Coarsely integrated operand scanning with two extra words of carry.
+    #[default]
+    Cios,
+    /// The product and the reduction in one loop with no extra word: valid when the
+    /// modulus' top word is below 2^31 - 1, as both BN254 moduli's are.
+    NoCarry,
+}
+
+impl FieldProduct {
+    /// The choice of [`FIELD_PRODUCT_ENV`]; unset is the default, anything else unknown an
+    /// error.
+    pub fn from_env() -> crate::Result<Self> {
+        match std::env::var(FIELD_PRODUCT_ENV) {
+            Err(_) => Ok(Self::default()),
+            Ok(v) if v == "cios" => Ok(Self::Cios),
+            Ok(v) if v == "nocarry" => Ok(Self::NoCarry),
+            Ok(v) => Err(crate::GpuError::InvalidInput(format!(
+                "{FIELD_PRODUCT_ENV}={v:?}: expected cios or nocarry"
+            ))),
+        }
+    }
+}
+
+/// The complete kernel source for `dialect`, with the field product `product`.
+pub fn kernel_source(dialect: Dialect, product: FieldProduct) -> String {
     let mut s = String::new();
     s.push_str(match dialect {
         Dialect::Cuda => "// appliance GPU kernels, CUDA flavour\n",
         Dialect::OpenCl => "// appliance GPU kernels, OpenCL C flavour\n",
     });
     s.push_str(COMMON);
+    if product == FieldProduct::NoCarry {
+        s.push_str("#define MUL_NOCARRY 1\n");
+    }
     let group = match dialect {
         Dialect::Cuda => CUDA_GROUP,
         Dialect::OpenCl => OPENCL_GROUP,
@@ -156,7 +190,7 @@ mod tests {
 
     #[test]
     fn source_instantiates_every_template() {
-        let s = kernel_source(Dialect::OpenCl);
+        let s = kernel_source(Dialect::OpenCl, FieldProduct::Cios);
         for name in [
             "G1_sum_chunks",
             "G2_sum_points",
@@ -175,5 +209,20 @@ mod tests {
         }
         assert!(!s.contains("POINT") && !s.contains("FIELD"));
         assert_ne!(cache_key(&s, "a"), cache_key(&s, "b"));
+        let no_carry = kernel_source(Dialect::OpenCl, FieldProduct::NoCarry);
+        assert!(no_carry.contains("#define MUL_NOCARRY") && !s.contains("#define MUL_NOCARRY"));
+        assert_ne!(cache_key(&s, ""), cache_key(&no_carry, ""));
+    }
+
+    /// The no-carry product keeps no word above the top one: its last carry must fit in
+    /// 32 bits, which holds when the modulus' top word is below 2^31 - 1.
+    #[test]
+    fn both_moduli_allow_the_no_carry_product() {
+        for top in [
+            limbs32(&ark_bn254::Fq::MODULUS.to_bytes_le())[LIMBS - 1],
+            limbs32(&ark_bn254::Fr::MODULUS.to_bytes_le())[LIMBS - 1],
+        ] {
+            assert!(top < 0x7fff_ffff, "{top:#x}");
+        }
     }
 }

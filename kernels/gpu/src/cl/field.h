@@ -73,6 +73,33 @@ DEVICE FIELD FIELD_neg(FIELD a) { return FIELD_sub(FIELD_zero(), a); }
 // Montgomery product a * b / 2^(32 LIMBS) mod p (CIOS), inlined where it is called;
 // FIELD_mul below is the called (not inlined) form most code uses.
 DEVICE FIELD FIELD_mul_inline(FIELD a, FIELD b) {
+#ifdef MUL_NOCARRY
+    // The "no-carry" CIOS (as in gnark-crypto): the product and the reduction share one
+    // loop and no word above the top is kept. Valid because the modulus' top word is below
+    // 2^31 - 1 (source.rs checks it for both fields). Picked with
+    // APPLIANCE_GPU_FIELD_PRODUCT=nocarry for A/B runs on a card.
+    const FIELD p = FIELD_P();
+    u32 t[LIMBS];
+    UNROLL for (int i = 0; i < LIMBS; i++) t[i] = 0;
+    UNROLL for (int i = 0; i < LIMBS; i++) {
+        u64 x = (u64)a.v[0] * b.v[i] + t[0];
+        u32 carry_a = (u32)(x >> 32);
+        u32 m = (u32)x * FIELD_INV;
+        u64 y = (u64)m * p.v[0] + (u32)x;
+        u32 carry_m = (u32)(y >> 32);
+        UNROLL for (int j = 1; j < LIMBS; j++) {
+            x = (u64)a.v[j] * b.v[i] + t[j] + carry_a;
+            carry_a = (u32)(x >> 32);
+            y = (u64)m * p.v[j] + (u32)x + carry_m;
+            carry_m = (u32)(y >> 32);
+            t[j - 1] = (u32)y;
+        }
+        t[LIMBS - 1] = carry_m + carry_a;
+    }
+    FIELD r, s;
+    UNROLL for (int i = 0; i < LIMBS; i++) r.v[i] = t[i];
+    return FIELD_sub_raw(&s, r, p) ? r : s;
+#else
     const FIELD p = FIELD_P();
     u32 t[LIMBS + 2];
     UNROLL for (int i = 0; i < LIMBS + 2; i++) t[i] = 0;
@@ -99,6 +126,7 @@ DEVICE FIELD FIELD_mul_inline(FIELD a, FIELD b) {
     UNROLL for (int i = 0; i < LIMBS; i++) r.v[i] = t[i];
     u32 borrow = FIELD_sub_raw(&s, r, p);
     return (t[LIMBS] != 0 || !borrow) ? s : r;
+#endif
 }
 
 DEVICE_CALL FIELD FIELD_mul(FIELD a, FIELD b) { return FIELD_mul_inline(a, b); }
