@@ -96,7 +96,11 @@ fn the_no_carry_field_product_passes_selftest_on_opencl() {
     };
     let ok = selftest("nocarry");
     let stdout = String::from_utf8_lossy(&ok.stdout);
-    assert!(ok.status.success(), "{stdout}{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     assert!(stdout.contains(" 0 failed"), "{stdout}");
     let bad = selftest("fast");
     let stderr = String::from_utf8_lossy(&bad.stderr);
