@@ -136,17 +136,9 @@ fn one_msm<D: Device>(dev: &D, log_n: u32, runs: usize) -> Result<bool, String> 
     let ours = msm_device_scalars(dev, &resident, &on_device, None).map_err(e)?;
     let same = ours == G1Projective::msm_unchecked(&bases, &scalars);
 
-    let times: Vec<f64> = (0..runs.max(1))
-        .map(|_| {
-            let t = Instant::now();
-            let again = msm_device_scalars(dev, &resident, &on_device, None).map_err(e)?;
-            let elapsed = ms(t);
-            if again != ours {
-                return Err("a timed MSM differs from the first".to_string());
-            }
-            Ok(elapsed)
-        })
-        .collect::<Result<_, String>>()?;
+    let times = timed_msms(runs, ours, || {
+        msm_device_scalars(dev, &resident, &on_device, None).map(Some)
+    })?;
     println!(
         "msm g1 2^{log_n:<2}  {}  scalar upload {upload_ms:>8.2} ms  equal to arkworks: {same}",
         resident_times(&times)
@@ -158,22 +150,31 @@ fn one_msm<D: Device>(dev: &D, log_n: u32, runs: usize) -> Result<bool, String> 
         .map_err(e)?
         .ok_or("too many scalars for one sort")?;
     let sort_ms = ms(t);
-    let times: Vec<f64> = (0..runs.max(1))
-        .map(|_| {
-            let t = Instant::now();
-            let again = msm_sorted(dev, &resident, &sorted, None).map_err(e)?;
-            let elapsed = ms(t);
-            if again != Some(ours) {
-                return Err("an MSM of sorted scalars differs from the first".to_string());
-            }
-            Ok(elapsed)
-        })
-        .collect::<Result<_, String>>()?;
+    let times = timed_msms(runs, ours, || msm_sorted(dev, &resident, &sorted, None))?;
     println!(
         "msm g1 2^{log_n:<2}  {}  of scalars sorted once (upload, digits, sort: {sort_ms:>8.2} ms)",
         resident_times(&times)
     );
     Ok(same)
+}
+
+/// Times `runs` calls of `msm` (`None`: it declined), each of which must give `want`.
+fn timed_msms(
+    runs: usize,
+    want: G1Projective,
+    msm: impl Fn() -> kernels_gpu::Result<Option<G1Projective>>,
+) -> Result<Vec<f64>, String> {
+    (0..runs.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            let got = msm().map_err(|e| e.to_string())?;
+            let elapsed = ms(t);
+            if got != Some(want) {
+                return Err("a timed MSM differs from the first".to_string());
+            }
+            Ok(elapsed)
+        })
+        .collect()
 }
 
 fn run_all<D: Device>(dev: &D, args: &Args) -> Result<bool, String> {
