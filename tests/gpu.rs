@@ -102,6 +102,8 @@ fn the_no_carry_field_product_passes_selftest_on_opencl() {
         String::from_utf8_lossy(&ok.stderr)
     );
     assert!(stdout.contains(" 0 failed"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&ok.stderr);
+    assert!(stderr.contains("[no-carry field product]"), "{stderr}");
     let bad = selftest("fast");
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert_eq!(bad.status.code(), Some(2), "{stderr}");

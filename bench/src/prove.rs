@@ -96,7 +96,8 @@ pub fn compare_prove(
             let (pk, matrices) = ark_circom::read_zkey(&mut file)
                 .map_err(|e| ProveBenchError::ArkCircom(e.to_string()))?;
             let witness = read_wtns(wtns)?;
-            ark_prove(&pool, &pk, &matrices, &witness, rng)
+            let rs = (Fr::rand(rng), Fr::rand(rng));
+            ark_prove(&pool, &pk, &ArkMatrices::from(matrices), &witness, rs)
         };
 
     // Warm-up, and the correctness check of both sides.
@@ -121,7 +122,9 @@ pub fn compare_prove(
             path: zkey.display().to_string(),
             source,
         })?;
-        ark_circom::read_zkey(&mut file).map_err(|e| ProveBenchError::ArkCircom(e.to_string()))?
+        let (pk, matrices) = ark_circom::read_zkey(&mut file)
+            .map_err(|e| ProveBenchError::ArkCircom(e.to_string()))?;
+        (pk, ArkMatrices::from(matrices))
     };
     let resident = CircuitKey::load(backend, ProvingKey::read(zkey)?)?;
     let witness = read_wtns(wtns)?;
@@ -149,7 +152,8 @@ pub fn compare_prove(
         );
 
         let t = Instant::now();
-        ark_prove(&pool, &pk, &matrices, &witness, &mut rng)?;
+        let rs = (Fr::rand(&mut rng), Fr::rand(&mut rng));
+        ark_prove(&pool, &pk, &matrices, &witness, rs)?;
         ark_p.push(ms(t));
     }
     let phases_ms = phases
@@ -196,22 +200,39 @@ fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3
 }
 
-fn ark_prove(
+/// ark-circom's matrices as ark-groth16 takes them, made by moving (as ark-circom's own
+/// users do), so that no copy lands in the reference's timed proofs.
+pub(crate) struct ArkMatrices {
+    pub(crate) abc: [Vec<Vec<(Fr, usize)>>; 3],
+    pub(crate) num_instance_variables: usize,
+    pub(crate) num_constraints: usize,
+}
+
+impl From<ark_circom::index::NPIndex<Fr>> for ArkMatrices {
+    fn from(m: ark_circom::index::NPIndex<Fr>) -> Self {
+        Self {
+            num_instance_variables: m.num_instance_variables,
+            num_constraints: m.num_constraints,
+            abc: [m.a, m.b, m.c],
+        }
+    }
+}
+
+/// ark-groth16 with ark-circom's `CircomReduction` and randomness `r`, `s`: the reference
+/// prover, on `pool`'s threads.
+pub(crate) fn ark_prove(
     pool: &rayon::ThreadPool,
     pk: &ark_groth16::ProvingKey<Bn254>,
-    matrices: &ark_circom::index::NPIndex<Fr>,
+    matrices: &ArkMatrices,
     witness: &[Fr],
-    rng: &mut rand::rngs::ThreadRng,
+    (r, s): (Fr, Fr),
 ) -> Result<ark_groth16::Proof<Bn254>, ProveBenchError> {
-    let r = Fr::rand(rng);
-    let s = Fr::rand(rng);
-    let m = [matrices.a.clone(), matrices.b.clone(), matrices.c.clone()];
     pool.install(|| {
         Groth16::<Bn254, CircomReduction>::create_proof_with_reduction_and_matrices(
             pk,
             r,
             s,
-            &m,
+            &matrices.abc,
             matrices.num_instance_variables,
             matrices.num_constraints,
             witness,

@@ -12,10 +12,8 @@ use std::time::Instant;
 
 use ark_bn254::{Bn254, Fr, G1Projective, G2Projective};
 use ark_circom::index::NPIndex;
-use ark_circom::CircomReduction;
 use ark_ec::CurveGroup;
 use ark_ff::{One, UniformRand};
-use ark_groth16::Groth16;
 use kernels_accel::Accelerator;
 use kernels_testkit::inputs::random_bases;
 use prover_groth16::{
@@ -26,7 +24,7 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 use crate::median;
-use crate::prove::ProveBenchError;
+use crate::prove::{ark_prove, ArkMatrices, ProveBenchError};
 
 /// Public signals of every synthetic circuit (outputs and inputs).
 const N_PUBLIC: usize = 2;
@@ -35,8 +33,13 @@ const N_PUBLIC: usize = 2;
 pub struct SyntheticCircuit {
     pub key: ProvingKey,
     pub witness: Vec<Fr>,
-    ark_key: ark_groth16::ProvingKey<Bn254>,
-    matrices: NPIndex<Fr>,
+    pub reference: ArkReference,
+}
+
+/// The same circuit as ark-groth16 takes it.
+pub struct ArkReference {
+    key: ark_groth16::ProvingKey<Bn254>,
+    matrices: ArkMatrices,
 }
 
 /// A circuit filling the domain of 2^log_n: 2^log_n - 3 constraints, as many signals.
@@ -155,33 +158,10 @@ pub fn synthetic_circuit(log_n: u32, seed: u64) -> SyntheticCircuit {
     SyntheticCircuit {
         key,
         witness,
-        ark_key,
-        matrices,
-    }
-}
-
-impl SyntheticCircuit {
-    /// ark-groth16's proof with randomness `r`, `s`, on `threads` threads.
-    fn ark_prove(
-        &self,
-        pool: &rayon::ThreadPool,
-        r: Fr,
-        s: Fr,
-    ) -> Result<ark_groth16::Proof<Bn254>, ProveBenchError> {
-        let m = &self.matrices;
-        let matrices = [m.a.clone(), m.b.clone(), m.c.clone()];
-        pool.install(|| {
-            Groth16::<Bn254, CircomReduction>::create_proof_with_reduction_and_matrices(
-                &self.ark_key,
-                r,
-                s,
-                &matrices,
-                m.num_instance_variables,
-                m.num_constraints,
-                &self.witness,
-            )
-        })
-        .map_err(|e| ProveBenchError::ArkCircom(e.to_string()))
+        reference: ArkReference {
+            key: ark_key,
+            matrices: ArkMatrices::from(matrices),
+        },
     }
 }
 
@@ -216,8 +196,13 @@ pub fn compare_synthetic(
         .num_threads(threads)
         .build()
         .map_err(|e| ProveBenchError::ArkCircom(format!("thread pool: {e}")))?;
-    let circuit = synthetic_circuit(log_n, u64::from(log_n));
-    let key = CircuitKey::load(backend, circuit.key.clone())?;
+    let SyntheticCircuit {
+        key,
+        witness,
+        reference,
+    } = synthetic_circuit(log_n, u64::from(log_n));
+    // Moved, not cloned: at 2^24 a copy of the key is gigabytes.
+    let key = CircuitKey::load(backend, key)?;
     let mut rng = StdRng::seed_from_u64(1);
     let (mut ours, mut ark, mut phases) = (Vec::new(), Vec::new(), Vec::new());
     let mut all_equal = true;
@@ -225,12 +210,12 @@ pub fn compare_synthetic(
         let (r, s) = (Fr::rand(&mut rng), Fr::rand(&mut rng));
         let mut timings = PhaseTimings::default();
         let t = Instant::now();
-        let proof = prove_with_randomness(backend, &key, &circuit.witness, r, s, &mut timings)?;
+        let proof = prove_with_randomness(backend, &key, &witness, r, s, &mut timings)?;
         let ours_ms = t.elapsed().as_secs_f64() * 1e3;
         let t = Instant::now();
-        let reference = circuit.ark_prove(&pool, r, s)?;
+        let want = ark_prove(&pool, &reference.key, &reference.matrices, &witness, (r, s))?;
         let ark_ms = t.elapsed().as_secs_f64() * 1e3;
-        all_equal &= (proof.a, proof.b, proof.c) == (reference.a, reference.b, reference.c);
+        all_equal &= (proof.a, proof.b, proof.c) == (want.a, want.b, want.c);
         if run > 0 {
             ours.push(ours_ms);
             ark.push(ark_ms);

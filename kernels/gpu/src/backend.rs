@@ -7,6 +7,7 @@ use kernels_accel::{
     Result,
 };
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use crate::convert::DeviceCurve;
@@ -14,10 +15,16 @@ use crate::device::Device;
 use crate::error::GpuError;
 use crate::msm::{self, ResidentBases, SortedScalars};
 use crate::ntt::{self, Twiddles};
+use crate::source::FieldProduct;
 
 /// A GPU backend: one compiled program on one device, plus resident NTT twiddles.
 pub struct GpuBackend<D: Device> {
     dev: D,
+    /// Tells this backend's resident data from another's of the same kind (a second GPU, a
+    /// second context): the backend names alone are equal, the device buffers are not.
+    id: u64,
+    /// The field product the kernels were built with (named in `info` unless default).
+    product: FieldProduct,
     twiddles: Twiddles<D>,
     /// The CPU backend that takes over an NTT the device has no memory for; opened on first
     /// need.
@@ -26,8 +33,13 @@ pub struct GpuBackend<D: Device> {
 
 impl<D: Device> GpuBackend<D> {
     pub fn new(dev: D) -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         Self {
             dev,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            // The device read the same variable when it built the kernels (and refused a
+            // value it does not know).
+            product: FieldProduct::from_env().unwrap_or_default(),
             twiddles: Twiddles::default(),
             cpu: OnceLock::new(),
         }
@@ -80,11 +92,47 @@ impl<D: Device> GpuBackend<D> {
     }
 }
 
+/// Resident data with the id of the backend that made it.
+struct Owned<T> {
+    owner: u64,
+    data: T,
+}
+
+impl<D: Device> GpuBackend<D> {
+    fn own<T>(&self, data: T) -> Owned<T> {
+        Owned {
+            owner: self.id,
+            data,
+        }
+    }
+
+    /// The resident bases, if this backend loaded them.
+    fn bases<'a, P: DeviceCurve>(
+        &self,
+        bases: &'a Bases<Projective<P>>,
+    ) -> Result<&'a ResidentBases<D, P>> {
+        let name = self.dev.backend();
+        let owned = bases.resident::<Owned<ResidentBases<D, P>>>(name)?;
+        if owned.owner != self.id {
+            return Err(kernels_accel::AccelError::InvalidInput(format!(
+                "bases were loaded on another {name} device or context than {}",
+                self.dev.device_name()
+            )));
+        }
+        Ok(&owned.data)
+    }
+}
+
 impl<D: Device> Backend for GpuBackend<D> {
     fn info(&self) -> BackendInfo {
         BackendInfo {
             name: self.dev.backend(),
-            device: self.dev.device_name().to_string(),
+            device: match self.product {
+                FieldProduct::Cios => self.dev.device_name().to_string(),
+                FieldProduct::NoCarry => {
+                    format!("{} [no-carry field product]", self.dev.device_name())
+                }
+            },
             memory_bytes: self.dev.memory_bytes(),
             compute_units: self.dev.compute_units(),
         }
@@ -107,7 +155,11 @@ impl<D: Device, P: DeviceCurve> Msm<Projective<P>> for GpuBackend<D> {
             config.window_bits,
             config.precompute_factor,
         )?;
-        Ok(Bases::new(self.dev.backend(), points.len(), resident))
+        Ok(Bases::new(
+            self.dev.backend(),
+            points.len(),
+            self.own(resident),
+        ))
     }
 
     fn msm_unchecked(
@@ -116,7 +168,7 @@ impl<D: Device, P: DeviceCurve> Msm<Projective<P>> for GpuBackend<D> {
         scalars: &[Fr],
         config: &MsmConfig,
     ) -> Result<Projective<P>> {
-        let resident = bases.resident::<ResidentBases<D, P>>(self.dev.backend())?;
+        let resident = self.bases(bases)?;
         Ok(msm::msm(&self.dev, resident, scalars, config.window_bits)?)
     }
 
@@ -129,7 +181,11 @@ impl<D: Device, P: DeviceCurve> Msm<Projective<P>> for GpuBackend<D> {
     ) -> Result<PreparedScalars<'a, Fr>> {
         let name = self.dev.backend();
         match msm::sort_scalars(&self.dev, scalars, config.window_bits) {
-            Ok(Some(sorted)) => Ok(PreparedScalars::with_resident(name, scalars, sorted)),
+            Ok(Some(sorted)) => Ok(PreparedScalars::with_resident(
+                name,
+                scalars,
+                self.own(sorted),
+            )),
             Ok(None) | Err(GpuError::OutOfMemory { .. }) => {
                 Ok(PreparedScalars::host(name, scalars))
             }
@@ -137,17 +193,21 @@ impl<D: Device, P: DeviceCurve> Msm<Projective<P>> for GpuBackend<D> {
         }
     }
 
-    /// The shared sort where the bases allow it (no precomputed copies, the same window),
-    /// else a plain MSM of the host scalars; out of memory on the shared path falls back
-    /// the same way, to the MSM that splits.
+    /// The shared sort where the bases allow it (no precomputed copies, the same window,
+    /// sorted on this device), else a plain MSM of the host scalars; out of memory on the
+    /// shared path falls back the same way, to the MSM that splits.
     fn msm_prepared_unchecked(
         &self,
         bases: &Bases<Projective<P>>,
         scalars: &PreparedScalars<'_, Fr>,
         config: &MsmConfig,
     ) -> Result<Projective<P>> {
-        let resident = bases.resident::<ResidentBases<D, P>>(self.dev.backend())?;
-        if let Some(sorted) = scalars.resident::<SortedScalars<D::Buffer>>() {
+        let resident = self.bases(bases)?;
+        // Scalars sorted by another device of the same kind are multiplied from the host.
+        let sorted = scalars
+            .resident::<Owned<SortedScalars<D::Buffer>>>()
+            .filter(|s| s.owner == self.id);
+        if let Some(Owned { data: sorted, .. }) = sorted {
             match msm::msm_sorted(&self.dev, resident, sorted, config.window_bits) {
                 Ok(Some(sum)) => return Ok(sum),
                 Ok(None) | Err(GpuError::OutOfMemory { .. }) => {}

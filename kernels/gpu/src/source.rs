@@ -50,10 +50,13 @@ impl FieldProduct {
     /// error.
     pub fn from_env() -> crate::Result<Self> {
         match std::env::var(FIELD_PRODUCT_ENV) {
-            Err(_) => Ok(Self::default()),
+            Err(std::env::VarError::NotPresent) => Ok(Self::default()),
             Ok(v) if v == "cios" => Ok(Self::Cios),
             Ok(v) if v == "nocarry" => Ok(Self::NoCarry),
             Ok(v) => Err(crate::GpuError::InvalidInput(format!(
+                "{FIELD_PRODUCT_ENV}={v:?}: expected cios or nocarry"
+            ))),
+            Err(std::env::VarError::NotUnicode(v)) => Err(crate::GpuError::InvalidInput(format!(
                 "{FIELD_PRODUCT_ENV}={v:?}: expected cios or nocarry"
             ))),
         }

@@ -441,6 +441,39 @@ fn sorted_scalars_serve_several_base_sets_unchanged() {
     }
 }
 
+/// Two backends of the same kind (here the same OpenCL device opened twice: two contexts)
+/// do not take each other's resident data for their own: another's bases are an error,
+/// another's sorted scalars are multiplied from the host copy, with the right sum.
+#[test]
+fn resident_data_of_another_context_is_not_used() {
+    use ark_bn254::G1Projective;
+    use ark_ec::VariableBaseMSM;
+    use kernels_accel::{AccelError, MsmConfig};
+
+    let (Some(one), Some(two)) = (device(), device()) else {
+        return;
+    };
+    let (one, two) = (GpuBackend::new(one), GpuBackend::new(two));
+    let mut rng = ark_std::test_rng();
+    let bases = kernels_testkit::random_g1_bases(300, &mut rng);
+    let scalars: Vec<Fr> = (0..300).map(|_| Fr::rand(&mut rng)).collect();
+    let want = G1Projective::msm(&bases, &scalars).expect("reference");
+    let config = MsmConfig::default();
+    let on_one =
+        kernels_accel::load_bases::<G1Projective, _>(&one, &bases, &config).expect("loads");
+    let on_two =
+        kernels_accel::load_bases::<G1Projective, _>(&two, &bases, &config).expect("loads");
+    let err = kernels_accel::msm::<G1Projective, _>(&two, &on_one, &scalars, &config)
+        .expect_err("bases of another context");
+    assert!(matches!(err, AccelError::InvalidInput(_)), "{err}");
+    assert!(err.to_string().contains("another opencl device"), "{err}");
+    let prepared = kernels_accel::prepare_scalars::<G1Projective, _>(&one, &scalars, &config)
+        .expect("prepares");
+    let got = kernels_accel::msm_prepared::<G1Projective, _>(&two, &on_two, &prepared, &config)
+        .expect("falls back to the host scalars");
+    assert_eq!(got, want);
+}
+
 /// Precomputed shifted bases (`MsmConfig::precompute_factor`) give arkworks' results for
 /// G1 and G2, with points at infinity among the bases and 0 / 1 / -1 among the scalars.
 #[test]

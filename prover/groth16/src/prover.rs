@@ -140,9 +140,10 @@ pub fn prove<R: RngCore + CryptoRng>(
 /// Proves with given `r`, `s` (deterministic: for tests and cross-backend comparisons).
 ///
 /// On a backend that computes apart from the host (see
-/// [`kernels_accel::Backend::overlaps_host_work`]), the quotient's host work (A·w, B·w,
-/// their product, the final combination and the NTTs' transfers) runs beside the witness
-/// MSMs A, B1, B2 and C instead of before them. The proof is the same either way.
+/// [`kernels_accel::Backend::overlaps_host_work`]), the quotient runs beside the witness
+/// MSMs A, B1, B2 and C instead of before them: its host work (A·w, B·w, their product,
+/// the final combination) overlaps the device's MSMs, while its NTTs and their transfers
+/// take turns with the MSMs' on the device's one queue. The proof is the same either way.
 pub fn prove_with_randomness(
     backend: &dyn Accelerator<Bn254>,
     key: &CircuitKey,
@@ -171,12 +172,18 @@ fn prove_scheduled(
         let mut beside = PhaseTimings::default();
         let (h, sums) = std::thread::scope(|scope| {
             // Its own thread, not a rayon task: it mostly waits on the device, and a rayon
-            // join could run it after the quotient on this thread.
-            let msms = scope.spawn(|| witness_msms(backend, key, witness, &mut beside));
+            // join could run it after the quotient on this thread. Without a thread (the OS
+            // refused one) the MSMs run after the quotient.
+            let msms = std::thread::Builder::new()
+                .name("witness-msms".into())
+                .spawn_scoped(scope, || witness_msms(backend, key, witness, &mut beside));
             let h = timings.time(QUOTIENT, || quotient(backend, key, witness));
-            let sums = msms
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let sums = match msms {
+                Ok(thread) => thread
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(_) => witness_msms(backend, key, witness, timings),
+            };
             (h, sums)
         });
         timings.phases.extend(beside.phases);
@@ -294,7 +301,7 @@ mod tests {
     }
 
     #[test]
-    fn a_short_witness_is_refused_before_any_thread_starts() {
+    fn a_short_witness_is_refused_by_the_overlapped_schedule() {
         let cpu = kernels_cpu::CpuBackend::new(1).expect("cpu backend");
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../../shared/fixtures/groth16/multiplier");
