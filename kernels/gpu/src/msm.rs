@@ -56,7 +56,7 @@ pub fn load_bases<D: Device, P: DeviceCurve>(
 ) -> Result<ResidentBases<D, P>> {
     let n = points.len();
     let c = checked_window(window)?.unwrap_or_else(|| window_bits(n));
-    let windows = (SCALAR_BITS / c + 1) as usize;
+    let windows = windows_of(c);
     let copies = (precompute.unwrap_or(1).max(1) as usize).min(windows);
     let copies = if n == 0 { 1 } else { copies };
     if n.saturating_mul(copies) >= 1 << 31 {
@@ -91,6 +91,18 @@ pub fn load_bases<D: Device, P: DeviceCurve>(
         window: (copies > 1).then_some(c),
         _curve: PhantomData,
     })
+}
+
+/// Windows of `c` bits that hold a scalar's signed digits: one more than the bits need
+/// takes the last digit's carry.
+fn windows_of(c: u32) -> usize {
+    (SCALAR_BITS / c + 1) as usize
+}
+
+/// True when `n` scalars in windows of `c` bits make more (point, window) pairs than one
+/// sort takes.
+fn too_many_pairs(n: usize, c: u32) -> bool {
+    n as u64 * windows_of(c) as u64 > MAX_PAIRS
 }
 
 /// Window widths the GPU MSM takes: its digit encoding needs c >= 2, and c = 20 already
@@ -150,8 +162,7 @@ fn msm_chunk<D: Device, P: DeviceCurve>(
     };
     // Too many (point, window) pairs are split before anything is allocated.
     let c = window.unwrap_or_else(|| window_bits(scalars.len()));
-    let pairs = scalars.len() as u64 * u64::from(SCALAR_BITS / c + 1);
-    if pairs > MAX_PAIRS && scalars.len() >= 2 {
+    if too_many_pairs(scalars.len(), c) && scalars.len() >= 2 {
         return split(scalars);
     }
     match msm_once(dev, bases, Scalars::Host(scalars), offset, window) {
@@ -186,7 +197,7 @@ pub fn msm_device_scalars<D: Device, P: DeviceCurve>(
     let n = scalars.len.min(bases.len);
     let window = checked_window(window)?;
     let c = window.unwrap_or_else(|| window_bits(n));
-    if n as u64 * u64::from(SCALAR_BITS / c + 1) > MAX_PAIRS {
+    if too_many_pairs(n, c) {
         return Err(GpuError::InvalidInput(format!(
             "{n} device-resident scalars exceed one MSM's {MAX_PAIRS} (point, window) pairs"
         )));
@@ -227,7 +238,7 @@ fn msm_once<D: Device, P: DeviceCurve>(
     let c = bases
         .window
         .unwrap_or_else(|| window.unwrap_or_else(|| window_bits(n)));
-    let all_windows = (SCALAR_BITS / c + 1) as usize;
+    let all_windows = windows_of(c);
     // Windows left after the copies take over the upper ones.
     let windows = all_windows.div_ceil(bases.copies);
     let map = DigitMap {
@@ -287,10 +298,10 @@ pub fn sort_scalars<D: Device>(
 ) -> Result<Option<SortedScalars<D::Buffer>>> {
     let n = scalars.len();
     let c = checked_window(window)?.unwrap_or_else(|| window_bits(n));
-    let windows = (SCALAR_BITS / c + 1) as usize;
-    if n as u64 * windows as u64 > MAX_PAIRS {
+    if too_many_pairs(n, c) {
         return Ok(None);
     }
+    let windows = windows_of(c);
     let map = DigitMap {
         c,
         windows,

@@ -49,14 +49,11 @@ impl FieldProduct {
     /// The choice of [`FIELD_PRODUCT_ENV`]; unset is the default, anything else unknown an
     /// error.
     pub fn from_env() -> crate::Result<Self> {
-        match std::env::var(FIELD_PRODUCT_ENV) {
-            Err(std::env::VarError::NotPresent) => Ok(Self::default()),
-            Ok(v) if v == "cios" => Ok(Self::Cios),
-            Ok(v) if v == "nocarry" => Ok(Self::NoCarry),
-            Ok(v) => Err(crate::GpuError::InvalidInput(format!(
-                "{FIELD_PRODUCT_ENV}={v:?}: expected cios or nocarry"
-            ))),
-            Err(std::env::VarError::NotUnicode(v)) => Err(crate::GpuError::InvalidInput(format!(
+        match std::env::var_os(FIELD_PRODUCT_ENV) {
+            None => Ok(Self::default()),
+            Some(v) if v == "cios" => Ok(Self::Cios),
+            Some(v) if v == "nocarry" => Ok(Self::NoCarry),
+            Some(v) => Err(crate::GpuError::InvalidInput(format!(
                 "{FIELD_PRODUCT_ENV}={v:?}: expected cios or nocarry"
             ))),
         }

@@ -1,8 +1,9 @@
-//! Large uploads through two page-locked staging buffers (used by the CUDA driver). From
+//! Large transfers through two page-locked staging buffers (used by the CUDA driver). From
 //! pageable memory the driver copies through its own staging on one thread: 7-9 GB/s on
 //! the H200's host (bench/NOTES.md section 15: 55-79 ms for a 2^24 MSM's scalars). From
-//! page-locked memory the DMA engine reads directly, so here the host copies each chunk
-//! into a staging buffer on several threads while the previous chunk is in flight.
+//! page-locked memory the DMA engine reads and writes directly, so here the host copies
+//! each chunk into (or out of) a staging buffer on several threads while the neighbouring
+//! chunk is in flight.
 
 use std::num::NonZeroUsize;
 
@@ -82,8 +83,8 @@ pub fn double_buffered_download<E>(
     Ok(())
 }
 
-/// `dst.copy_from_slice(src)` on up to `MAX_COPY_THREADS` threads: one thread's copy into
-/// page-locked (write-combined) memory runs far below the memory bus.
+/// `dst.copy_from_slice(src)` on up to `MAX_COPY_THREADS` threads: one thread's copy runs
+/// far below the memory bus of a large host.
 fn parallel_copy(src: &[u32], dst: &mut [u32]) {
     let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
     let threads = (src.len() / MIN_WORDS_PER_THREAD).clamp(1, cores.min(MAX_COPY_THREADS));
