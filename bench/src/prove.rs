@@ -116,7 +116,7 @@ pub fn compare_prove(
     drop(key);
 
     let (mut ours_w, mut ours_p, mut ark_w, mut ark_p) = (vec![], vec![], vec![], vec![]);
-    let mut phases: Vec<Vec<(String, f64)>> = Vec::new();
+    let mut phases = Vec::new();
     let (pk, matrices) = {
         let mut file = std::fs::File::open(zkey).map_err(|source| ProveBenchError::Io {
             path: zkey.display().to_string(),
@@ -143,35 +143,14 @@ pub fn compare_prove(
         let mut timings = PhaseTimings::default();
         prover_groth16::prove(backend, &resident, &witness, &mut rng, &mut timings)?;
         ours_p.push(ms(t));
-        phases.push(
-            timings
-                .phases
-                .iter()
-                .map(|(n, d)| (n.to_string(), d.as_secs_f64() * 1e3))
-                .collect(),
-        );
+        phases.push(timings);
 
         let t = Instant::now();
         let rs = (Fr::rand(&mut rng), Fr::rand(&mut rng));
         ark_prove(&pool, &pk, &matrices, &witness, rs)?;
         ark_p.push(ms(t));
     }
-    let phases_ms = phases
-        .first()
-        .map(|first| {
-            first
-                .iter()
-                .enumerate()
-                .map(|(i, (name, _))| {
-                    let samples: Vec<f64> = phases
-                        .iter()
-                        .filter_map(|p| p.get(i).map(|x| x.1))
-                        .collect();
-                    (name.clone(), median(&samples))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let phases_ms = median_phases(&phases);
 
     let snarkjs_ms = snarkjs
         .map(|s| snarkjs_prove_ms(s, zkey, wtns, runs.clamp(1, 3)))
@@ -194,6 +173,26 @@ pub fn compare_prove(
         phases_ms,
         all_verified,
     })
+}
+
+/// The median of each phase over several proofs' timings, in the first proof's order and
+/// milliseconds.
+pub(crate) fn median_phases(runs: &[PhaseTimings]) -> Vec<(String, f64)> {
+    let Some(first) = runs.first() else {
+        return Vec::new();
+    };
+    first
+        .phases
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| {
+            let samples: Vec<f64> = runs
+                .iter()
+                .filter_map(|t| t.phases.get(i).map(|p| p.1.as_secs_f64() * 1e3))
+                .collect();
+            (name.to_string(), median(&samples))
+        })
+        .collect()
 }
 
 fn ms(t: Instant) -> f64 {

@@ -24,7 +24,7 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 use crate::median;
-use crate::prove::{ark_prove, ArkMatrices, ProveBenchError};
+use crate::prove::{ark_prove, median_phases, ArkMatrices, ProveBenchError};
 
 /// Public signals of every synthetic circuit (outputs and inputs).
 const N_PUBLIC: usize = 2;
@@ -219,23 +219,10 @@ pub fn compare_synthetic(
         if run > 0 {
             ours.push(ours_ms);
             ark.push(ark_ms);
-            phases.push(timings.phases);
+            phases.push(timings);
         }
     }
-    let phases_ms = phases
-        .first()
-        .map(|first| {
-            (0..first.len())
-                .map(|i| {
-                    let samples: Vec<f64> = phases
-                        .iter()
-                        .filter_map(|p| p.get(i).map(|x| x.1.as_secs_f64() * 1e3))
-                        .collect();
-                    (first[i].0.to_string(), median(&samples))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let phases_ms = median_phases(&phases);
     let (ours_prove_ms, ark_groth16_prove_ms) = (median(&ours), median(&ark));
     Ok(SyntheticRow {
         log_n,
