@@ -78,6 +78,22 @@ fi
 
 # In order of what the open predictions need (a 600 s call may be cut short; every step's
 # output is already in $OUT/run.log when the next starts).
+
+# The carry-chain field product (NOTES 18): half the SASS of the G1 bucket sums, two thirds
+# of the NTT passes'. Correct on the card first, then timed against the default in turns.
+step "carry-chain field product: selftest, range_check proof, then resident MSM / NTT against the default"
+APPLIANCE_GPU_FIELD_PRODUCT=chains timeout 150 $B selftest --backend cuda --max-log 16 --seed 11 2>/dev/null | tail -1
+APPLIANCE_GPU_FIELD_PRODUCT=chains timeout 60 $B prove --backend cuda \
+  --zkey .gpu/fx/range_check/circuit_final.zkey --witness .gpu/fx/range_check/witness.wtns \
+  --proof "$OUT/range_check_chains.proof.json" --public "$OUT/range_check_chains.public.json" 2>&1 | tail -2
+for product in chains cios chains cios; do
+  echo "-- $product"
+  APPLIANCE_GPU_FIELD_PRODUCT=$product timeout 90 .gpu/gpu-resident --backend cuda --op msm --log-n 20,24 --runs 5 2>&1 | grep "^msm"
+  APPLIANCE_GPU_FIELD_PRODUCT=$product timeout 60 .gpu/gpu-resident --backend cuda --log-n 22,24 --runs 5 2>&1 | grep "^ntt"
+done
+for product in chains cios; do
+  APPLIANCE_GPU_FIELD_PRODUCT=$product timeout 90 $B bench msm --backend cuda --group g2 --log-n 16,18 --runs 3 2>&1 | grep msm-g2
+done
 step "bench msm g1 --backend cuda (with the per-phase trace of every GPU MSM)"
 APPLIANCE_GPU_TRACE=1 timeout 200 $B bench msm --backend cuda --log-n 16,18,20,22,24 --runs 3 2>&1
 

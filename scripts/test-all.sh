@@ -47,15 +47,19 @@ cargo run --release --quiet -- selftest --backend cpu --max-log 14
 step "appliance selftest on the OpenCL backend (PoCL CPU device)"
 cargo run --release --quiet -- selftest --backend opencl --max-log 12
 
-step "CUDA kernels: NVRTC + ptxas for sm_80 and sm_90 (fails on errors and on G1 MSM / NTT spills)"
+step "CUDA kernels: NVRTC + ptxas for sm_80 and sm_90 (fails on errors, on G1 MSM / NTT spills and on a wrong interpreted Fq_mul / Fr_mul)"
 LD_LIBRARY_PATH="$CUDA_WHEELS/nvidia/cuda_nvrtc/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
     cargo run --release --quiet -p kernels-gpu --features cuda --example gpu-compile-check -- \
     --ptxas "$CUDA_WHEELS/nvidia/cuda_nvcc/bin/ptxas" --arch sm_80,sm_90 --out target/gpu-compile-check
-# The alternative field product, kept for A/B runs on a card, must compile without spills too.
-APPLIANCE_GPU_FIELD_PRODUCT=nocarry \
-LD_LIBRARY_PATH="$CUDA_WHEELS/nvidia/cuda_nvrtc/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
-    cargo run --release --quiet -p kernels-gpu --features cuda --example gpu-compile-check -- \
-    --ptxas "$CUDA_WHEELS/nvidia/cuda_nvcc/bin/ptxas" --arch sm_90 --out target/gpu-compile-check-nocarry
+# The alternative field products, kept for A/B runs on a card, must compile without spills
+# and give arkworks' products too; the carry-chain one (PTX assembly) runs nowhere else here.
+for product in nocarry chains; do
+    APPLIANCE_GPU_FIELD_PRODUCT=$product \
+    LD_LIBRARY_PATH="$CUDA_WHEELS/nvidia/cuda_nvrtc/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+        cargo run --release --quiet -p kernels-gpu --features cuda --example gpu-compile-check -- \
+        --ptxas "$CUDA_WHEELS/nvidia/cuda_nvcc/bin/ptxas" --arch sm_80,sm_90 \
+        --out "target/gpu-compile-check-$product"
+done
 
 if [ -n "${FUZZ_SECONDS:-}" ]; then
     step "fuzz the readers and the attestation verifier for ${FUZZ_SECONDS}s each"

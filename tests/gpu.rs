@@ -79,8 +79,9 @@ fn opencl_proves_a_synthetic_circuit_as_ark_groth16_does() {
 }
 
 /// The alternative field product (`APPLIANCE_GPU_FIELD_PRODUCT=nocarry`, kept for A/B runs
-/// on a card) passes the conformance suite on OpenCL too, and a value it does not know is a
-/// clean error. A process of its own: the variable is read when the backend opens.
+/// on a card) passes the conformance suite on OpenCL too; a value it does not know, and the
+/// CUDA-only `chains`, are clean errors. A process of its own: the variable is read when
+/// the backend opens.
 #[cfg(feature = "opencl")]
 #[test]
 fn the_no_carry_field_product_passes_selftest_on_opencl() {
@@ -107,7 +108,15 @@ fn the_no_carry_field_product_passes_selftest_on_opencl() {
     let bad = selftest("fast");
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert_eq!(bad.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("expected cios or nocarry"), "{stderr}");
+    assert!(
+        stderr.contains("expected cios, nocarry or chains"),
+        "{stderr}"
+    );
+    // The carry-chain product is PTX assembly: OpenCL refuses it before building anything.
+    let cuda_only = selftest("chains");
+    let stderr = String::from_utf8_lossy(&cuda_only.stderr);
+    assert_eq!(cuda_only.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("for CUDA only"), "{stderr}");
 }
 
 /// A witness prepared by one backend is refused by another, both ways, with an error that

@@ -127,12 +127,7 @@ impl<D: Device> Backend for GpuBackend<D> {
     fn info(&self) -> BackendInfo {
         BackendInfo {
             name: self.dev.backend(),
-            device: match self.product {
-                FieldProduct::Cios => self.dev.device_name().to_string(),
-                FieldProduct::NoCarry => {
-                    format!("{} [no-carry field product]", self.dev.device_name())
-                }
-            },
+            device: format!("{}{}", self.dev.device_name(), self.product.label()),
             memory_bytes: self.dev.memory_bytes(),
             compute_units: self.dev.compute_units(),
         }

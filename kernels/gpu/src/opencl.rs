@@ -17,7 +17,7 @@ use opencl3::types::{cl_uint, CL_BLOCKING};
 
 use crate::device::{Arg, Device};
 use crate::error::{GpuError, Result};
-use crate::source::{kernel_source, Dialect, FieldProduct, OPENCL_GROUP};
+use crate::source::{kernel_source, Dialect, FieldProduct, FIELD_PRODUCT_ENV, OPENCL_GROUP};
 
 const BACKEND: &str = "opencl";
 /// OpenCL's error codes for allocation failures.
@@ -74,6 +74,12 @@ impl OpenClDevice {
     /// Opens device `index` (GPUs first) and builds the kernels for it. With
     /// `accelerators_only`, a CPU device (PoCL's) is refused before the build.
     pub fn open(index: usize, accelerators_only: bool) -> Result<Self> {
+        let product = FieldProduct::from_env()?;
+        if product == FieldProduct::Chains {
+            return Err(GpuError::InvalidInput(format!(
+                "{FIELD_PRODUCT_ENV}=chains is PTX assembly for CUDA only: use cios or nocarry with OpenCL"
+            )));
+        }
         let _guard = OPEN_LOCK.lock().unwrap_or_else(|p| p.into_inner());
         let list = devices()?;
         let count = list.len();
@@ -107,7 +113,7 @@ impl OpenClDevice {
         #[allow(deprecated)]
         let queue = CommandQueue::create_default(&context, 0)
             .map_err(|e| driver_err("clCreateCommandQueue", e.0))?;
-        let source = kernel_source(Dialect::OpenCl, FieldProduct::from_env()?);
+        let source = kernel_source(Dialect::OpenCl, product);
         let program =
             Program::create_and_build_from_source(&context, &source, "").map_err(|log| {
                 GpuError::Compile {

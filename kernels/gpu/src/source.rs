@@ -30,11 +30,11 @@ const DIGITS: &str = include_str!("cl/digits.h");
 const SEGMENTS: &str = include_str!("cl/segments.h");
 
 /// The environment variable that picks the Montgomery product's formulation (`field.h`):
-/// `cios` (the default) or `nocarry`. Both are exact; which is faster is the card's to say,
-/// so an A/B run needs no rebuild.
+/// `cios` (the default), `nocarry` or, on CUDA only, `chains`. All are exact; which is
+/// faster is the card's to say, so an A/B run needs no rebuild.
 pub const FIELD_PRODUCT_ENV: &str = "APPLIANCE_GPU_FIELD_PRODUCT";
 
-/// The two formulations of the Montgomery product in `field.h`.
+/// The formulations of the Montgomery product in `field.h`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum FieldProduct {
     /// Coarsely integrated operand scanning with two extra words of carry.
@@ -43,6 +43,9 @@ pub enum FieldProduct {
     /// The product and the reduction in one loop with no extra word: valid when the
     /// modulus' top word is below 2^31 - 1, as both BN254 moduli's are.
     NoCarry,
+    /// CIOS on PTX carry chains, one IMAD.WIDE.U32 per 32x32-bit product: CUDA only (PTX
+    /// inline assembly), so OpenCL refuses it.
+    Chains,
 }
 
 impl FieldProduct {
@@ -53,9 +56,19 @@ impl FieldProduct {
             None => Ok(Self::default()),
             Some(v) if v == "cios" => Ok(Self::Cios),
             Some(v) if v == "nocarry" => Ok(Self::NoCarry),
+            Some(v) if v == "chains" => Ok(Self::Chains),
             Some(v) => Err(crate::GpuError::InvalidInput(format!(
-                "{FIELD_PRODUCT_ENV}={v:?}: expected cios or nocarry"
+                "{FIELD_PRODUCT_ENV}={v:?}: expected cios, nocarry or chains"
             ))),
+        }
+    }
+
+    /// What the device name says after it, so that every figure names its product.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Cios => "",
+            Self::NoCarry => " [no-carry field product]",
+            Self::Chains => " [carry-chain field product]",
         }
     }
 }
@@ -68,8 +81,10 @@ pub fn kernel_source(dialect: Dialect, product: FieldProduct) -> String {
         Dialect::OpenCl => "// appliance GPU kernels, OpenCL C flavour\n",
     });
     s.push_str(COMMON);
-    if product == FieldProduct::NoCarry {
-        s.push_str("#define MUL_NOCARRY 1\n");
+    match product {
+        FieldProduct::Cios => {}
+        FieldProduct::NoCarry => s.push_str("#define MUL_NOCARRY 1\n"),
+        FieldProduct::Chains => s.push_str("#define MUL_CHAINS 1\n"),
     }
     let group = match dialect {
         Dialect::Cuda => CUDA_GROUP,
@@ -212,6 +227,9 @@ mod tests {
         let no_carry = kernel_source(Dialect::OpenCl, FieldProduct::NoCarry);
         assert!(no_carry.contains("#define MUL_NOCARRY") && !s.contains("#define MUL_NOCARRY"));
         assert_ne!(cache_key(&s, ""), cache_key(&no_carry, ""));
+        let chains = kernel_source(Dialect::Cuda, FieldProduct::Chains);
+        assert!(chains.contains("#define MUL_CHAINS") && !s.contains("#define MUL_CHAINS"));
+        assert_ne!(cache_key(&chains, ""), cache_key(&no_carry, ""));
     }
 
     /// The no-carry product keeps no word above the top one: its last carry must fit in

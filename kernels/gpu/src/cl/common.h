@@ -16,6 +16,44 @@ typedef unsigned long long u64;
 #define BARRIER() __syncthreads()
 #define ATOMIC_ADD(p, v) atomicAdd((p), (v))
 #define ALIGN16 __align__(16)
+// At most 64 registers per thread: four GROUP-thread blocks of the NTT passes per SM.
+#define FOUR_BLOCKS_PER_SM __launch_bounds__(GROUP, 4)
+// Rows of the carry-chain field product (field.h, MUL_CHAINS; CUDA only). x[0..8) +=
+// b * (c0, c1, c2, c3) with ci's low and high words at x's word pairs (2i, 2i + 1), and
+// the row's carry out added to x8. ptxas turns each mad.lo.cc / madc.hi.cc pair of one
+// product into a single IMAD.WIDE.U32(.X) that adds the whole 64-bit product with carries
+// in and out: one instruction per 32x32-bit product, where the portable product needs
+// about four. A row is one asm statement so that nothing can come between its carries.
+#define CHAIN_ROW(x, x8, c0, c1, c2, c3, b) asm( \
+    "mad.lo.cc.u32 %0, %9, %13, %0;\n\tmadc.hi.cc.u32 %1, %9, %13, %1;\n\t" \
+    "madc.lo.cc.u32 %2, %10, %13, %2;\n\tmadc.hi.cc.u32 %3, %10, %13, %3;\n\t" \
+    "madc.lo.cc.u32 %4, %11, %13, %4;\n\tmadc.hi.cc.u32 %5, %11, %13, %5;\n\t" \
+    "madc.lo.cc.u32 %6, %12, %13, %6;\n\tmadc.hi.cc.u32 %7, %12, %13, %7;\n\t" \
+    "addc.u32 %8, %8, 0;" \
+    : "+r"(x[0]), "+r"(x[1]), "+r"(x[2]), "+r"(x[3]), "+r"(x[4]), "+r"(x[5]), "+r"(x[6]), \
+      "+r"(x[7]), "+r"(x8) : "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(b))
+// The same row, after first adding s to y0, a word one below x[0]: the carry of that add
+// enters the row at x[0].
+#define CHAIN_ROW_AFTER_ADD(y0, s, x, x8, c0, c1, c2, c3, b) asm( \
+    "add.cc.u32 %9, %9, %15;\n\t" \
+    "madc.lo.cc.u32 %0, %10, %14, %0;\n\tmadc.hi.cc.u32 %1, %10, %14, %1;\n\t" \
+    "madc.lo.cc.u32 %2, %11, %14, %2;\n\tmadc.hi.cc.u32 %3, %11, %14, %3;\n\t" \
+    "madc.lo.cc.u32 %4, %12, %14, %4;\n\tmadc.hi.cc.u32 %5, %12, %14, %5;\n\t" \
+    "madc.lo.cc.u32 %6, %13, %14, %6;\n\tmadc.hi.cc.u32 %7, %13, %14, %7;\n\t" \
+    "addc.u32 %8, %8, 0;" \
+    : "+r"(x[0]), "+r"(x[1]), "+r"(x[2]), "+r"(x[3]), "+r"(x[4]), "+r"(x[5]), "+r"(x[6]), \
+      "+r"(x[7]), "+r"(x8), "+r"(y0) : "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(b), "r"(s))
+// r[0..8) = e[0..8) + (s, o[0], ..., o[6]), the carry out dropped (the caller knows the
+// sum is below 2^256).
+#define CHAIN_MERGE(r, e, o, s) asm( \
+    "add.cc.u32 %0, %8, %16;\n\taddc.cc.u32 %1, %9, %17;\n\t" \
+    "addc.cc.u32 %2, %10, %18;\n\taddc.cc.u32 %3, %11, %19;\n\t" \
+    "addc.cc.u32 %4, %12, %20;\n\taddc.cc.u32 %5, %13, %21;\n\t" \
+    "addc.cc.u32 %6, %14, %22;\n\taddc.u32 %7, %15, %23;" \
+    : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]), "=r"(r[4]), "=r"(r[5]), "=r"(r[6]), \
+      "=r"(r[7]) : "r"(e[0]), "r"(e[1]), "r"(e[2]), "r"(e[3]), "r"(e[4]), "r"(e[5]), \
+      "r"(e[6]), "r"(e[7]), "r"(s), "r"(o[0]), "r"(o[1]), "r"(o[2]), "r"(o[3]), "r"(o[4]), \
+      "r"(o[5]), "r"(o[6]))
 #else
 typedef uint u32;
 typedef ulong u64;
@@ -30,5 +68,6 @@ typedef ulong u64;
 #define BARRIER() barrier(CLK_LOCAL_MEM_FENCE)
 #define ATOMIC_ADD(p, v) atomic_add((p), (v))
 #define ALIGN16 __attribute__((aligned(16)))
+#define FOUR_BLOCKS_PER_SM
 #endif
 // GROUP (threads per work-group / block) is defined by the host, which launches with it.

@@ -73,7 +73,38 @@ DEVICE FIELD FIELD_neg(FIELD a) { return FIELD_sub(FIELD_zero(), a); }
 // Montgomery product a * b / 2^(32 LIMBS) mod p (CIOS), inlined where it is called;
 // FIELD_mul below is the called (not inlined) form most code uses.
 DEVICE FIELD FIELD_mul_inline(FIELD a, FIELD b) {
-#ifdef MUL_NOCARRY
+#if defined(MUL_CHAINS) && defined(__CUDACC__)
+    // The carry-chain product (CUDA only, APPLIANCE_GPU_FIELD_PRODUCT=chains): CIOS with
+    // the running sum kept as T = s + E + e8 2^256 + 2^32 (O + o8 2^256), the products of
+    // even limbs added into E and those of odd limbs into O. Each 64-bit product then lands
+    // on a word pair that is also a register pair, so a row of four products is four
+    // IMAD.WIDE.U32 with carries (common.h). Dividing by 2^32 swaps the roles: O is the
+    // new E, E's words from 2 up the new O, and E's word 1 the new s. Every partial sum
+    // stays below 2^287 (a, b < p < 2^254), so no carry is lost, and T < 2p at the end.
+    const FIELD p = FIELD_P();
+    u32 e[LIMBS], o[LIMBS], e8 = 0, o8 = 0, s = 0;
+    UNROLL for (int k = 0; k < LIMBS; k++) { e[k] = 0; o[k] = 0; }
+    UNROLL for (int i = 0; i < LIMBS; i++) {
+        CHAIN_ROW_AFTER_ADD(e[0], s, o, o8, a.v[1], a.v[3], a.v[5], a.v[7], b.v[i]);
+        CHAIN_ROW(e, e8, a.v[0], a.v[2], a.v[4], a.v[6], b.v[i]);
+        u32 m = e[0] * FIELD_INV;
+        CHAIN_ROW(e, e8, p.v[0], p.v[2], p.v[4], p.v[6], m);
+        CHAIN_ROW(o, o8, p.v[1], p.v[3], p.v[5], p.v[7], m);
+        // e[0] is now 0: divide by 2^32.
+        s = e[1];
+        u32 shifted[LIMBS];
+        UNROLL for (int k = 0; k < LIMBS - 2; k++) shifted[k] = e[k + 2];
+        shifted[LIMBS - 2] = e8;
+        shifted[LIMBS - 1] = 0;
+        UNROLL for (int k = 0; k < LIMBS; k++) { e[k] = o[k]; o[k] = shifted[k]; }
+        e8 = o8;
+        o8 = 0;
+    }
+    // T < 2p < 2^255 leaves e8, o[7] and o8 zero.
+    FIELD r, q;
+    CHAIN_MERGE(r.v, e, o, s);
+    return FIELD_sub_raw(&q, r, p) ? r : q;
+#elif defined(MUL_NOCARRY)
     // The "no-carry" CIOS (as in gnark-crypto): the product and the reduction share one
     // loop and no word above the top is kept. Valid because the modulus' top word is below
     // 2^31 - 1 (source.rs checks it for both fields). Picked with

@@ -48,7 +48,7 @@ KERNEL void Fr_butterfly(GLOBAL Fr *a, GLOBAL const Fr *twiddles, u32 m, u32 str
 // One butterfly of local memory: (sh[x], sh[y]) = (u + w v, u - w v).
 #define SH_BUTTERFLY(sh, x, y, w) do { \
         Fr u_, v_; SH_GET(sh, x, u_); SH_GET(sh, y, v_); \
-        v_ = Fr_mul(v_, w); \
+        v_ = Fr_mul_inline(v_, w); \
         Fr s_ = Fr_add(u_, v_), d_ = Fr_sub(u_, v_); \
         SH_SET(sh, x, s_); SH_SET(sh, y, d_); \
     } while (0)
@@ -57,7 +57,7 @@ KERNEL void Fr_butterfly(GLOBAL Fr *a, GLOBAL const Fr *twiddles, u32 m, u32 str
 // gathers the 2 GROUP elements that land in its block (src[bitrev(i)]), runs the rounds
 // m = 1 .. GROUP on them and writes the block to dst. dst differs from src unless n is
 // exactly 2 GROUP (one work-group, which reads everything before writing). n / 2 threads.
-KERNEL void Fr_ntt_first(GLOBAL const Fr *src, GLOBAL Fr *dst, GLOBAL const Fr *twiddles,
+KERNEL void FOUR_BLOCKS_PER_SM Fr_ntt_first(GLOBAL const Fr *src, GLOBAL Fr *dst, GLOBAL const Fr *twiddles,
                          u32 log_n, u32 count) {
     SHARED u32 sh[LIMBS * 2 * GROUP];
     u32 l = LOCAL_ID();
@@ -86,7 +86,7 @@ KERNEL void Fr_ntt_first(GLOBAL const Fr *src, GLOBAL Fr *dst, GLOBAL const Fr *
 // sets with consecutive low parts (coalesced reads of L neighbours), runs the k rounds in
 // local memory and writes src's elements to the same places in dst (dst may be src).
 // n / 2 threads.
-KERNEL void Fr_ntt_strided(GLOBAL const Fr *src, GLOBAL Fr *dst, GLOBAL const Fr *twiddles,
+KERNEL void FOUR_BLOCKS_PER_SM Fr_ntt_strided(GLOBAL const Fr *src, GLOBAL Fr *dst, GLOBAL const Fr *twiddles,
                            u32 log_n, u32 s, u32 k, u32 count) {
     SHARED u32 sh[LIMBS * 2 * GROUP];
     u32 l = LOCAL_ID();

@@ -1,16 +1,27 @@
 //! Compiles the CUDA flavour of the kernel source with NVRTC and assembles it with ptxas
 //! for each target architecture, without any GPU: prints ptxas's resource report for every
 //! kernel, fails on a compile error or on register spills in the hot G1 MSM and NTT
-//! kernels, and only reports spills elsewhere (G2, unit-test kernels).
+//! kernels, and only reports spills elsewhere (G2, unit-test kernels). It also runs the
+//! PTX of the called field products (`Fq_mul`, `Fr_mul`) through a small interpreter
+//! (`ptx.rs`) against arkworks, so that the CUDA flavour of the product, including the
+//! CUDA-only carry-chain one, is executed in CI too.
 //!
 //! `cargo run -p kernels-gpu --features cuda --example gpu-compile-check -- \
 //!     --ptxas PATH [--arch sm_80,sm_90] [--out DIR]` (libnvrtc must be loadable, e.g. from
 //! the nvidia-cuda-nvrtc-cu12 wheel through LD_LIBRARY_PATH).
 
+mod ptx;
+
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
+use ark_ff::{BigInteger, Field, UniformRand};
 use kernels_gpu::cuda::compile_ptx;
+use rand::SeedableRng;
+
+/// Random products per field and architecture run through the interpreter (besides every
+/// pair of the edge values).
+const PRODUCTS: usize = 2000;
 
 /// Kernels whose spills fail the check: the G1 MSM (with its digit, sort and layout
 /// kernels) and NTT.
@@ -159,6 +170,13 @@ fn main() -> ExitCode {
             eprintln!("cannot write {}: {e}", ptx_path.display());
             return ExitCode::from(2);
         }
+        match check_products(&ptx) {
+            Ok(n) => println!("== {arch}: Fq_mul and Fr_mul of the PTX, interpreted: {n} products equal to arkworks"),
+            Err(e) => {
+                eprintln!("FAIL {arch}: {e}");
+                failed = true;
+            }
+        }
         let cubin = out_dir.join(format!("kernels_{arch}.cubin"));
         let run = Command::new(&ptxas)
             .arg(format!("-arch={arch}"))
@@ -227,4 +245,59 @@ fn main() -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Runs `Fq_mul` and `Fr_mul` of `ptx` on edge values and random elements, in Montgomery
+/// form as the device holds them, and compares every product with arkworks'. Returns how
+/// many products were compared.
+fn check_products(ptx: &str) -> Result<usize, String> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
+    let fq = check_field(
+        ptx,
+        "Fq_mul",
+        |x: &ark_bn254::Fq| x.0.to_bytes_le(),
+        &mut rng,
+    )?;
+    let fr = check_field(
+        ptx,
+        "Fr_mul",
+        |x: &ark_bn254::Fr| x.0.to_bytes_le(),
+        &mut rng,
+    )?;
+    Ok(fq + fr)
+}
+
+fn check_field<F: Field + UniformRand>(
+    ptx: &str,
+    name: &str,
+    repr: impl Fn(&F) -> Vec<u8>,
+    rng: &mut rand::rngs::StdRng,
+) -> Result<usize, String> {
+    let func = ptx::find(ptx, name)?;
+    let two = F::from(2u64);
+    let edges = [
+        F::ZERO,
+        F::ONE,
+        -F::ONE,
+        two,
+        -two,
+        two.inverse().unwrap_or(F::ONE),
+    ];
+    let mut pairs: Vec<(F, F)> = edges
+        .iter()
+        .flat_map(|a| edges.iter().map(move |b| (*a, *b)))
+        .collect();
+    pairs.extend((0..PRODUCTS).map(|_| (F::rand(rng), F::rand(rng))));
+    for (a, b) in &pairs {
+        let got = func
+            .call(&[&repr(a), &repr(b)], 32)
+            .map_err(|e| format!("{name}: {e}"))?;
+        if got != repr(&(*a * b)) {
+            return Err(format!(
+                "{name}({a}, {b}): the PTX gave {got:02x?}, arkworks {}",
+                *a * b
+            ));
+        }
+    }
+    Ok(pairs.len())
 }
