@@ -15,7 +15,6 @@ use crate::device::Device;
 use crate::error::GpuError;
 use crate::msm::{self, ResidentBases, SortedScalars};
 use crate::ntt::{self, Twiddles};
-use crate::source::FieldProduct;
 
 /// A GPU backend: one compiled program on one device, plus resident NTT twiddles.
 pub struct GpuBackend<D: Device> {
@@ -23,8 +22,6 @@ pub struct GpuBackend<D: Device> {
     /// Tells this backend's resident data from another's of the same kind (a second GPU, a
     /// second context): the backend names alone are equal, the device buffers are not.
     id: u64,
-    /// The field product the kernels were built with (named in `info` unless default).
-    product: FieldProduct,
     twiddles: Twiddles<D>,
     /// The CPU backend that takes over an NTT the device has no memory for; opened on first
     /// need.
@@ -37,9 +34,6 @@ impl<D: Device> GpuBackend<D> {
         Self {
             dev,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            // The device read the same variable when it built the kernels (and refused a
-            // value it does not know).
-            product: FieldProduct::from_env().unwrap_or_default(),
             twiddles: Twiddles::default(),
             cpu: OnceLock::new(),
         }
@@ -127,7 +121,7 @@ impl<D: Device> Backend for GpuBackend<D> {
     fn info(&self) -> BackendInfo {
         BackendInfo {
             name: self.dev.backend(),
-            device: format!("{}{}", self.dev.device_name(), self.product.label()),
+            device: self.dev.device_name().to_string(),
             memory_bytes: self.dev.memory_bytes(),
             compute_units: self.dev.compute_units(),
         }

@@ -51,9 +51,14 @@ pub fn nvrtc_options(arch: &str) -> Vec<String> {
     ]
 }
 
-/// Compiles the CUDA flavour of the kernel source to PTX with NVRTC. Used at run time by
-/// [`CudaDevice::open`] and by the `gpu-compile-check` example in CI (NVRTC from PyPI).
-pub fn compile_ptx(arch: &str) -> Result<String> {
+/// Compiles the CUDA flavour of the kernel source, with the field product `product`, to
+/// PTX with NVRTC. Used at run time by [`CudaDevice::open`] and by the `gpu-compile-check`
+/// example in CI (NVRTC from PyPI).
+pub fn compile_ptx(arch: &str, product: FieldProduct) -> Result<String> {
+    compile_source(&kernel_source(Dialect::Cuda, product), arch)
+}
+
+fn compile_source(source: &str, arch: &str) -> Result<String> {
     if !nvrtc_present() {
         return Err(GpuError::NoDevice {
             backend: BACKEND,
@@ -62,14 +67,13 @@ pub fn compile_ptx(arch: &str) -> Result<String> {
                 .into(),
         });
     }
-    let source = kernel_source(Dialect::Cuda, FieldProduct::from_env()?);
     let options = CompileOptions {
         options: nvrtc_options(arch),
         name: Some("appliance_kernels.cu".into()),
         ..CompileOptions::default()
     };
     let compiled = catch_unwind(AssertUnwindSafe(|| {
-        cudarc::nvrtc::compile_ptx_with_opts(&source, options)
+        cudarc::nvrtc::compile_ptx_with_opts(source, options)
     }))
     .map_err(|_| GpuError::Compile {
         backend: BACKEND,
@@ -105,18 +109,16 @@ fn cache_dir() -> Option<PathBuf> {
 
 /// PTX for `arch`, from the disk cache when the same source and options were compiled
 /// before. A cache that cannot be read or written only costs a recompile.
-fn cached_ptx(arch: &str) -> Result<String> {
-    let key = cache_key(
-        &kernel_source(Dialect::Cuda, FieldProduct::from_env()?),
-        &nvrtc_options(arch).join(" "),
-    );
+fn cached_ptx(arch: &str, product: FieldProduct) -> Result<String> {
+    let source = kernel_source(Dialect::Cuda, product);
+    let key = cache_key(&source, &nvrtc_options(arch).join(" "));
     let path = cache_dir().map(|d| d.join(format!("{key}.ptx")));
     if let Some(p) = &path {
         if let Ok(ptx) = std::fs::read_to_string(p) {
             return Ok(ptx);
         }
     }
-    let ptx = compile_ptx(arch)?;
+    let ptx = compile_source(&source, arch)?;
     if let Some(p) = &path {
         if let Some(dir) = p.parent() {
             let _ = std::fs::create_dir_all(dir);
@@ -210,7 +212,8 @@ impl CudaDevice {
         let major = attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)?;
         let minor = attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)?;
         let units = attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)?;
-        let ptx = cached_ptx(&format!("compute_{major}{minor}")).map_err(|e| match e {
+        let product = FieldProduct::for_dialect(Dialect::Cuda)?;
+        let ptx = cached_ptx(&format!("compute_{major}{minor}"), product).map_err(|e| match e {
             GpuError::Compile { log, .. } => GpuError::Compile {
                 backend: BACKEND,
                 device: name.clone(),
@@ -225,7 +228,7 @@ impl CudaDevice {
             memory: ctx.total_mem().ok().map(|m| m as u64),
             units: usize::try_from(units).unwrap_or(1),
             stream: ctx.default_stream(),
-            name: format!("{name} (sm_{major}{minor})"),
+            name: format!("{name} (sm_{major}{minor}){}", product.label()),
             ctx,
             module,
             functions: Mutex::new(HashMap::new()),

@@ -17,7 +17,7 @@ use opencl3::types::{cl_uint, CL_BLOCKING};
 
 use crate::device::{Arg, Device};
 use crate::error::{GpuError, Result};
-use crate::source::{kernel_source, Dialect, FieldProduct, FIELD_PRODUCT_ENV, OPENCL_GROUP};
+use crate::source::{kernel_source, Dialect, FieldProduct, OPENCL_GROUP};
 
 const BACKEND: &str = "opencl";
 /// OpenCL's error codes for allocation failures.
@@ -74,12 +74,7 @@ impl OpenClDevice {
     /// Opens device `index` (GPUs first) and builds the kernels for it. With
     /// `accelerators_only`, a CPU device (PoCL's) is refused before the build.
     pub fn open(index: usize, accelerators_only: bool) -> Result<Self> {
-        let product = FieldProduct::from_env()?;
-        if product == FieldProduct::Chains {
-            return Err(GpuError::InvalidInput(format!(
-                "{FIELD_PRODUCT_ENV}=chains is PTX assembly for CUDA only: use cios or nocarry with OpenCL"
-            )));
-        }
+        let product = FieldProduct::for_dialect(Dialect::OpenCl)?;
         let _guard = OPEN_LOCK.lock().unwrap_or_else(|p| p.into_inner());
         let list = devices()?;
         let count = list.len();
@@ -126,7 +121,7 @@ impl OpenClDevice {
             memory: device.global_mem_size().ok(),
             units: device.max_compute_units().map_or(1, |u| u as usize),
             accelerator,
-            name: format!("{name} (OpenCL)"),
+            name: format!("{name} (OpenCL){}", product.label()),
             context,
             queue,
             kernels: Mutex::new(HashMap::new()),

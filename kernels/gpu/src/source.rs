@@ -49,21 +49,30 @@ pub enum FieldProduct {
 }
 
 impl FieldProduct {
-    /// The choice of [`FIELD_PRODUCT_ENV`]; unset is the default, anything else unknown an
-    /// error.
-    pub fn from_env() -> crate::Result<Self> {
-        match std::env::var_os(FIELD_PRODUCT_ENV) {
-            None => Ok(Self::default()),
-            Some(v) if v == "cios" => Ok(Self::Cios),
-            Some(v) if v == "nocarry" => Ok(Self::NoCarry),
-            Some(v) if v == "chains" => Ok(Self::Chains),
-            Some(v) => Err(crate::GpuError::InvalidInput(format!(
-                "{FIELD_PRODUCT_ENV}={v:?}: expected cios, nocarry or chains"
-            ))),
+    /// The choice of [`FIELD_PRODUCT_ENV`] for kernels built for `dialect`: unset is the
+    /// default; an unknown value, or `chains` for OpenCL, is an error. Read once, where a
+    /// device builds its kernels, which then names the product (see [`Self::label`]).
+    pub fn for_dialect(dialect: Dialect) -> crate::Result<Self> {
+        let product = match std::env::var_os(FIELD_PRODUCT_ENV) {
+            None => Self::default(),
+            Some(v) if v == "cios" => Self::Cios,
+            Some(v) if v == "nocarry" => Self::NoCarry,
+            Some(v) if v == "chains" => Self::Chains,
+            Some(v) => {
+                return Err(crate::GpuError::InvalidInput(format!(
+                    "{FIELD_PRODUCT_ENV}={v:?}: expected cios, nocarry or chains"
+                )))
+            }
+        };
+        if product == Self::Chains && dialect == Dialect::OpenCl {
+            return Err(crate::GpuError::InvalidInput(format!(
+                "{FIELD_PRODUCT_ENV}=chains is PTX assembly for CUDA only: use cios or nocarry with OpenCL"
+            )));
         }
+        Ok(product)
     }
 
-    /// What the device name says after it, so that every figure names its product.
+    /// What a device's name says after it, so that every figure names its product.
     pub fn label(self) -> &'static str {
         match self {
             Self::Cios => "",

@@ -17,6 +17,7 @@ use std::process::{Command, ExitCode};
 
 use ark_ff::{BigInteger, Field, UniformRand};
 use kernels_gpu::cuda::compile_ptx;
+use kernels_gpu::source::{Dialect, FieldProduct};
 use rand::SeedableRng;
 
 /// Random products per field and architecture run through the interpreter (besides every
@@ -154,10 +155,18 @@ fn main() -> ExitCode {
         eprintln!("cannot create {}: {e}", out_dir.display());
         return ExitCode::from(2);
     }
+    let product = match FieldProduct::for_dialect(Dialect::Cuda) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    println!("field product: {product:?}");
     let mut failed = false;
     for arch in &archs {
         let virt = arch.replace("sm_", "compute_");
-        let ptx = match compile_ptx(&virt) {
+        let ptx = match compile_ptx(&virt, product) {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("FAIL {arch}: NVRTC: {e}");
