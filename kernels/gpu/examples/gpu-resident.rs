@@ -93,8 +93,10 @@ fn one_ntt<D: Device>(dev: &D, log_n: u32, runs: usize) -> Result<bool, String> 
 
     let t = Instant::now();
     let buf = dev.upload(&fr_words(&input)).map_err(e)?;
+    dev.finish().map_err(e)?;
     let upload_ms = ms(t);
     transform(dev, &twiddles, &buf, log_n, false, None).map_err(e)?;
+    dev.finish().map_err(e)?;
     // Into memory already touched, as a prover's vectors are.
     let mut ours = vec![Fr::from(1u64); n];
     let t = Instant::now();
@@ -105,11 +107,13 @@ fn one_ntt<D: Device>(dev: &D, log_n: u32, runs: usize) -> Result<bool, String> 
     domain.fft_in_place(&mut want);
     let same = ours == want;
 
-    // Every launch waits for its kernel, so the host clock brackets the device work.
+    // Launches do not wait: `finish` makes the host clock bracket the device work.
+    dev.finish().map_err(e)?;
     let times: Vec<f64> = (0..runs.max(1))
         .map(|_| {
             let t = Instant::now();
             transform(dev, &twiddles, &buf, log_n, false, None).map_err(e)?;
+            dev.finish().map_err(e)?;
             Ok(ms(t))
         })
         .collect::<Result<_, String>>()?;
@@ -132,6 +136,7 @@ fn one_msm<D: Device>(dev: &D, log_n: u32, runs: usize) -> Result<bool, String> 
     let resident = load_bases::<D, ark_bn254::g1::Config>(dev, &bases, None, None).map_err(e)?;
     let t = Instant::now();
     let on_device = upload_scalars(dev, &scalars).map_err(e)?;
+    dev.finish().map_err(e)?;
     let upload_ms = ms(t);
     let ours = msm_device_scalars(dev, &resident, &on_device, None).map_err(e)?;
     let same = ours == G1Projective::msm_unchecked(&bases, &scalars);
@@ -149,6 +154,7 @@ fn one_msm<D: Device>(dev: &D, log_n: u32, runs: usize) -> Result<bool, String> 
     let sorted = sort_scalars(dev, &scalars, None)
         .map_err(e)?
         .ok_or("too many scalars for one sort")?;
+    dev.finish().map_err(e)?;
     let sort_ms = ms(t);
     let times = timed_msms(runs, ours, || msm_sorted(dev, &resident, &sorted, None))?;
     println!(

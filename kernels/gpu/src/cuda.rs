@@ -460,9 +460,15 @@ impl Device for CudaDevice {
             shared_mem_bytes: 0,
         };
         // SAFETY: argument types and order match the kernel signatures in src/cl (buffers
-        // of u32 words, then u32 scalars, then the thread count), and every buffer outlives
-        // the synchronize below.
-        unsafe { builder.launch(cfg) }.map_err(|e| self.err("cuLaunchKernel", e))?;
+        // of u32 words, then u32 scalars, then the thread count). The driver copies the
+        // argument values at the call, and a buffer dropped before the kernel ran is freed
+        // in stream order after it (cudarc's CudaSlice frees on its stream).
+        unsafe { builder.launch(cfg) }
+            .map(drop)
+            .map_err(|e| self.err("cuLaunchKernel", e))
+    }
+
+    fn finish(&self) -> Result<()> {
         self.stream
             .synchronize()
             .map_err(|e| self.err("cuStreamSynchronize", e))

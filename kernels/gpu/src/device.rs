@@ -37,9 +37,16 @@ pub trait Device: Send + Sync + 'static {
     fn download(&self, buf: &Self::Buffer, out: &mut [u32]) -> Result<()>;
     /// Overwrites the start of `buf` with `data`.
     fn write(&self, buf: &mut Self::Buffer, data: &[u32]) -> Result<()>;
-    /// Runs `kernel` on `threads` threads with `args` followed by `threads` as a final u32
-    /// argument (every kernel bounds-checks against it), and waits for it to finish.
+    /// Queues `kernel` on `threads` threads with `args` followed by `threads` as a final u32
+    /// argument (every kernel bounds-checks against it). It does not wait: work runs in the
+    /// order it was queued (one CUDA stream, one in-order OpenCL queue), downloads wait for
+    /// everything queued before them, and a buffer dropped while a queued kernel still uses
+    /// it is freed after that kernel (stream-ordered free, OpenCL reference counting).
+    /// Waiting after each launch cost a host round trip per kernel, ~30 per MSM. A kernel's
+    /// fault surfaces at the next call that waits, carrying that call's name.
     fn launch(&self, kernel: &str, threads: usize, args: &[Arg<'_, Self::Buffer>]) -> Result<()>;
+    /// Waits for all queued work: for timing device work from the host, and for traces.
+    fn finish(&self) -> Result<()>;
 }
 
 /// `threads` as the u32 every kernel takes; larger launches are split by the callers.
@@ -50,8 +57,9 @@ pub(crate) fn count_u32(threads: usize) -> Result<u32> {
 }
 
 /// Phase timings of one MSM or NTT, printed to stderr as one line when the environment
-/// variable `APPLIANCE_GPU_TRACE` is set. Every launch waits for its kernel, so the time
-/// between marks is the device time of that phase plus its host work.
+/// variable `APPLIANCE_GPU_TRACE` is set. Each mark waits for the queued work, so the time
+/// between marks is the device time of that phase plus its host work (and tracing adds a
+/// host round trip per mark).
 pub(crate) struct Trace {
     label: String,
     last: std::time::Instant,
@@ -69,14 +77,20 @@ impl Trace {
             })
     }
 
-    /// Ends the phase `name` now.
-    pub(crate) fn mark(trace: &mut Option<Self>, name: &'static str) {
+    /// Ends the phase `name` once the device has finished its queued work.
+    pub(crate) fn mark<D: Device>(
+        dev: &D,
+        trace: &mut Option<Self>,
+        name: &'static str,
+    ) -> Result<()> {
         if let Some(t) = trace {
+            dev.finish()?;
             let now = std::time::Instant::now();
             t.phases
                 .push((name, now.duration_since(t.last).as_secs_f64() * 1e3));
             t.last = now;
         }
+        Ok(())
     }
 }
 

@@ -28,8 +28,14 @@ const SEGMENT: u32 = 32;
 /// Most (point, window) pairs one MSM sorts: entry positions are u32 on the device, with
 /// headroom for the chunk arithmetic. Larger MSMs are split.
 const MAX_PAIRS: u64 = 1 << 31;
-/// Buckets per thread in the bucket reduction.
-const REDUCE_SEGMENT: u32 = 32;
+/// Threads per compute unit the bucket reduction aims for: one wave at the ~200 registers
+/// its XYZZ running sums take (one 256-thread block per SM).
+const REDUCE_THREADS_PER_UNIT: usize = 256;
+/// Fewest and most buckets one thread of the reduction takes. Below 8 the `lo` weight's
+/// double-and-add (up to c - 1 doublings per thread) outweighs the 2 additions per bucket.
+const REDUCE_SEGMENT: std::ops::RangeInclusive<usize> = 8..=32;
+/// Points each thread adds per level of the window sums.
+const WINDOW_GROUP: usize = 8;
 
 /// Bases resident on the device, as affine points (infinity as zeros), followed by
 /// `copies - 1` shifted copies when precomputation was asked for. `P` keeps G1 bases from
@@ -84,6 +90,8 @@ pub fn load_bases<D: Device, P: DeviceCurve>(
             ],
         )?;
     }
+    // Loading is once per key: a fault in the shifts is reported here, not by a later MSM.
+    dev.finish()?;
     Ok(ResidentBases {
         buf,
         len: n,
@@ -123,10 +131,21 @@ fn checked_window(window: Option<u32>) -> Result<Option<u32>> {
 }
 
 /// Window width for `n` points: about log2(n) - 3 bits, so that the bucket reduction
-/// (2 * 2^(c-1) additions per window) stays well below the n additions per window.
+/// (2 * 2^(c-1) additions per window) stays well below the n additions per window. Where
+/// that reaches 16 (from 2^19 points), the widths 16..=20 are weighed by their work,
+/// windows(c) * (n + 4 * 2^(c-1)): an entry is one mixed addition, a bucket two full
+/// additions (1.4 mixed ones each) in a kernel with fewer threads, hence the 4. That picks
+/// 17 bits from 2^21 points and 20 at 2^24 (13 windows instead of 16: 9% less work).
 pub fn window_bits(n: usize) -> u32 {
     let log_n = usize::BITS - n.max(1).leading_zeros();
-    log_n.saturating_sub(3).clamp(3, 16)
+    let c = log_n.saturating_sub(3).clamp(3, 16);
+    if c < 16 {
+        return c;
+    }
+    let work = |c: u32| windows_of(c) as u64 * (n as u64 + (4u64 << (c - 1)));
+    (16..=*WINDOW_BITS.end())
+        .min_by_key(|&c| work(c))
+        .unwrap_or(c)
 }
 
 /// Smallest chunk the MSM is split into when the device runs out of memory.
@@ -315,6 +334,9 @@ pub fn sort_scalars<D: Device>(
     } else {
         sort_on_device(dev, Scalars::Host(scalars), &map, &mut trace)?
     };
+    // The sort's time (and any fault) belongs to the caller's prepare phase, not to the
+    // first MSM that waits on it.
+    dev.finish()?;
     Ok(Some(SortedScalars {
         n,
         c,
@@ -356,7 +378,7 @@ pub fn msm_sorted<D: Device, P: DeviceCurve>(
         }),
         None => None,
     };
-    Trace::mark(&mut trace, "copy runs");
+    Trace::mark(dev, &mut trace, "copy runs")?;
     reduce_sorted::<D, P>(dev, bases, sorted, c, scalars.windows, &mut trace).map(Some)
 }
 
@@ -374,7 +396,7 @@ fn reduce_sorted<D: Device, P: DeviceCurve>(
     let bucket_count = windows * half;
     let points = xyzz_words::<P>();
     let buckets = dev.alloc_zeroed(bucket_count * points)?;
-    Trace::mark(trace, "bucket alloc");
+    Trace::mark(dev, trace, "bucket alloc")?;
     if let Some(SortedUse {
         entries,
         total,
@@ -384,39 +406,46 @@ fn reduce_sorted<D: Device, P: DeviceCurve>(
         sum_buckets::<D, P>(dev, &bases.buf, entries, total, runs, &buckets, trace)?;
     }
 
-    // Bucket reduction: per_window threads per window, each over REDUCE_SEGMENT buckets.
-    let per_window = half.div_ceil(REDUCE_SEGMENT as usize);
+    // Bucket reduction: per_window threads per window, each over `seg` buckets.
+    let seg = reduce_segment(half, windows, dev.compute_units());
+    let mut per_window = half.div_ceil(seg);
     let threads = windows * per_window;
-    let partial = dev.alloc_zeroed(threads * points)?;
+    let mut sums = dev.alloc_zeroed(threads * points)?;
     dev.launch(
         &format!("{}_reduce_buckets", P::PREFIX),
         threads,
         &[
             Arg::Buf(&buckets),
-            Arg::Buf(&partial),
+            Arg::Buf(&sums),
             Arg::U32(count_u32(half)?),
-            Arg::U32(REDUCE_SEGMENT),
+            Arg::U32(count_u32(seg)?),
             Arg::U32(count_u32(per_window)?),
         ],
     )?;
     drop(buckets);
-    Trace::mark(trace, "reduction");
+    Trace::mark(dev, trace, "reduction")?;
 
-    // Window sums: one run of per_window partials per window.
-    let counts = vec![count_u32(per_window)?; windows];
-    let ends: Vec<u32> = (1..=windows)
-        .map(|w| count_u32(w * per_window))
-        .collect::<Result<_>>()?;
-    let runs = Runs {
-        counts: dev.upload(&counts)?,
-        ends: dev.upload(&ends)?,
-        owners: windows,
-    };
-    let window_sums = dev.alloc_zeroed(windows * points)?;
-    sum_runs::<D, P>(dev, &partial, runs, &window_sums, &mut None)?;
+    // Window sums: levels of WINDOW_GROUP-point sums down to one point per window.
+    while per_window > 1 {
+        let out_len = per_window.div_ceil(WINDOW_GROUP);
+        let next = dev.alloc_zeroed(windows * out_len * points)?;
+        dev.launch(
+            &format!("{}_sum_groups", P::PREFIX),
+            windows * out_len,
+            &[
+                Arg::Buf(&sums),
+                Arg::Buf(&next),
+                Arg::U32(count_u32(per_window)?),
+                Arg::U32(count_u32(WINDOW_GROUP)?),
+                Arg::U32(count_u32(out_len)?),
+            ],
+        )?;
+        sums = next;
+        per_window = out_len;
+    }
 
     let mut words = vec![0u32; windows * points];
-    dev.download(&window_sums, &mut words)?;
+    dev.download(&sums, &mut words)?;
     let mut acc = Projective::<P>::zero();
     for w in (0..windows).rev() {
         for _ in 0..c {
@@ -424,7 +453,7 @@ fn reduce_sorted<D: Device, P: DeviceCurve>(
         }
         acc += xyzz_to_projective::<P>(&words[w * points..(w + 1) * points])?;
     }
-    Trace::mark(trace, "window sums");
+    Trace::mark(dev, trace, "window sums")?;
     Ok(acc)
 }
 
@@ -483,7 +512,7 @@ fn sort_on_device<D: Device>(
         Scalars::Host(s) => &*uploaded.insert(dev.upload(&fr_words(s))?),
         Scalars::Device(buf, _) => buf,
     };
-    Trace::mark(trace, "upload");
+    Trace::mark(dev, trace, "upload")?;
     let digits = dev.alloc_zeroed(n * windows)?;
     let counts = dev.alloc_zeroed(buckets)?;
     dev.launch(
@@ -499,13 +528,13 @@ fn sort_on_device<D: Device>(
         ],
     )?;
     drop(uploaded);
-    Trace::mark(trace, "digits");
+    Trace::mark(dev, trace, "digits")?;
     // The cursor starts at each bucket's first slot and the scatter advances it to the
     // bucket's end: exactly the runs' `ends`. The callers keep the pairs below 2^31, so
     // the total cannot wrap.
     let cursor = dev.alloc_zeroed(buckets)?;
     let total = exclusive_scan(dev, &counts, &cursor, buckets)?;
-    Trace::mark(trace, "counts");
+    Trace::mark(dev, trace, "counts")?;
     if total == 0 {
         return Ok(None);
     }
@@ -524,7 +553,7 @@ fn sort_on_device<D: Device>(
             Arg::U32(count_u32(offset)?),
         ],
     )?;
-    Trace::mark(trace, "scatter");
+    Trace::mark(dev, trace, "scatter")?;
     Ok(Some(Sorted {
         entries,
         total,
@@ -566,7 +595,7 @@ fn sum_buckets<D: Device, P: DeviceCurve>(
             Arg::Buf(&carry),
         ],
     )?;
-    Trace::mark(trace, "chunk sums");
+    Trace::mark(dev, trace, "chunk sums")?;
     dev.launch(
         "msm_carry_runs",
         runs.owners,
@@ -577,6 +606,16 @@ fn sum_buckets<D: Device, P: DeviceCurve>(
         ],
     )?;
     sum_runs::<D, P>(dev, &carry, runs, buckets, trace)
+}
+
+/// Buckets per thread of the bucket reduction: as few as give `REDUCE_THREADS_PER_UNIT`
+/// threads per compute unit over all windows, within `REDUCE_SEGMENT`. At 2^20 on 132 SMs
+/// (16 windows of 2^15 buckets) that is 16 buckets: twice the threads of a fixed 32, each
+/// with ~40% fewer additions on its dependent chain, on a kernel that ran at 12% occupancy.
+fn reduce_segment(half: usize, windows: usize, compute_units: usize) -> usize {
+    let per_window = (compute_units.max(1) * REDUCE_THREADS_PER_UNIT / windows.max(1)).max(1);
+    half.div_ceil(per_window)
+        .clamp(*REDUCE_SEGMENT.start(), *REDUCE_SEGMENT.end())
 }
 
 /// Sorted entries each thread of the bucket sums adds: `MAX_PER_THREAD`, or fewer when
@@ -611,7 +650,7 @@ fn sum_runs<D: Device, P: DeviceCurve>(
         } else {
             None
         };
-        Trace::mark(trace, "layout");
+        Trace::mark(dev, trace, "layout")?;
         dev.launch(
             &format!("{}_sum_points", P::PREFIX),
             segs.count,
@@ -624,11 +663,40 @@ fn sum_runs<D: Device, P: DeviceCurve>(
                 Arg::Buf(next.as_ref().unwrap_or(out)),
             ],
         )?;
-        Trace::mark(trace, "sums");
+        Trace::mark(dev, trace, "sums")?;
         if next.is_none() {
             return Ok(());
         }
         layout.advance(dev, &runs, SEGMENT)?;
         current = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_widths_grow_past_16_only_for_large_msms() {
+        let widths: Vec<u32> = [0, 1, 1 << 10, 1 << 16, 1 << 20, 1 << 21, 1 << 22, 1 << 24]
+            .into_iter()
+            .map(window_bits)
+            .collect();
+        assert_eq!(widths, [3, 3, 8, 14, 16, 17, 17, 20]);
+        for log_n in 0..=31 {
+            assert!(WINDOW_BITS.contains(&window_bits(1 << log_n)), "2^{log_n}");
+        }
+    }
+
+    #[test]
+    fn the_reduction_fills_the_device_within_its_segment_bounds() {
+        // 2^20 points on 132 SMs: 16 windows of 2^15 buckets, 16 per thread.
+        assert_eq!(reduce_segment(1 << 15, 16, 132), 16);
+        // A small device keeps the longest segments; a huge one the shortest.
+        assert_eq!(reduce_segment(1 << 15, 16, 2), 32);
+        assert_eq!(reduce_segment(1 << 12, 20, 132), 8);
+        // Windows with fewer buckets than a segment, and degenerate inputs.
+        assert_eq!(reduce_segment(4, 85, 132), 8);
+        assert_eq!(reduce_segment(1 << 15, 0, 0), 32);
     }
 }

@@ -80,11 +80,11 @@ pub fn transform<D: Device>(
     if !inverse {
         if let Some(g) = coset {
             scale(dev, buf, log_n, Fr::one(), g)?;
-            Trace::mark(&mut trace, "coset scale");
+            Trace::mark(dev, &mut trace, "coset scale")?;
         }
     }
     let table = twiddles.get(dev, log_n, inverse)?;
-    Trace::mark(&mut trace, "twiddles");
+    Trace::mark(dev, &mut trace, "twiddles")?;
     let group = dev.group_size();
     let log_block = (2 * group).trailing_zeros();
     if n < 2 * group {
@@ -104,7 +104,7 @@ pub fn transform<D: Device>(
             )?;
             m *= 2;
         }
-        Trace::mark(&mut trace, "rounds");
+        Trace::mark(dev, &mut trace, "rounds")?;
     } else {
         // The permutation gathers from `buf` into a second vector, every pass but the last
         // works in place there, and the last writes back to `buf`. Exactly 2 GROUP elements
@@ -125,7 +125,7 @@ pub fn transform<D: Device>(
                 Arg::U32(log_n),
             ],
         )?;
-        Trace::mark(&mut trace, "first pass");
+        Trace::mark(dev, &mut trace, "first pass")?;
         let mut s = log_block;
         for k in strided_passes(log_n, log_block) {
             let dst = if s + k == log_n { buf } else { work };
@@ -142,7 +142,7 @@ pub fn transform<D: Device>(
                 ],
             )?;
             s += k;
-            Trace::mark(&mut trace, "strided pass");
+            Trace::mark(dev, &mut trace, "strided pass")?;
         }
     }
     if inverse {
@@ -156,7 +156,7 @@ pub fn transform<D: Device>(
             None => Fr::one(),
         };
         scale(dev, buf, log_n, n_inv, g_inv)?;
-        Trace::mark(&mut trace, "scale");
+        Trace::mark(dev, &mut trace, "scale")?;
     }
     Ok(())
 }

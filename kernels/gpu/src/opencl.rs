@@ -195,15 +195,13 @@ impl Device for OpenClDevice {
     fn alloc_zeroed(&self, words: usize) -> Result<Self::Buffer> {
         let mut buf = self.alloc(words)?;
         let zero: cl_uint = 0;
-        // SAFETY: the fill covers exactly the buffer's size; we wait for it before returning.
-        let event = unsafe {
+        // SAFETY: the fill covers exactly the buffer's size; the in-order queue runs it
+        // before any later command that uses the buffer.
+        unsafe {
             self.queue
                 .enqueue_fill_buffer(&mut buf, &[zero], 0, words.max(1) * 4, &[])
         }
         .map_err(|e| self.err("clEnqueueFillBuffer", e.0, words * 4))?;
-        event
-            .wait()
-            .map_err(|e| self.err("clWaitForEvents", e.0, 0))?;
         Ok(buf)
     }
 
@@ -283,16 +281,21 @@ impl Device for OpenClDevice {
         }
         let local = OPENCL_GROUP;
         let global = threads.div_ceil(local) * local;
-        // SAFETY: every buffer argument outlives the call, which waits for completion.
-        let event = unsafe {
+        // SAFETY: the arguments are captured when the kernel is queued, under the kernel
+        // lock; a buffer released while a queued kernel uses it lives until that kernel
+        // completes (OpenCL reference counting).
+        unsafe {
             exec.set_global_work_size(global)
                 .set_local_work_size(local)
                 .enqueue_nd_range(&self.queue)
         }
-        .map_err(|e| self.err("clEnqueueNDRangeKernel", e.0, 0))?;
-        event
-            .wait()
-            .map_err(|e| self.err("clWaitForEvents", e.0, 0))?;
-        Ok(())
+        .map(drop)
+        .map_err(|e| self.err("clEnqueueNDRangeKernel", e.0, 0))
+    }
+
+    fn finish(&self) -> Result<()> {
+        self.queue
+            .finish()
+            .map_err(|e| self.err("clFinish", e.0, 0))
     }
 }

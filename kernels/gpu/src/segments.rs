@@ -49,7 +49,7 @@ pub fn exclusive_scan<D: Device>(
     Ok(total)
 }
 
-/// Runs of inputs on the device, one per owner (a bucket, a window): owner o has
+/// Runs of inputs on the device, one per owner (a bucket): owner o has
 /// `counts[o]` inputs ending at `ends[o]`.
 pub(crate) struct Runs<B> {
     pub counts: B,

@@ -219,6 +219,7 @@ mod tests {
             "G1_sum_chunks",
             "G2_sum_points",
             "G2_reduce_buckets",
+            "G2_sum_groups",
             "Fr_butterfly",
             "Fq_selftest",
             "Fr_selftest",

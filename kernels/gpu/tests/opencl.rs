@@ -243,6 +243,9 @@ impl Device for Limited {
     ) -> kernels_gpu::Result<()> {
         self.inner.launch(kernel, threads, args)
     }
+    fn finish(&self) -> kernels_gpu::Result<()> {
+        self.inner.finish()
+    }
 }
 
 #[test]
@@ -321,6 +324,9 @@ fn out_of_device_memory_chunks_the_msm_and_moves_the_ntt_to_the_cpu() {
 /// depends on the device's size. Every slice length, from 1 (every bucket straddles
 /// slices) to the maximum, must give arkworks' result, with a bucket holding most of the
 /// points (scalars equal to 1), zero and -1 scalars, and infinity and duplicated bases.
+/// The device's size also sets the buckets per thread of the reduction (8; 9, with a
+/// short last segment; 32) and so the groups of the window sums (57 sums per window end in
+/// a group of one).
 #[test]
 fn bucket_sums_agree_for_every_slice_length() {
     use ark_bn254::{G1Affine, G1Projective};
@@ -512,6 +518,37 @@ fn precomputed_shifted_bases_give_the_same_msm() {
             kernels_accel::load_bases::<G2Projective, _>(&backend, &g2, &config).expect("g2 bases");
         let got = kernels_accel::msm(&backend, &b2, &scalars, &config).expect("g2 msm");
         assert_eq!(got, want2, "G2, factor {factor}, window {window:?}");
+    }
+}
+
+/// The widths above 16 bits that large MSMs take by default (17 from 2^21 points, 20 at
+/// 2^24: `window_bits`) give arkworks' result; the testkit's forced widths stop at 16,
+/// where the CPU backend's stop.
+#[test]
+fn window_widths_of_large_msms_give_the_same_msm() {
+    use ark_bn254::{G1Affine, G1Projective};
+    use ark_ec::{AffineRepr, VariableBaseMSM};
+    use kernels_accel::MsmConfig;
+
+    let Some(dev) = device() else { return };
+    let backend = GpuBackend::new(dev);
+    let mut rng = ark_std::test_rng();
+    let n = 300;
+    let mut scalars: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
+    scalars[..3].copy_from_slice(&[Fr::zero(), Fr::from(1u64), -Fr::from(1u64)]);
+    let mut bases: Vec<G1Affine> = kernels_testkit::random_g1_bases(n, &mut rng);
+    bases[5] = G1Affine::zero();
+    bases[6] = bases[7];
+    let want = G1Projective::msm(&bases, &scalars).expect("reference");
+    for window in [17, 20] {
+        let config = MsmConfig {
+            window_bits: Some(window),
+            precompute_factor: None,
+        };
+        let loaded =
+            kernels_accel::load_bases::<G1Projective, _>(&backend, &bases, &config).expect("bases");
+        let got = kernels_accel::msm(&backend, &loaded, &scalars, &config).expect("msm");
+        assert_eq!(got, want, "window {window}");
     }
 }
 

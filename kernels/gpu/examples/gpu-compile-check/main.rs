@@ -2,9 +2,9 @@
 //! for each target architecture, without any GPU: prints ptxas's resource report for every
 //! kernel, fails on a compile error or on register spills in the hot G1 MSM and NTT
 //! kernels, and only reports spills elsewhere (G2, unit-test kernels). It also runs the
-//! PTX of the called field products (`Fq_mul`, `Fr_mul`) through a small interpreter
-//! (`ptx.rs`) against arkworks, so that the CUDA flavour of the product, including the
-//! CUDA-only carry-chain one, is executed in CI too.
+//! PTX of the called field products, sums and differences (`Fq_mul`, `Fq_add_called`, ...)
+//! through a small interpreter (`ptx.rs`) against arkworks, so that the CUDA flavour of
+//! the field arithmetic, with its CUDA-only carry chains, is executed in CI too.
 //!
 //! `cargo run -p kernels-gpu --features cuda --example gpu-compile-check -- \
 //!     --ptxas PATH [--arch sm_80,sm_90] [--out DIR]` (libnvrtc must be loadable, e.g. from
@@ -20,13 +20,13 @@ use kernels_gpu::cuda::compile_ptx;
 use kernels_gpu::source::{Dialect, FieldProduct};
 use rand::SeedableRng;
 
-/// Random products per field and architecture run through the interpreter (besides every
-/// pair of the edge values).
+/// Random operand pairs per operation, field and architecture run through the interpreter
+/// (besides every pair of the edge values).
 const PRODUCTS: usize = 2000;
 
 /// Kernels whose spills fail the check: the G1 MSM (with its digit, sort and layout
 /// kernels) and NTT.
-const HOT: [&str; 15] = [
+const HOT: [&str; 16] = [
     "msm_digits",
     "msm_scatter",
     "msm_carry_runs",
@@ -39,6 +39,7 @@ const HOT: [&str; 15] = [
     "G1_sum_chunks",
     "G1_sum_points",
     "G1_reduce_buckets",
+    "G1_sum_groups",
     "Fr_butterfly",
     "Fr_bit_reverse",
     "Fr_scale",
@@ -180,7 +181,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
         match check_products(&ptx) {
-            Ok(n) => println!("== {arch}: Fq_mul and Fr_mul of the PTX, interpreted: {n} products equal to arkworks"),
+            Ok(n) => println!("== {arch}: Fq/Fr mul, add and sub of the PTX, interpreted: {n} results equal to arkworks"),
             Err(e) => {
                 eprintln!("FAIL {arch}: {e}");
                 failed = true;
@@ -256,29 +257,28 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs `Fq_mul` and `Fr_mul` of `ptx` on edge values and random elements, in Montgomery
-/// form as the device holds them, and compares every product with arkworks'. Returns how
-/// many products were compared.
+/// Runs the called product, sum and difference of both fields (`Fq_mul`, `Fq_add_called`,
+/// `Fq_sub_called`, and Fr's) of `ptx` on edge values and random elements, in Montgomery
+/// form as the device holds them, and compares every result with arkworks'. Returns how
+/// many results were compared.
 fn check_products(ptx: &str) -> Result<usize, String> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
-    let fq = check_field(
-        ptx,
-        "Fq_mul",
-        |x: &ark_bn254::Fq| x.0.to_bytes_le(),
-        &mut rng,
-    )?;
-    let fr = check_field(
-        ptx,
-        "Fr_mul",
-        |x: &ark_bn254::Fr| x.0.to_bytes_le(),
-        &mut rng,
-    )?;
-    Ok(fq + fr)
+    let fq = |x: &ark_bn254::Fq| x.0.to_bytes_le();
+    let fr = |x: &ark_bn254::Fr| x.0.to_bytes_le();
+    let mut n = 0;
+    n += check_field(ptx, "Fq_mul", |a, b| a * b, fq, &mut rng)?;
+    n += check_field(ptx, "Fq_add_called", |a, b| a + b, fq, &mut rng)?;
+    n += check_field(ptx, "Fq_sub_called", |a, b| a - b, fq, &mut rng)?;
+    n += check_field(ptx, "Fr_mul", |a, b| a * b, fr, &mut rng)?;
+    n += check_field(ptx, "Fr_add_called", |a, b| a + b, fr, &mut rng)?;
+    n += check_field(ptx, "Fr_sub_called", |a, b| a - b, fr, &mut rng)?;
+    Ok(n)
 }
 
 fn check_field<F: Field + UniformRand>(
     ptx: &str,
     name: &str,
+    op: impl Fn(F, F) -> F,
     repr: impl Fn(&F) -> Vec<u8>,
     rng: &mut rand::rngs::StdRng,
 ) -> Result<usize, String> {
@@ -301,10 +301,10 @@ fn check_field<F: Field + UniformRand>(
         let got = func
             .call(&[&repr(a), &repr(b)], 32)
             .map_err(|e| format!("{name}: {e}"))?;
-        if got != repr(&(*a * b)) {
+        let want = op(*a, *b);
+        if got != repr(&want) {
             return Err(format!(
-                "{name}({a}, {b}): the PTX gave {got:02x?}, arkworks {}",
-                *a * b
+                "{name}({a}, {b}): the PTX gave {got:02x?}, arkworks {want}"
             ));
         }
     }

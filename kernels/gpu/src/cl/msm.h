@@ -92,6 +92,22 @@ KERNEL void POINT_reduce_buckets(GLOBAL const POINT_xyzz *buckets, GLOBAL POINT_
     out[t] = POINT_add(acc, POINT_mul_small(run, lo));
 }
 
+// Window sums, one level: window w's len points in[w len ..] become its out_len =
+// ceil(len / group) sums of `group` neighbours, out[w out_len + j] for thread t = w out_len
+// + j. The host repeats it until one point per window is left: a few short levels where
+// the segment tree (with its layout launches and waits) took two of 32 additions each.
+KERNEL void POINT_sum_groups(GLOBAL const POINT_xyzz *in, GLOBAL POINT_xyzz *out, u32 len,
+                             u32 group, u32 out_len, u32 count) {
+    u32 t = GLOBAL_ID();
+    if (t >= count) return;
+    u32 w = t / out_len;
+    u32 lo = (t % out_len) * group;
+    u32 hi = len - lo > group ? lo + group : len;
+    POINT_xyzz acc = POINT_zero();
+    for (u32 e = lo; e < hi; e++) acc = POINT_add(acc, in[w * len + e]);
+    out[t] = acc;
+}
+
 // Precomputed shifted bases: bases[to + i] = 2^shift * bases[from + i], in affine form, so
 // that an MSM needs only ceil(windows / copies) windows (each copy serves one group of
 // windows). Run once when the bases are loaded.
