@@ -47,7 +47,7 @@ cargo run --release --quiet -- selftest --backend cpu --max-log 14
 step "appliance selftest on the OpenCL backend (PoCL CPU device)"
 cargo run --release --quiet -- selftest --backend opencl --max-log 12
 
-step "CUDA kernels: NVRTC + ptxas for sm_80 and sm_90 (fails on errors, on G1 MSM / NTT spills and on a wrong interpreted Fq_mul / Fr_mul)"
+step "CUDA kernels: NVRTC + ptxas for sm_80 and sm_90 (fails on errors, on G1 MSM / NTT spills and on a wrong interpreted field product, sum or difference)"
 LD_LIBRARY_PATH="$CUDA_WHEELS/nvidia/cuda_nvrtc/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
     cargo run --release --quiet -p kernels-gpu --features cuda --example gpu-compile-check -- \
     --ptxas "$CUDA_WHEELS/nvidia/cuda_nvcc/bin/ptxas" --arch sm_80,sm_90 --out target/gpu-compile-check

@@ -132,7 +132,7 @@ fn checked_window(window: Option<u32>) -> Result<Option<u32>> {
 
 /// Window width for `n` points: about log2(n) - 3 bits, so that the bucket reduction
 /// (2 * 2^(c-1) additions per window) stays well below the n additions per window. Where
-/// that reaches 16 (from 2^19 points), the widths 16..=20 are weighed by their work,
+/// that reaches 16 (from 2^18 points), the widths 16..=20 are weighed by their work,
 /// windows(c) * (n + 4 * 2^(c-1)): an entry is one mixed addition, a bucket two full
 /// additions (1.4 mixed ones each) in a kernel with fewer threads, hence the 4. That picks
 /// 17 bits from 2^21 points and 20 at 2^24 (13 windows instead of 16: 9% less work).

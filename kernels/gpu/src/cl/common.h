@@ -56,25 +56,18 @@ typedef unsigned long long u64;
       "r"(o[5]), "r"(o[6]))
 // r[0..8) = a + b and r[0..8) = a - b over 2^256, c the carry (1) or borrow (0xffffffff)
 // out: one IADD3.X per word, where the portable 64-bit forms of field.h take two to four
-// (and a field product's final subtraction of p another ~50 instructions).
-#define CHAIN_ADD8(r, a, b, c) asm( \
-    "add.cc.u32 %0, %9, %17;\n\taddc.cc.u32 %1, %10, %18;\n\t" \
-    "addc.cc.u32 %2, %11, %19;\n\taddc.cc.u32 %3, %12, %20;\n\t" \
-    "addc.cc.u32 %4, %13, %21;\n\taddc.cc.u32 %5, %14, %22;\n\t" \
-    "addc.cc.u32 %6, %15, %23;\n\taddc.cc.u32 %7, %16, %24;\n\taddc.u32 %8, 0, 0;" \
+// (and a field product's final subtraction of p another ~50 instructions). CHAIN8 is the
+// shared shape: `first` on word 0, `next` on words 1..7, `out` of two zeros for c.
+#define CHAIN8(first, next, out, r, a, b, c) asm( \
+    first " %0, %9, %17;\n\t" next " %1, %10, %18;\n\t" next " %2, %11, %19;\n\t" \
+    next " %3, %12, %20;\n\t" next " %4, %13, %21;\n\t" next " %5, %14, %22;\n\t" \
+    next " %6, %15, %23;\n\t" next " %7, %16, %24;\n\t" out " %8, 0, 0;" \
     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]), "=r"(r[4]), "=r"(r[5]), "=r"(r[6]), \
       "=r"(r[7]), "=r"(c) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(a[4]), "r"(a[5]), \
       "r"(a[6]), "r"(a[7]), "r"(b[0]), "r"(b[1]), "r"(b[2]), "r"(b[3]), "r"(b[4]), "r"(b[5]), \
       "r"(b[6]), "r"(b[7]))
-#define CHAIN_SUB8(r, a, b, c) asm( \
-    "sub.cc.u32 %0, %9, %17;\n\tsubc.cc.u32 %1, %10, %18;\n\t" \
-    "subc.cc.u32 %2, %11, %19;\n\tsubc.cc.u32 %3, %12, %20;\n\t" \
-    "subc.cc.u32 %4, %13, %21;\n\tsubc.cc.u32 %5, %14, %22;\n\t" \
-    "subc.cc.u32 %6, %15, %23;\n\tsubc.cc.u32 %7, %16, %24;\n\tsubc.u32 %8, 0, 0;" \
-    : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]), "=r"(r[4]), "=r"(r[5]), "=r"(r[6]), \
-      "=r"(r[7]), "=r"(c) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(a[4]), "r"(a[5]), \
-      "r"(a[6]), "r"(a[7]), "r"(b[0]), "r"(b[1]), "r"(b[2]), "r"(b[3]), "r"(b[4]), "r"(b[5]), \
-      "r"(b[6]), "r"(b[7]))
+#define CHAIN_ADD8(r, a, b, c) CHAIN8("add.cc.u32", "addc.cc.u32", "addc.u32", r, a, b, c)
+#define CHAIN_SUB8(r, a, b, c) CHAIN8("sub.cc.u32", "subc.cc.u32", "subc.u32", r, a, b, c)
 #else
 typedef uint u32;
 typedef ulong u64;

@@ -40,10 +40,21 @@ KERNEL void Fr_butterfly(GLOBAL Fr *a, GLOBAL const Fr *twiddles, u32 m, u32 str
 
 // Sizes n >= 2 GROUP run in passes of several rounds each in local (shared) memory: one
 // read and one write of the vector per pass instead of per round. Local memory holds
-// 2 GROUP elements as LIMBS planes of words (word w of element e at w * 2 GROUP + e), so
-// that threads touching consecutive elements hit consecutive banks.
-#define SH_GET(sh, e, x) UNROLL for (int w_ = 0; w_ < LIMBS; w_++) (x).v[w_] = (sh)[w_ * 2 * GROUP + (e)]
-#define SH_SET(sh, e, x) UNROLL for (int w_ = 0; w_ < LIMBS; w_++) (sh)[w_ * 2 * GROUP + (e)] = (x).v[w_]
+// 2 GROUP elements as two planes of 16-byte halves (words 0..3 of element e at sh[e], words
+// 4..7 at sh[2 GROUP + e]): a thread moves an element with two 128-bit accesses (eight
+// 32-bit ones with planes of single words: a quarter of a round's instructions went to
+// them and their addresses), and eight threads on neighbouring elements, the unit of a
+// 128-bit access, hit eight different groups of banks.
+typedef struct ALIGN16 { u32 w[4]; } HalfFr;
+#define SH_GET(sh, e, x) do { \
+        HalfFr lo_ = (sh)[e], hi_ = (sh)[2 * GROUP + (e)]; \
+        UNROLL for (int w_ = 0; w_ < 4; w_++) { (x).v[w_] = lo_.w[w_]; (x).v[w_ + 4] = hi_.w[w_]; } \
+    } while (0)
+#define SH_SET(sh, e, x) do { \
+        HalfFr lo_, hi_; \
+        UNROLL for (int w_ = 0; w_ < 4; w_++) { lo_.w[w_] = (x).v[w_]; hi_.w[w_] = (x).v[w_ + 4]; } \
+        (sh)[e] = lo_; (sh)[2 * GROUP + (e)] = hi_; \
+    } while (0)
 
 // One butterfly of local memory: (sh[x], sh[y]) = (u + w v, u - w v).
 #define SH_BUTTERFLY(sh, x, y, w) do { \
@@ -59,7 +70,7 @@ KERNEL void Fr_butterfly(GLOBAL Fr *a, GLOBAL const Fr *twiddles, u32 m, u32 str
 // exactly 2 GROUP (one work-group, which reads everything before writing). n / 2 threads.
 KERNEL void FOUR_BLOCKS_PER_SM Fr_ntt_first(GLOBAL const Fr *src, GLOBAL Fr *dst, GLOBAL const Fr *twiddles,
                          u32 log_n, u32 count) {
-    SHARED u32 sh[LIMBS * 2 * GROUP];
+    SHARED HalfFr sh[2 * 2 * GROUP];
     u32 l = LOCAL_ID();
     u32 base = (GLOBAL_ID() - l) * 2;
     Fr x = src[bit_reverse(base + l, log_n)];
@@ -88,7 +99,7 @@ KERNEL void FOUR_BLOCKS_PER_SM Fr_ntt_first(GLOBAL const Fr *src, GLOBAL Fr *dst
 // n / 2 threads.
 KERNEL void FOUR_BLOCKS_PER_SM Fr_ntt_strided(GLOBAL const Fr *src, GLOBAL Fr *dst, GLOBAL const Fr *twiddles,
                            u32 log_n, u32 s, u32 k, u32 count) {
-    SHARED u32 sh[LIMBS * 2 * GROUP];
+    SHARED HalfFr sh[2 * 2 * GROUP];
     u32 l = LOCAL_ID();
     u32 g = (GLOBAL_ID() - l) / GROUP;
     u32 log_l = LOG_2GROUP - k;
