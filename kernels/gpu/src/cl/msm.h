@@ -95,7 +95,8 @@ KERNEL void POINT_reduce_buckets(GLOBAL const POINT_xyzz *buckets, GLOBAL POINT_
 // Window sums, one level: window w's len points in[w len ..] become its out_len =
 // ceil(len / group) sums of `group` neighbours, out[w out_len + j] for thread t = w out_len
 // + j. The host repeats it until one point per window is left: a few short levels where
-// the segment tree (with its layout launches and waits) took two of 32 additions each.
+// the segment tree took two rounds of up to 32 additions, each with layout launches and
+// waits.
 KERNEL void POINT_sum_groups(GLOBAL const POINT_xyzz *in, GLOBAL POINT_xyzz *out, u32 len,
                              u32 group, u32 out_len, u32 count) {
     u32 t = GLOBAL_ID();

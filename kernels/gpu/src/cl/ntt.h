@@ -41,10 +41,10 @@ KERNEL void Fr_butterfly(GLOBAL Fr *a, GLOBAL const Fr *twiddles, u32 m, u32 str
 // Sizes n >= 2 GROUP run in passes of several rounds each in local (shared) memory: one
 // read and one write of the vector per pass instead of per round. Local memory holds
 // 2 GROUP elements as two planes of 16-byte halves (words 0..3 of element e at sh[e], words
-// 4..7 at sh[2 GROUP + e]): a thread moves an element with two 128-bit accesses (eight
-// 32-bit ones with planes of single words: a quarter of a round's instructions went to
-// them and their addresses), and eight threads on neighbouring elements, the unit of a
-// 128-bit access, hit eight different groups of banks.
+// 4..7 at sh[2 GROUP + e]): a thread moves an element with two 128-bit accesses (with
+// planes of single words, eight 32-bit ones: those and their addresses were 48 of a round's
+// 335 instructions), and eight threads on neighbouring elements, the unit of a 128-bit
+// access, hit eight different groups of banks.
 typedef struct ALIGN16 { u32 w[4]; } HalfFr;
 #define SH_GET(sh, e, x) do { \
         HalfFr lo_ = (sh)[e], hi_ = (sh)[2 * GROUP + (e)]; \
