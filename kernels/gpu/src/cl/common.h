@@ -16,8 +16,11 @@ typedef unsigned long long u64;
 #define BARRIER() __syncthreads()
 #define ATOMIC_ADD(p, v) atomicAdd((p), (v))
 #define ALIGN16 __align__(16)
-// At most 64 registers per thread: four GROUP-thread blocks of the NTT passes per SM.
-#define FOUR_BLOCKS_PER_SM __launch_bounds__(GROUP, 4)
+// Five GROUP-thread blocks of the NTT passes per SM (at most 48 registers per thread):
+// 1280 threads to hide their barriers and local-memory latency. With 4 (64 registers)
+// ptxas took 52 for the strided pass, which also holds 4 blocks: 48 cost it 2 of ~280
+// instructions per round and no spills.
+#define NTT_BLOCKS __launch_bounds__(GROUP, 5)
 // Rows of the carry-chain field product (field.h, MUL_CHAINS; CUDA only). x[0..8) +=
 // b * (c0, c1, c2, c3) with ci's low and high words at x's word pairs (2i, 2i + 1), and
 // the row's carry out added to x8. ptxas turns each mad.lo.cc / madc.hi.cc pair of one
@@ -82,6 +85,6 @@ typedef ulong u64;
 #define BARRIER() barrier(CLK_LOCAL_MEM_FENCE)
 #define ATOMIC_ADD(p, v) atomic_add((p), (v))
 #define ALIGN16 __attribute__((aligned(16)))
-#define FOUR_BLOCKS_PER_SM
+#define NTT_BLOCKS
 #endif
 // GROUP (threads per work-group / block) is defined by the host, which launches with it.
