@@ -35,6 +35,10 @@ pub enum ServerError {
     Attest(#[from] prover_attest::AttestError),
     #[error("{0}")]
     Unsupported(String),
+    /// Encrypted secrets this enclave cannot decrypt (another key, market or a damaged
+    /// ciphertext). Not evidence that the ask's inputs are invalid, so never signed as such.
+    #[error("the secrets could not be decrypted: {0}")]
+    Undecryptable(String),
     #[error("circuit: {0}")]
     Circuit(#[from] prover_groth16::Groth16Error),
     #[error("witness: {0}")]
@@ -52,7 +56,7 @@ impl ServerError {
     pub fn status(&self) -> StatusCode {
         use ServerError::*;
         match self {
-            BadRequest(_) | Witness(_) | Circuit(_) => StatusCode::BAD_REQUEST,
+            BadRequest(_) | Undecryptable(_) | Witness(_) | Circuit(_) => StatusCode::BAD_REQUEST,
             UnknownCircuit(_) | UnknownMarket(_) | UnknownJob(_) => StatusCode::NOT_FOUND,
             NotFinished(_) => StatusCode::CONFLICT,
             JobFailed(_) | Unsupported(_) => StatusCode::UNPROCESSABLE_ENTITY,

@@ -97,7 +97,7 @@ fn circuit_input(
                 &e.acl,
                 market.id_u256.minimal_be(),
             )
-            .map_err(|e| ServerError::BadRequest(e.to_string()))?;
+            .map_err(|e| ServerError::Undecryptable(e.to_string()))?;
             Some(decrypted.as_slice())
         }
     };
@@ -248,7 +248,10 @@ async fn input_validity(
 ) -> Result<Result<(), String>, ServerError> {
     let (input, expected) = match circuit_input(state, market, payload) {
         Ok(x) => x,
-        Err(e @ ServerError::Unsupported(_)) => return Err(e),
+        // Neither says the inputs are wrong: the first is a limit of this appliance, the
+        // second a ciphertext it cannot read (signing "invalid" for it would let anyone get
+        // the signature for any ask by sending garbage).
+        Err(e @ (ServerError::Unsupported(_) | ServerError::Undecryptable(_))) => return Err(e),
         Err(e) => return Ok(Err(e.to_string())),
     };
     let circuit = state.circuits.get(&market.circuit)?;

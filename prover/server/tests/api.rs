@@ -760,17 +760,29 @@ async fn encrypted_secrets_are_decrypted_with_the_attested_key() {
     let circuit = state.circuits.get("sample").expect("sample");
     let proof = proof_from_abi(&bytes(&v["proof"]), G2Order::ImaginaryFirst).expect("abi");
     assert!(verify(&circuit.key.vk, &[Fr::from(234u64), Fr::from(7u64)], &proof).expect("verify"));
-    // Encrypted for another market (AAD): not decryptable here, so not valid.
+    // Encrypted for another market (AAD): not decryptable here. That says nothing about
+    // the inputs, so every endpoint refuses it, and none signs it as invalid inputs.
     let (data, acl) =
         prover_attest::secrets::encrypt_secrets(&receiver, secrets, U256::from_u64(2).minimal_be())
             .expect("encrypt");
     let other = json!({ "public": public, "secrets": { "EncryptedSecrets": { "encrypted_data": data, "acl": acl } } });
-    let (_, v) = post(&state, "/api/checkInput", other.clone()).await;
-    assert_eq!(v["valid"].as_bool(), Some(false));
-    let (s, v) = post(&state, "/api/generateProof", other).await;
-    assert_json_error(s, &v);
-    // No secret value appears in the refusal.
-    assert!(!v.to_string().contains("\"11\""), "{v}");
+    let mut other_ask = other.clone();
+    other_ask["ask_id"] = json!(7);
+    for (path, body) in [
+        ("/api/checkInput", &other),
+        ("/api/generateProof", &other),
+        ("/api/getAttestationForInvalidInputs", &other_ask),
+    ] {
+        let (s, v) = post(&state, path, body.clone()).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{path}: {v}");
+        assert_json_error(s, &v);
+        assert!(
+            v["error"].as_str().is_some_and(|e| e.contains("decrypt")),
+            "{path}: {v}"
+        );
+        // No secret value appears in the refusal.
+        assert!(!v.to_string().contains("\"11\""), "{v}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
