@@ -24,6 +24,9 @@ pub struct ServeArgs {
     /// Backend (overrides the config): auto, cpu, cuda, opencl, fpga.
     #[arg(long)]
     pub backend: Option<String>,
+    /// Device index for a GPU or FPGA backend (overrides the config).
+    #[arg(long)]
+    pub device: Option<usize>,
     /// CPU threads (overrides the config; 0: every core).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -37,6 +40,7 @@ impl ServeArgs {
             listen: None,
             data_dir: None,
             backend: None,
+            device: None,
             threads: None,
         }
     }
@@ -56,12 +60,22 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode> {
     if let Some(b) = &args.backend {
         config.backend = b.clone();
     }
+    if let Some(d) = args.device {
+        config.device = d;
+    }
     if let Some(t) = args.threads {
         config.threads = t;
     }
+    // The service's log (job failures, store errors, shutdown) on stderr; RUST_LOG filters.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
     let (backend, _) = open(&BackendArgs {
         backend: config.backend.clone(),
-        device: 0,
+        device: config.device,
         threads: config.threads,
     })?;
     let info = backend.info();

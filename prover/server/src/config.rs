@@ -18,6 +18,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// auto | cpu | cuda | opencl | fpga.
     pub backend: String,
+    /// Device index of a GPU or FPGA backend (see `appliance info --backend B --device N`).
+    pub device: usize,
     /// CPU threads (0: every core).
     pub threads: usize,
     /// Ethereum address (0x + 40 hex) of the operator key that signs control requests
@@ -47,6 +49,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("appliance-data"),
             backend: "auto".into(),
+            device: 0,
             threads: 0,
             operator_address: None,
             queue_capacity: 1024,

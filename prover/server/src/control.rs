@@ -53,9 +53,30 @@ pub async fn require_operator(
     guard
         .precheck(timestamp.as_deref(), signature.as_deref(), now)
         .map_err(|r| ServerError::Unauthorized(r.to_string()))?;
-    let bytes = axum::body::to_bytes(body, state.config.max_upload_bytes)
+    // Only a circuit upload may be large, and only UPLOAD_SLOTS of those are read at once;
+    // every other control body has the ordinary limit.
+    let upload = parts.method == axum::http::Method::POST && parts.uri.path() == "/v1/circuits";
+    let _slot = if upload {
+        Some(state.upload_slots.try_acquire().map_err(|_| {
+            ServerError::Rejected(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "{} circuit uploads are being received; retry later",
+                    crate::UPLOAD_SLOTS
+                ),
+            )
+        })?)
+    } else {
+        None
+    };
+    let limit = if upload {
+        state.config.max_upload_bytes
+    } else {
+        state.config.max_body_bytes
+    };
+    let bytes = axum::body::to_bytes(body, limit)
         .await
-        .map_err(|e| ServerError::BadRequest(format!("request body: {e}")))?;
+        .map_err(|e| crate::body_error(&e, limit))?;
     let path = parts
         .uri
         .path_and_query()

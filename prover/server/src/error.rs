@@ -22,6 +22,9 @@ pub enum ServerError {
     UnknownJob(u64),
     #[error("job {0} has not finished")]
     NotFinished(u64),
+    /// A change that would break what is already served.
+    #[error("{0}")]
+    Conflict(String),
     #[error("job failed: {0}")]
     JobFailed(String),
     #[error("the queue is full ({0} unfinished jobs); retry later")]
@@ -58,7 +61,7 @@ impl ServerError {
         match self {
             BadRequest(_) | Undecryptable(_) | Witness(_) | Circuit(_) => StatusCode::BAD_REQUEST,
             UnknownCircuit(_) | UnknownMarket(_) | UnknownJob(_) => StatusCode::NOT_FOUND,
-            NotFinished(_) => StatusCode::CONFLICT,
+            NotFinished(_) | Conflict(_) => StatusCode::CONFLICT,
             JobFailed(_) | Unsupported(_) => StatusCode::UNPROCESSABLE_ENTITY,
             QueueFull(_) => StatusCode::TOO_MANY_REQUESTS,
             ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,

@@ -3,7 +3,7 @@
 //! `spawn_blocking` so the async runtime keeps serving.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,8 @@ pub struct JobQueue {
     /// Inputs of ephemeral jobs (Kalypso requests may carry private secrets).
     ephemeral: Mutex<HashMap<u64, JobInput>>,
     waiters: Mutex<HashMap<u64, Vec<oneshot::Sender<JobRecord>>>>,
+    /// Set when the worker has stopped for good: queued jobs will not run in this process.
+    stopped: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -101,17 +103,28 @@ pub fn submit(
     Ok(record)
 }
 
-/// Resolves when job `id` finishes (immediately if it already has).
+/// Resolves when job `id` finishes (immediately if it already has). After shutdown, a job
+/// that will not run in this process answers `ShuttingDown` instead of waiting forever.
 pub async fn wait(state: &AppState, id: u64) -> Result<JobRecord, ServerError> {
     let (tx, rx) = oneshot::channel();
     lock(&state.queue.waiters).entry(id).or_default().push(tx);
-    // Registered first, then checked: a job finishing in between is seen either way.
+    // Registered first, then checked: a job finishing in between is seen either way, and
+    // so is a worker stopping (it sets `stopped` before it drops the waiters).
     match state.store.get(id)? {
         None => return Err(ServerError::UnknownJob(id)),
         Some(r) if r.state.finished() => return Ok(r),
         Some(_) => {}
     }
-    rx.await.map_err(|_| ServerError::ShuttingDown)
+    if state.queue.stopped.load(Ordering::SeqCst) {
+        return Err(ServerError::ShuttingDown);
+    }
+    rx.await.map_err(|_| {
+        if state.queue.stopped.load(Ordering::SeqCst) {
+            ServerError::ShuttingDown
+        } else {
+            ServerError::Store(format!("job {id} could not be finished (see the log)"))
+        }
+    })
 }
 
 /// Starts of one job (counted durably) after which a crash fails it instead of re-running.
@@ -167,23 +180,41 @@ pub fn recover(state: &AppState) -> Result<usize, ServerError> {
     Ok(resumed)
 }
 
-/// The worker: runs jobs until shutdown. The job in progress at shutdown is finished first.
+/// The worker: runs jobs until shutdown. The job in progress at shutdown is finished first;
+/// then whoever waits on a queued job is told that it will not run here (it stays queued in
+/// the store for the next start).
 pub async fn run_worker(state: AppState) {
     while let Some(id) = state.queue.next(&state).await {
-        if let Err(e) = process(&state, id).await {
-            tracing::error!("job {id}: {e}");
+        // Whatever happens to the job (even a failing store), its queue slot is released
+        // and its waiters answered: with the finished record, or by dropping their sender.
+        let finished = match process(&state, id).await {
+            Ok(record) => record,
+            Err(e) => {
+                tracing::error!("job {id}: {e}");
+                None
+            }
+        };
+        state.queue.unfinished.fetch_sub(1, Ordering::SeqCst);
+        for tx in lock(&state.queue.waiters).remove(&id).unwrap_or_default() {
+            if let Some(record) = &finished {
+                let _ = tx.send(record.clone());
+            }
         }
     }
+    state.queue.stopped.store(true, Ordering::SeqCst);
+    lock(&state.queue.waiters).clear();
+    tracing::info!("job worker stopped");
 }
 
-async fn process(state: &AppState, id: u64) -> Result<(), ServerError> {
+/// Runs job `id` and returns its finished record (`None`: nothing to run). The record goes
+/// to the waiters even when storing it fails: the proof exists, and a restart re-runs a job
+/// the store still has unfinished.
+async fn process(state: &AppState, id: u64) -> Result<Option<JobRecord>, ServerError> {
     let Some(mut record) = state.store.get(id)? else {
-        state.queue.unfinished.fetch_sub(1, Ordering::SeqCst);
-        return Ok(());
+        return Ok(None);
     };
     if record.state.finished() {
-        state.queue.unfinished.fetch_sub(1, Ordering::SeqCst);
-        return Ok(());
+        return Ok(Some(record));
     }
     let input = if record.ephemeral {
         lock(&state.queue.ephemeral).remove(&id)
@@ -203,8 +234,10 @@ async fn process(state: &AppState, id: u64) -> Result<(), ServerError> {
         (Some(input), Ok(circuit)) => {
             let backend = state.backend.clone();
             let expected = record.expected_public.clone();
-            let task =
-                tokio::task::spawn_blocking(move || run_job(&*backend, &circuit, &input, expected));
+            let redact = record.ephemeral;
+            let task = tokio::task::spawn_blocking(move || {
+                run_job(&*backend, &circuit, &input, expected, redact)
+            });
             let limit = Duration::from_secs(state.config.job_timeout_secs.max(1));
             match tokio::time::timeout(limit, task).await {
                 Ok(Ok(result)) => result,
@@ -225,15 +258,21 @@ async fn process(state: &AppState, id: u64) -> Result<(), ServerError> {
             record.error = Some(e);
         }
     }
-    state.store.update(&record)?;
     state
         .metrics
         .transition(Some(JobState::Running), record.state);
-    state.queue.unfinished.fetch_sub(1, Ordering::SeqCst);
-    for tx in lock(&state.queue.waiters).remove(&id).unwrap_or_default() {
-        let _ = tx.send(record.clone());
+    if let Err(e) = state.store.update(&record) {
+        tracing::error!("job {id}: storing its result: {e}");
     }
-    Ok(())
+    Ok(Some(record))
+}
+
+/// An error's text; with `redact`, a witness error's without input values or circuit logs.
+pub(crate) fn error_text(e: &ServerError, redact: bool) -> String {
+    match e {
+        ServerError::Witness(w) if redact => format!("witness: {}", w.without_values()),
+        other => other.to_string(),
+    }
 }
 
 /// The canonical integer of a scalar in decimal (arkworks' `Display` prints exactly that).
@@ -242,15 +281,20 @@ pub(crate) fn decimal(x: &Fr) -> String {
 }
 
 /// Witness, proof, and the self-check that keeps an invalid proof from ever being returned.
+/// `redact`: the inputs may be secret (ephemeral Kalypso jobs, whose errors are stored and
+/// readable by job id), so witness errors leave out input values and circuit logs.
 fn run_job(
     backend: &dyn Accelerator<Bn254>,
     circuit: &Circuit,
     input: &JobInput,
     expected_public: Option<Vec<String>>,
+    redact: bool,
 ) -> Result<(ProofRecord, PhaseTimings), String> {
     let started = Instant::now();
     let witness = match input {
-        JobInput::Json(json) => circuit.witness_from_json(json).map_err(|e| e.to_string())?,
+        JobInput::Json(json) => circuit
+            .witness_from_json(json)
+            .map_err(|e| error_text(&e, redact))?,
         JobInput::Wtns(bytes) => prover_groth16::parse_wtns(bytes).map_err(|e| e.to_string())?,
     };
     let n_public = circuit.n_public();

@@ -125,7 +125,16 @@ fn circuit_input(
         }
     };
     let width: usize = market.public_inputs.iter().map(|(_, k)| k).sum();
-    let mut next = public.len() - width;
+    // Checked when the market was set; this guards a circuit replaced since. Not the
+    // inputs' fault, so Unsupported: never signed as invalid inputs.
+    let mut next = public.len().checked_sub(width).ok_or_else(|| {
+        ServerError::Unsupported(format!(
+            "market {} names {width} public input values but circuit `{}` has {} public signals",
+            market.id,
+            market.circuit,
+            public.len()
+        ))
+    })?;
     for (name, k) in &market.public_inputs {
         if object.contains_key(name) {
             return Err(ServerError::BadRequest(format!(
@@ -271,7 +280,8 @@ async fn input_validity(
         Ok(public) => Err(format!(
             "the inputs compute public signals {public:?}, not {expected:?}"
         )),
-        Err(e) => Err(e.to_string()),
+        // The reason goes back to the caller, who may hold only the ciphertext: no values.
+        Err(e) => Err(crate::jobs::error_text(&e, true)),
     })
 }
 

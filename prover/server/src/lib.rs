@@ -26,7 +26,9 @@ use std::sync::{Arc, RwLock};
 
 use ark_bn254::Bn254;
 use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
+use axum::response::Response;
 use axum::routing::{get, post, put};
 use axum::Router;
 use kernels_accel::Accelerator;
@@ -80,8 +82,15 @@ pub struct Inner {
     pub metrics: Metrics,
     /// The key, attester and operator address.
     pub enclave: Enclave,
+    /// Control-route bodies of upload size being read before their signature is checked:
+    /// the check needs the whole body, so without a bound unsigned uploads could fill the
+    /// memory.
+    pub upload_slots: tokio::sync::Semaphore,
     shutting_down: AtomicBool,
 }
+
+/// Circuit uploads read at once (each up to `max_upload_bytes`).
+pub const UPLOAD_SLOTS: usize = 2;
 
 /// Shared state of every handler and the worker.
 #[derive(Clone)]
@@ -150,6 +159,7 @@ impl AppState {
             queue: JobQueue::default(),
             metrics: Metrics::default(),
             enclave,
+            upload_slots: tokio::sync::Semaphore::new(UPLOAD_SLOTS),
             shutting_down: AtomicBool::new(false),
         }));
         let resumed = jobs::recover(&state)?;
@@ -363,7 +373,50 @@ pub fn app(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::document))
         .fallback(native::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::map_response(json_errors))
         .with_state(state)
+}
+
+/// A body that could not be read: 413 when it was over `limit`, else 400.
+pub(crate) fn body_error(e: &axum::Error, limit: usize) -> ServerError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if s.is::<http_body_util::LengthLimitError>() {
+            return ServerError::Rejected(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body is over this route's limit of {limit} bytes"),
+            );
+        }
+        source = s.source();
+    }
+    ServerError::BadRequest(format!("request body: {e}"))
+}
+
+/// Gives error responses made outside the handlers (axum's own: 405, a body over the limit
+/// for a raw-bytes route) the JSON body `{"error": ...}` every other error has.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .ok()
+        .and_then(|b| String::from_utf8(b.to_vec()).ok())
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
+    let body = serde_json::json!({ "error": text.trim() }).to_string();
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 /// Serves until SIGTERM/SIGINT, then stops accepting, finishes the job in progress and

@@ -43,8 +43,7 @@ pub async fn submit_job(
         (None, Some(h)) => {
             let bytes = hex::decode(h.trim_start_matches("0x"))
                 .map_err(|e| ServerError::BadRequest(format!("wtns_hex: {e}")))?;
-            // Reject a malformed witness now rather than accepting a job that must fail.
-            prover_groth16::parse_wtns(&bytes)?;
+            check_wtns(&state, &req.circuit, &bytes)?;
             JobInput::Wtns(bytes)
         }
         _ => {
@@ -68,7 +67,7 @@ pub async fn submit_wtns(
     ApiQuery(q): ApiQuery<WtnsQuery>,
     body: axum::body::Bytes,
 ) -> Result<Response, ServerError> {
-    prover_groth16::parse_wtns(&body)?;
+    check_wtns(&state, &q.circuit, &body)?;
     accepted(jobs::submit(
         &state,
         &q.circuit,
@@ -76,6 +75,15 @@ pub async fn submit_wtns(
         false,
         None,
     )?)
+}
+
+/// Refuses now, with a 400, a witness that is malformed or not for `circuit`, rather than
+/// accepting a job that must fail.
+fn check_wtns(state: &AppState, circuit: &str, bytes: &[u8]) -> Result<(), ServerError> {
+    let circuit = state.circuits.get(circuit)?;
+    let witness = prover_groth16::parse_wtns(bytes)?;
+    prover_groth16::check_witness(&circuit.key.header, &witness)?;
+    Ok(())
 }
 
 fn accepted(job: JobRecord) -> Result<Response, ServerError> {
@@ -246,6 +254,28 @@ pub async fn register_circuit(
     let circuit = tokio::task::spawn_blocking(move || Circuit::load(&*backend, &load_id, &z, &w))
         .await
         .map_err(|e| ServerError::Internal(e.to_string()))??;
+    // A replacement must still serve the markets that use this id: a circuit with fewer
+    // public signals than a market names would leave that market unservable (and dropped
+    // at the next start).
+    let narrower: Vec<String> = state
+        .markets
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .values()
+        .filter(|m| {
+            m.circuit == id
+                && m.public_inputs.iter().map(|(_, k)| k).sum::<usize>() > circuit.n_public()
+        })
+        .map(|m| m.id.clone())
+        .collect();
+    if !narrower.is_empty() {
+        return Err(ServerError::Conflict(format!(
+            "circuit `{id}` has {} public signals, fewer than market(s) {} name; change those \
+             markets first",
+            circuit.n_public(),
+            narrower.join(", ")
+        )));
+    }
     let dir = circuits::stored_dir(&state.config.data_dir, &id);
     let store = |name: &str, bytes: &[u8]| {
         std::fs::create_dir_all(&dir)
@@ -267,8 +297,19 @@ pub async fn register_circuit(
 pub async fn healthz(State(state): State<AppState>) -> Response {
     let info = state.backend.info();
     let draining = state.is_shutting_down();
+    // A store that fails reads (a disk that filled up or failed) makes every job route
+    // fail: report it, so that a supervisor restarts the appliance (which reopens it).
+    let store = state.store.get(0).err();
+    if let Some(e) = &store {
+        tracing::error!("health check: the job store fails: {e}");
+    }
+    let status_text = match (&store, draining) {
+        (Some(_), _) => "store failing",
+        (None, true) => "draining",
+        (None, false) => "ok",
+    };
     let body = Json(serde_json::json!({
-        "status": if draining { "draining" } else { "ok" },
+        "status": status_text,
         "backend": info.name,
         "device": info.device,
         "queue_depth": state.queue.depth(),
@@ -276,7 +317,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
         "enclave_address": prover_attest::key::address_hex(&state.enclave.key.address()),
         "attestation": state.enclave.attester.name(),
     }));
-    let status = if draining {
+    let status = if draining || store.is_some() {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
         StatusCode::OK

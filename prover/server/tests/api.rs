@@ -320,9 +320,94 @@ async fn bad_requests_get_json_4xx() {
         v["error"].as_str().is_some_and(|e| e.contains("decrypt")),
         "{s} {v}"
     );
+    // Errors made outside the handlers are JSON too: a method the route lacks, and a raw
+    // witness over the body limit.
+    let (s, b, _) = call(
+        &state,
+        Request::delete("/v1/jobs/1")
+            .body(Body::empty())
+            .expect("req"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+    assert_json_error(s, &serde_json::from_slice(&b).unwrap_or(Value::Null));
+    let big = Request::post("/v1/jobs/wtns?circuit=sample")
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .body(Body::from(vec![0u8; (16 << 20) + 1]))
+        .expect("req");
+    let (s, b, _) = call(&state, big).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_json_error(s, &serde_json::from_slice(&b).unwrap_or(Value::Null));
+    // A well-formed witness of another circuit is refused at submission, not queued.
+    let other = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/fixtures/groth16/range_check/witness.wtns"
+    ))
+    .expect("wtns");
+    let req = Request::post("/v1/jobs/wtns?circuit=sample")
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .body(Body::from(other))
+        .expect("req");
+    let (s, b, _) = call(&state, req).await;
+    let v: Value = serde_json::from_slice(&b).unwrap_or(Value::Null);
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("circuit needs")),
+        "{v}"
+    );
+    // A Kalypso ask whose secret is not a number: refused, and neither the answer nor the
+    // stored job (readable by id) quotes the secret.
+    let secret = "12x3456789";
+    let secrets = json!({ "a": secret, "b": "11" }).to_string().into_bytes();
+    let body = json!({ "public": public_to_abi(&[Fr::from(234u64), Fr::from(7u64)]), "secrets": { "PlainSecrets": secrets } });
+    for path in ["/api/generateProof", "/api/checkInput"] {
+        let (s, v) = post(&state, path, body.clone()).await;
+        assert!(!v.to_string().contains(secret), "{path}: {s} {v}");
+        assert!(
+            v.to_string().contains("`a`"),
+            "{path}: names the signal: {v}"
+        );
+    }
+    for record in state.store.all().expect("jobs") {
+        let error = record.error.unwrap_or_default();
+        assert!(!error.contains(secret), "job {}: {error}", record.id);
+    }
     // The service still works afterwards.
     let (s, _) = post(&state, "/api/generateProof", ask(234, 7, 3, 11)).await;
     assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiters_on_queued_jobs_are_answered_at_shutdown() {
+    // No worker yet: the ask's job stays queued while its request waits.
+    let state = state_with("shutdown-waiters", |_| {});
+    let asking = {
+        let state = state.clone();
+        tokio::spawn(async move { post(&state, "/api/generateProof", ask(234, 7, 3, 11)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(state.queue.depth(), 1);
+    // Shutdown: the worker stops before running it, and the request is answered 503.
+    state.begin_shutdown();
+    jobs::run_worker(state.clone()).await;
+    let (s, v) = tokio::time::timeout(Duration::from_secs(10), asking)
+        .await
+        .expect("answered, not left waiting")
+        .expect("task");
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert!(v["error"].is_string(), "{v}");
+    // A request arriving after the worker stopped is refused at once as well.
+    let (s, _) = post(&state, "/api/generateProof", ask(234, 7, 3, 11)).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    // The job itself stays queued in the store for the next start.
+    let queued = state.store.all().expect("jobs");
+    assert!(
+        queued.iter().all(|r| !r.state.finished()),
+        "{}",
+        queued.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -555,6 +640,56 @@ async fn the_operator_changes_markets_at_run_time() {
     drop(state);
     let reopened = state_with("put-market-reopen", |c| c.data_dir = data_dir);
     assert!(reopened.market(Some("9")).is_ok_and(|m| m.signed));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_bodies_are_bounded_before_their_signature_is_checked() {
+    let state = state_with("control-limits", |c| c.max_body_bytes = 4096);
+    let operator = EthKey::load(&state.operator_key_path()).expect("operator key");
+    let now = prover_server::store::now_ms();
+    // A market body over the ordinary limit, with well-formed but wrong signature headers:
+    // 413 after at most the limit, not the upload limit.
+    let big = vec![b' '; 8192];
+    let mut r = Request::put("/v1/markets/13").header(header::CONTENT_TYPE, "application/json");
+    for (k, v) in signed(&EthKey::generate(), "PUT", "/v1/markets/13", now, &big) {
+        r = r.header(k, v);
+    }
+    let (s, b, _) = call(&state, r.body(Body::from(big)).expect("req")).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_json_error(s, &serde_json::from_slice(&b).unwrap_or(Value::Null));
+
+    // A market naming both of the sample's public signals; then a replacement of the
+    // sample circuit with one public signal is refused, since the market could no longer
+    // be served.
+    let market = json!({ "id": "13", "circuit": "sample", "public_inputs": ["x", "c"] })
+        .to_string()
+        .into_bytes();
+    let mut r = Request::put("/v1/markets/13").header(header::CONTENT_TYPE, "application/json");
+    for (k, v) in signed(&operator, "PUT", "/v1/markets/13", now, &market) {
+        r = r.header(k, v);
+    }
+    let (s, b, _) = call(&state, r.body(Body::from(market)).expect("req")).await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/fixtures/groth16/range_check"
+    );
+    let zkey = std::fs::read(format!("{dir}/circuit_final.zkey")).expect("zkey");
+    let wasm = std::fs::read(format!("{dir}/circuit_js/circuit.wasm")).expect("wasm");
+    let (ctype, body) = multipart(&[("id", b"sample"), ("zkey", &zkey), ("wasm", &wasm)]);
+    let mut r = Request::post("/v1/circuits").header(header::CONTENT_TYPE, ctype);
+    for (k, v) in signed(&operator, "POST", "/v1/circuits", now + 1, &body) {
+        r = r.header(k, v);
+    }
+    let (s, b, _) = call(&state, r.body(Body::from(body)).expect("req")).await;
+    let v: Value = serde_json::from_slice(&b).unwrap_or(Value::Null);
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert!(v["error"].as_str().is_some_and(|e| e.contains("13")), "{v}");
+    assert_eq!(
+        state.circuits.get("sample").expect("sample").n_public(),
+        2,
+        "the circuit was not replaced"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

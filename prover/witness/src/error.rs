@@ -88,6 +88,37 @@ pub enum WitnessError {
     InvalidSym(String),
 }
 
+impl WitnessError {
+    /// The message without any input value or circuit log output, for callers whose inputs
+    /// may be secret (Kalypso's private inputs) and whose errors are seen or kept by
+    /// others: the signal, the check and the circom location still show.
+    pub fn without_values(&self) -> String {
+        match self {
+            WitnessError::InvalidJson(_) => "invalid input JSON".into(),
+            WitnessError::InvalidValue { signal, .. } => {
+                format!("input `{signal}`: a value is not usable as a field element")
+            }
+            WitnessError::AssertFailed { message, .. } => {
+                format!("circuit assertion failed: {}", message.trim_end())
+            }
+            WitnessError::CircuitException {
+                code,
+                description,
+                signal,
+                ..
+            } => format!(
+                "circuit exception {code} ({description}){}",
+                signal
+                    .as_ref()
+                    .map(|s| format!(" while setting `{s}`"))
+                    .unwrap_or_default()
+            ),
+            WitnessError::Trap(_) => "witness wasm trapped".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// Shorthand used throughout the crate.
 pub type Result<T, E = WitnessError> = std::result::Result<T, E>;
 
@@ -129,5 +160,42 @@ impl fmt::Display for LogText<'_> {
             write!(f, "\n  {line}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_without_values_keep_the_signal_and_drop_values_and_logs() {
+        let secret = "987654321987654321";
+        let cases = [
+            WitnessError::InvalidValue {
+                signal: "main.key".into(),
+                value: secret.into(),
+                reason: format!("{secret} is negative"),
+            },
+            WitnessError::InvalidJson(format!("invalid type: string \"{secret}\"")),
+            WitnessError::AssertFailed {
+                message: "Error in template Num2Bits_0 line: 38\n".into(),
+                log: vec![format!("key = {secret}")],
+            },
+            WitnessError::CircuitException {
+                code: 7,
+                description: "unknown",
+                signal: Some("main.key".into()),
+                message: format!("value {secret}"),
+            },
+            WitnessError::Trap(format!("at {secret}")),
+        ];
+        for e in &cases {
+            assert!(e.to_string().contains(secret), "{e}");
+            let clean = e.without_values();
+            assert!(!clean.contains(secret), "{clean}");
+            assert!(!clean.is_empty());
+        }
+        assert!(cases[0].without_values().contains("main.key"));
+        assert!(cases[2].without_values().contains("Num2Bits_0 line: 38"));
     }
 }
