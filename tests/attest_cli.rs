@@ -80,6 +80,39 @@ fn verify_exit_codes() {
     assert_eq!(hex_ok.status.code(), Some(0));
     let wrong_pcr = appliance(&["attest", "verify", AWS_BIN, "--pcr", "1=00"]);
     assert_eq!(wrong_pcr.status.code(), Some(1));
+    // The same index twice: the same value is fine, another value is a usage error.
+    let pcr0_zero = format!("0={}", "00".repeat(48));
+    let twice = appliance(&["attest", "verify", AWS_BIN, "--pcr", pcr0, "--pcr", pcr0]);
+    assert_eq!(twice.status.code(), Some(0));
+    for pair in [[pcr0, pcr0_zero.as_str()], [pcr0_zero.as_str(), pcr0]] {
+        let conflict = appliance(&[
+            "attest", "verify", AWS_BIN, "--pcr", pair[0], "--pcr", pair[1],
+        ]);
+        assert_eq!(conflict.status.code(), Some(2), "{pair:?}");
+        assert!(String::from_utf8_lossy(&conflict.stderr).contains("twice"));
+    }
+    // Hex wrapped over lines with an upper-case 0X verifies; hex text that does not decode
+    // is reported as such.
+    let hex_text = hex::encode(std::fs::read(AWS_BIN).expect("fixture"));
+    let wrapped: Vec<&str> = hex_text
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).expect("ascii"))
+        .collect();
+    std::fs::write(&hex_file, format!("0X{}\n", wrapped.join("\n"))).expect("write");
+    let ok = appliance(&["attest", "verify", hex_file.to_str().expect("path")]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    // Without --max-age-ms the output says that the age was not checked.
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("age was not checked"));
+    std::fs::write(&hex_file, &hex_text[1..]).expect("write");
+    let odd = appliance(&["attest", "verify", hex_file.to_str().expect("path")]);
+    assert_eq!(odd.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&odd.stderr).contains("hex"));
 
     let missing = appliance(&["attest", "verify", dir.join("nope").to_str().expect("path")]);
     assert_eq!(missing.status.code(), Some(2));

@@ -57,7 +57,7 @@ pub struct VerifyArgs {
     /// Accept development (non-hardware) documents. They prove nothing about an enclave.
     #[arg(long)]
     allow_dev: bool,
-    /// Expected PCR value, INDEX=HEX (repeatable), e.g. --pcr 0=1890...
+    /// Expected PCR value, INDEX=HEX (repeatable, one value per index), e.g. --pcr 0=1890...
     #[arg(long = "pcr", value_parser = parse_pcr)]
     pcrs: Vec<(u16, Vec<u8>)>,
     /// One JSON object instead of text.
@@ -68,8 +68,43 @@ pub struct VerifyArgs {
 fn parse_pcr(s: &str) -> Result<(u16, Vec<u8>), String> {
     let (i, h) = s.split_once('=').ok_or("expected INDEX=HEX")?;
     let i: u16 = i.parse().map_err(|_| format!("PCR index `{i}`"))?;
-    let v = hex::decode(h.trim_start_matches("0x")).map_err(|e| format!("PCR{i} value: {e}"))?;
+    let v = hex::decode(without_0x(h.trim())).map_err(|e| format!("PCR{i} value: {e}"))?;
     Ok((i, v))
+}
+
+fn without_0x(h: &str) -> &str {
+    h.strip_prefix("0x")
+        .or_else(|| h.strip_prefix("0X"))
+        .unwrap_or(h)
+}
+
+/// The expected PCRs, one value per index: a repeated index with another value is a
+/// mistake to report, not one to settle by keeping the last.
+fn expected_pcrs(pcrs: &[(u16, Vec<u8>)]) -> Result<BTreeMap<u16, Vec<u8>>> {
+    let mut map = BTreeMap::new();
+    for (i, v) in pcrs {
+        if let Some(old) = map.insert(*i, v.clone()) {
+            if old != *v {
+                anyhow::bail!("--pcr {i} is given twice with different values");
+            }
+        }
+    }
+    Ok(map)
+}
+
+/// The document in `raw`: hex text (as /attestation/hex serves it, possibly wrapped over
+/// lines, with or without 0x) or the raw COSE bytes. Text that is all hex digits must
+/// decode: a damaged hex file is reported as such, not verified as bytes.
+fn document_bytes(raw: Vec<u8>) -> Result<Vec<u8>> {
+    let Ok(text) = std::str::from_utf8(&raw) else {
+        return Ok(raw);
+    };
+    let digits: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let digits = without_0x(&digits);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(raw);
+    }
+    hex::decode(digits).context("the document looks like hex text but does not decode")
 }
 
 pub fn attest(command: &AttestCommand) -> Result<ExitCode> {
@@ -163,17 +198,12 @@ fn show(args: &ShowArgs) -> Result<ExitCode> {
 
 fn verify(args: &VerifyArgs) -> Result<ExitCode> {
     let raw = std::fs::read(&args.file).with_context(|| format!("{}", args.file.display()))?;
-    // Hex text (as /attestation/hex serves it) or the raw document.
-    let text = std::str::from_utf8(&raw).ok().map(str::trim);
-    let doc = match text.and_then(|t| hex::decode(t.trim_start_matches("0x")).ok()) {
-        Some(d) if !d.is_empty() => d,
-        _ => raw,
-    };
+    let doc = document_bytes(raw)?;
     let options = VerifyOptions {
         max_age_ms: args.max_age_ms,
         now_ms: args.now_ms,
         allow_dev: args.allow_dev,
-        expected_pcrs: args.pcrs.iter().cloned().collect::<BTreeMap<_, _>>(),
+        expected_pcrs: expected_pcrs(&args.pcrs)?,
         ..Default::default()
     };
     match prover_attest::verify(&doc, &options) {
@@ -181,9 +211,15 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode> {
             if args.json {
                 let mut v = with_address(&a);
                 v["valid"] = true.into();
+                v["age_checked"] = args.max_age_ms.is_some().into();
                 println!("{v}");
             } else {
                 println!("OK: the attestation is valid");
+                if args.max_age_ms.is_none() {
+                    println!(
+                        "note: its age was not checked (give --max-age-ms to refuse old documents)"
+                    );
+                }
                 for (k, v) in describe(&a) {
                     println!("{k}: {v}");
                 }

@@ -165,8 +165,16 @@ fn optional_bytes(v: Option<Value>, name: &str) -> Result<Option<Vec<u8>>, Attes
 }
 
 fn parse_payload(bytes: &[u8]) -> Result<Payload, AttestError> {
+    let mut rest = bytes;
     let value: Value =
-        ciborium::from_reader(bytes).map_err(|e| malformed(format!("payload CBOR: {e}")))?;
+        ciborium::from_reader(&mut rest).map_err(|e| malformed(format!("payload CBOR: {e}")))?;
+    // The signed payload is one map: bytes after it are not part of any field.
+    if !rest.is_empty() {
+        return Err(malformed(format!(
+            "{} bytes after the payload map",
+            rest.len()
+        )));
+    }
     let Value::Map(entries) = value else {
         return Err(malformed("payload is not a CBOR map"));
     };
@@ -187,8 +195,10 @@ fn parse_payload(bytes: &[u8]) -> Result<Payload, AttestError> {
         Value::Text(s) if !s.is_empty() => s,
         _ => return Err(malformed("`module_id` is not a non-empty text string")),
     };
+    // The NSM measures with SHA-384 only, and says so here: the PCR values depend on it.
     let digest = match required(take("digest"), "digest")? {
-        Value::Text(s) => s,
+        Value::Text(s) if s == "SHA384" => s,
+        Value::Text(s) => return Err(malformed(format!("`digest` is `{s}`, not SHA384"))),
         _ => return Err(malformed("`digest` is not a text string")),
     };
     let timestamp_ms = match required(take("timestamp"), "timestamp")? {
@@ -254,8 +264,9 @@ fn parse_envelope(document: &[u8]) -> Result<CoseSign1, AttestError> {
             document.len()
         )));
     }
-    // 0xd2 is CBOR tag 18 (COSE_Sign1); the NSM itself returns the untagged array.
-    let sign1 = if document[0] == 0xd2 {
+    // 0xd2 is CBOR tag 18 (COSE_Sign1), d8 12 the same tag in its one-byte-argument form;
+    // the NSM itself returns the untagged array.
+    let sign1 = if document[0] == 0xd2 || document.starts_with(&[0xd8, 0x12]) {
         CoseSign1::from_tagged_slice(document)
     } else {
         CoseSign1::from_slice(document)
@@ -300,6 +311,17 @@ struct ChainCert {
 
 fn parse_cert(index: usize, der: &[u8]) -> Result<ChainCert, AttestError> {
     let cert = Certificate::from_der(der).map_err(|e| AttestError::cert(index, e.to_string()))?;
+    // RFC 5280 4.2: a critical extension the verifier does not process makes the
+    // certificate unusable. This verifier processes basicConstraints and keyUsage.
+    for ext in cert.tbs_certificate.extensions.iter().flatten() {
+        let id = ext.extn_id.to_string();
+        if ext.critical && id != BASIC_CONSTRAINTS && id != KEY_USAGE {
+            return Err(AttestError::cert(
+                index,
+                format!("unknown critical extension {id}"),
+            ));
+        }
+    }
     let spki = &cert.tbs_certificate.subject_public_key_info;
     if spki.algorithm.oid != EC_PUBLIC_KEY {
         return Err(AttestError::cert(index, "public key is not an EC key"));
@@ -423,21 +445,24 @@ fn check_key_usage(
     Ok(())
 }
 
+/// Certificate times are whole seconds, and notAfter is inclusive (RFC 5280 4.1.2.5): the
+/// document's millisecond timestamp is compared at second resolution, so a document of
+/// second s.999 is within a certificate valid through second s.
 fn check_validity(index: usize, cert: &Certificate, at_ms: u64) -> Result<(), AttestError> {
     let v = &cert.tbs_certificate.validity;
-    let not_before = v.not_before.to_unix_duration().as_millis();
-    let not_after = v.not_after.to_unix_duration().as_millis();
-    let at = u128::from(at_ms);
+    let not_before = v.not_before.to_unix_duration().as_secs();
+    let not_after = v.not_after.to_unix_duration().as_secs();
+    let at = at_ms / 1000;
     if at < not_before {
         return Err(AttestError::cert(
             index,
-            format!("not yet valid at the document's timestamp ({at_ms} < {not_before} ms)"),
+            format!("not yet valid at the document's timestamp ({at_ms} ms < {not_before} s)"),
         ));
     }
     if at > not_after {
         return Err(AttestError::cert(
             index,
-            format!("expired at the document's timestamp ({at_ms} > {not_after} ms)"),
+            format!("expired at the document's timestamp ({at_ms} ms > {not_after} s)"),
         ));
     }
     Ok(())
@@ -606,5 +631,84 @@ mod tests {
         );
         let signs = KeyUsage::digital_signature;
         assert!(check_key_usage(2, &leaf, signs, "leaf").is_ok());
+    }
+
+    #[test]
+    fn unknown_critical_extensions_are_refused_and_unknown_others_ignored() {
+        use x509_cert::ext::Extension;
+        let key = SigningKey::random(&mut rand::rngs::OsRng);
+        let root = cert(Profile::Root, "CN=root", &key);
+        assert!(parse_cert(0, &root.to_der().expect("der")).is_ok());
+        for critical in [false, true] {
+            let mut c = root.clone();
+            c.tbs_certificate
+                .extensions
+                .get_or_insert_with(Vec::new)
+                .push(Extension {
+                    extn_id: ObjectIdentifier::new_unwrap("1.3.6.1.4.1.99999.1"),
+                    critical,
+                    extn_value: der::asn1::OctetString::new(vec![5, 0]).expect("octets"),
+                });
+            let parsed = parse_cert(0, &c.to_der().expect("der"));
+            match critical {
+                false => assert!(parsed.is_ok()),
+                true => {
+                    let err = parsed.err().expect("refused").to_string();
+                    assert!(err.contains("1.3.6.1.4.1.99999.1"), "{err}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn validity_is_checked_at_the_resolution_of_certificate_times() {
+        let key = SigningKey::random(&mut rand::rngs::OsRng);
+        let root = cert(Profile::Root, "CN=root", &key);
+        let v = &root.tbs_certificate.validity;
+        let not_before = v.not_before.to_unix_duration().as_secs() * 1000;
+        let not_after = v.not_after.to_unix_duration().as_secs() * 1000;
+        assert!(check_validity(0, &root, not_before).is_ok());
+        assert!(check_validity(0, &root, not_before - 1).is_err());
+        // notAfter is inclusive to the end of its second.
+        assert!(check_validity(0, &root, not_after + 999).is_ok());
+        assert!(check_validity(0, &root, not_after + 1000).is_err());
+    }
+
+    /// A payload map with the given `digest`, followed by `trailing` bytes.
+    fn payload(digest: &str, trailing: &[u8]) -> Vec<u8> {
+        let text = |s: &str| Value::Text(s.into());
+        let map = Value::Map(vec![
+            (text("module_id"), text("i-0123")),
+            (text("digest"), text(digest)),
+            (
+                text("timestamp"),
+                Value::Integer(1_734_075_478_960u64.into()),
+            ),
+            (
+                text("pcrs"),
+                Value::Map(vec![(Value::Integer(0.into()), Value::Bytes(vec![0; 48]))]),
+            ),
+            (text("certificate"), Value::Bytes(vec![1])),
+            (text("cabundle"), Value::Array(vec![Value::Bytes(vec![2])])),
+            (text("user_data"), Value::Null),
+        ]);
+        let mut out = Vec::new();
+        ciborium::into_writer(&map, &mut out).expect("cbor");
+        out.extend_from_slice(trailing);
+        out
+    }
+
+    #[test]
+    fn payloads_use_sha384_and_end_with_their_map() {
+        let p = parse_payload(&payload("SHA384", &[])).expect("valid");
+        assert_eq!((p.digest.as_str(), p.user_data), ("SHA384", None));
+        let err = parse_payload(&payload("SHA256", &[]))
+            .err()
+            .expect("digest");
+        assert!(err.to_string().contains("SHA256"), "{err}");
+        let err = parse_payload(&payload("SHA384", &[0x00]))
+            .err()
+            .expect("trailing");
+        assert!(err.to_string().contains("after the payload"), "{err}");
     }
 }
