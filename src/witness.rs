@@ -7,10 +7,15 @@ use ark_bn254::Fr;
 use prover_witness::WitnessCalculator;
 
 /// Runs the circuit's wasm on the input JSON (in process, as snarkjs's
-/// `generate_witness.js` would).
-pub fn from_wasm(wasm: &Path, input_json: &str) -> Result<Vec<Fr>> {
-    let calculator = WitnessCalculator::from_file(wasm)
+/// `generate_witness.js` would); `sym` names the signals in errors.
+pub fn from_wasm(wasm: &Path, sym: Option<&Path>, input_json: &str) -> Result<Vec<Fr>> {
+    let mut calculator = WitnessCalculator::from_file(wasm)
         .with_context(|| format!("cannot load witness generator {}", wasm.display()))?;
+    if let Some(sym) = sym {
+        calculator = calculator
+            .with_sym_file(sym)
+            .with_context(|| format!("cannot read {}", sym.display()))?;
+    }
     calculator
         .calculate_json(input_json)
         .context("cannot compute the witness")

@@ -67,6 +67,47 @@ fn a_missing_file_names_the_os_error_once() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
+#[test]
+fn a_directory_as_the_key_and_missing_inputs_are_named() {
+    let out = temp("dir-key");
+    let (code, stderr) = {
+        let output = Command::new(env!("CARGO_BIN_EXE_appliance"))
+            .args(["prove", "--backend", "cpu", "--threads", "1", "--zkey"])
+            .arg(&out)
+            .arg("--witness")
+            .arg(multiplier().join("witness.wtns"))
+            .arg("--proof")
+            .arg(out.join("proof.json"))
+            .output()
+            .expect("run appliance");
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        (output.status.code().unwrap_or(-1), stderr)
+    };
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("is a directory"), "{stderr}");
+    // An input JSON that leaves signals out: with --sym the message names them.
+    let input = out.join("input.json");
+    std::fs::write(&input, r#"{"b": "11"}"#).expect("write input");
+    let sym = Path::new(env!("CARGO_MANIFEST_DIR")).join("prover/witness/testdata/multiplier.sym");
+    let output = Command::new(env!("CARGO_BIN_EXE_appliance"))
+        .args(["prove", "--backend", "cpu", "--threads", "1", "--zkey"])
+        .arg(multiplier().join("circuit_final.zkey"))
+        .arg("--wasm")
+        .arg(multiplier().join("circuit_js/circuit.wasm"))
+        .arg("--input")
+        .arg(&input)
+        .arg("--sym")
+        .arg(&sym)
+        .arg("--proof")
+        .arg(out.join("proof.json"))
+        .output()
+        .expect("run appliance");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("missing signals: c, a"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
 /// The calldata file is what `snarkjs zkey export soliditycalldata > file` writes: one line
 /// and its newline (as the fixtures' calldata.txt).
 #[test]

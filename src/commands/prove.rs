@@ -37,12 +37,13 @@ pub enum G2OrderArg {
 }
 
 #[derive(Args)]
+#[command(group(clap::ArgGroup::new("witness_source").required(true).args(["witness", "wasm"])))]
 pub struct ProveArgs {
     /// Proving key (snarkjs .zkey, Groth16, BN254).
     #[arg(long)]
     zkey: PathBuf,
     /// Witness file (.wtns from circom/snarkjs).
-    #[arg(long, conflicts_with_all = ["wasm", "input"], required_unless_present = "wasm")]
+    #[arg(long, conflicts_with_all = ["wasm", "input"])]
     witness: Option<PathBuf>,
     /// Witness generator (circuit_js/circuit.wasm); needs --input.
     #[arg(long, requires = "input")]
@@ -50,6 +51,10 @@ pub struct ProveArgs {
     /// Circuit input JSON for --wasm.
     #[arg(long, requires = "wasm")]
     input: Option<PathBuf>,
+    /// The circuit's .sym file (circom --sym), for --wasm: errors about missing inputs then
+    /// name the signals (the wasm alone knows only their hashes).
+    #[arg(long, requires = "wasm")]
+    sym: Option<PathBuf>,
     /// Where to write the proof.
     #[arg(long, default_value = "proof.json")]
     proof: PathBuf,
@@ -95,7 +100,9 @@ fn witness(args: &ProveArgs) -> Result<Vec<Fr>> {
         return Ok(prover_groth16::read_wtns(w)?);
     }
     match (&args.wasm, &args.input) {
-        (Some(wasm), Some(input)) => crate::witness::from_wasm(wasm, &read_text(input)?),
+        (Some(wasm), Some(input)) => {
+            crate::witness::from_wasm(wasm, args.sym.as_deref(), &read_text(input)?)
+        }
         _ => bail!("give --witness W.wtns, or --wasm C.wasm with --input I.json"),
     }
 }

@@ -1,5 +1,7 @@
-//! circom `.r1cs` (version 1) reader, used to check a witness against the constraints
-//! before proving (a wrong witness otherwise gives a proof that silently fails to verify).
+//! circom `.r1cs` (version 1) reader: the constraints, for tests that check a witness
+//! against them independently of the zkey. (The prover needs no r1cs: a witness that breaks
+//! a constraint gives a proof that fails the self-check against the key's verifying key,
+//! and nothing is returned.)
 
 use std::path::Path;
 

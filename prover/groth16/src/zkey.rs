@@ -73,6 +73,14 @@ impl ProvingKey {
             source,
         };
         let file = std::fs::File::open(path).map_err(io)?;
+        // A directory opens, and then fails to map with ENODEV ("No such device"): say
+        // what is wrong instead.
+        if file.metadata().map_err(io)?.is_dir() {
+            return Err(io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "is a directory, not a .zkey file",
+            )));
+        }
         // SAFETY: the map is read-only and dropped before returning; if another process
         // truncates the file meanwhile we may fault, as every mmap reader may. Keys are
         // operator-supplied files that are not modified while loading.

@@ -142,7 +142,7 @@ impl fmt::Display for MissingText<'_> {
             }
             _ => write!(
                 f,
-                " (the wasm cannot name them; supply the circuit's .sym file to get names)"
+                " (the wasm knows only their hashes; with the circuit's .sym file, e.g. `prove --sym`, they are named)"
             ),
         }
     }

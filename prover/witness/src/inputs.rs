@@ -96,10 +96,13 @@ impl Inputs {
 /// flattened row-major; nested objects qualify names as `a.b`, arrays of objects as `a[0].b`.
 /// Arrays whose leaves mix JSON types are refused, as snarkjs refuses them.
 ///
-/// One deliberate difference: a JSON *number* whose value JavaScript would not hold exactly
-/// (beyond 2^53 and not a double) is refused with a hint to quote it, because snarkjs silently
-/// rounds it and would compute a witness for a different value than the one written. So any
-/// witness this crate returns is the one snarkjs returns for the same file.
+/// JSON numbers are read as JavaScript reads them: as the nearest double, whose exact integer
+/// value `BigInt` then takes (`1e18`, `2^64` written out, are exact doubles and accepted).
+/// One deliberate difference: an integer literal of up to 64 bits that is not a double
+/// (beyond 2^53, e.g. 2^53 + 1) is refused with a hint to quote it, because snarkjs silently
+/// rounds it and would compute a witness for a different value than the one written. (Longer
+/// literals reach this crate already rounded, as they reach snarkjs.) So any witness this
+/// crate returns is the one snarkjs returns for the same file.
 pub fn parse_inputs(json: &str) -> Result<Inputs> {
     let value: Value =
         serde_json::from_str(json).map_err(|e| WitnessError::InvalidJson(e.to_string()))?;
@@ -270,12 +273,22 @@ fn number_to_fr(n: &Number) -> std::result::Result<Fr, &'static str> {
     if f.fract() != 0.0 {
         return Err("not an integer (BigInt refuses fractions)");
     }
-    if f.abs() > MAX_SAFE_INTEGER as f64 {
-        return Err(INEXACT);
-    }
-    // |f| <= 2^53 - 1 and integral, so the cast is exact.
-    let mag = Fr::from(f.abs() as u64);
+    let mag = exact_integer(f.abs());
     Ok(if f < 0.0 { -mag } else { mag })
+}
+
+/// The exact value of an integral, finite, non-negative double (`BigInt(f)` in JavaScript),
+/// reduced mod p: its 53-bit significand shifted by its exponent.
+fn exact_integer(f: f64) -> Fr {
+    if f < 9_007_199_254_740_992.0 {
+        // Below 2^53 the cast is exact.
+        return Fr::from(f as u64);
+    }
+    let bits = f.to_bits();
+    let exponent = (bits >> 52) & 0x7ff;
+    let significand = (bits & ((1 << 52) - 1)) | (1 << 52);
+    // f = significand * 2^(exponent - 1075), and exponent > 1075 from 2^53 on.
+    Fr::from(significand) * Fr::from(2u64).pow([exponent - 1075])
 }
 
 /// JavaScript's StrWhiteSpaceChar: WhiteSpace (including every Zs space) and LineTerminator.
@@ -401,13 +414,37 @@ mod tests {
             Err(WitnessError::InvalidValue { .. })
         ));
         assert!(matches!(
-            one("18446744073709551617"),
-            Err(WitnessError::InvalidValue { .. })
-        ));
-        assert!(matches!(
             one("18446744073709551615"),
             Err(WitnessError::InvalidValue { .. })
         ));
+    }
+
+    #[test]
+    fn large_numbers_that_are_doubles_take_their_exact_value() {
+        // As JavaScript's BigInt(JSON.parse(x)): 1e18, 2^64, 2^70 and -2^60 are doubles.
+        let two = Fr::from(2u64);
+        for (json, want) in [
+            ("1e18", Fr::from(1_000_000_000_000_000_000u64)),
+            (
+                "100000000000000000000",
+                Fr::from(100_000_000_000_000_000_000u128),
+            ),
+            ("18446744073709551616", two.pow([64])),
+            ("1180591620717411303424", two.pow([70])),
+            ("-1152921504606846976", -two.pow([60])),
+            ("1.5e300", {
+                // 1.5e300 is the double m 2^e nearest it.
+                let f = 1.5e300f64;
+                let bits = f.to_bits();
+                let m = (bits & ((1 << 52) - 1)) | (1 << 52);
+                Fr::from(m) * two.pow([((bits >> 52) & 0x7ff) - 1075])
+            }),
+        ] {
+            assert_eq!(one(json).unwrap(), vec![want], "{json}");
+        }
+        // A literal beyond 64 bits reaches the parser as its nearest double, as it reaches
+        // snarkjs: 2^64 + 1 is read as 2^64.
+        assert_eq!(one("18446744073709551617").unwrap(), vec![two.pow([64])]);
     }
 
     #[test]
