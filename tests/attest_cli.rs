@@ -11,11 +11,27 @@ fn appliance(args: &[&str]) -> Output {
         .expect("appliance runs")
 }
 
-fn temp(name: &str) -> PathBuf {
+/// A fresh directory, removed when the test is done with it.
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp(name: &str) -> TempDir {
     let d = std::env::temp_dir().join(format!("attest-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("dir");
-    d
+    TempDir(d)
 }
 
 const AWS_BIN: &str = concat!(

@@ -17,8 +17,33 @@ use prover_server::{app, jobs, AppState, Config};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
+/// `<tmp>/server-api-<pid>/<name>`, fresh. The states keep their data directories until
+/// the process ends, so each run removes what runs of processes no longer alive left.
 fn temp_dir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("server-api-{name}-{}", std::process::id()));
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    SWEEP.call_once(|| {
+        // Only where liveness can be told (Linux's /proc).
+        if !std::path::Path::new("/proc/self").exists() {
+            return;
+        }
+        let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let pid = name
+                .strip_prefix("server-api-")
+                .and_then(|p| p.parse::<u32>().ok());
+            if pid.is_some_and(|p| {
+                p != std::process::id() && !std::path::Path::new(&format!("/proc/{p}")).exists()
+            }) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    });
+    let d = std::env::temp_dir()
+        .join(format!("server-api-{}", std::process::id()))
+        .join(name);
     let _ = std::fs::remove_dir_all(&d);
     d
 }
