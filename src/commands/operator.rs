@@ -152,10 +152,17 @@ fn request(a: &RequestArgs) -> Result<ExitCode> {
         a.path,
         body.len()
     );
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(&body)?;
+    // The appliance may answer before it has read the whole body (413, 429) and close: the
+    // write then fails, but its answer is waiting to be read, and says more than the write.
+    let sent = stream
+        .write_all(head.as_bytes())
+        .and_then(|_| stream.write_all(&body));
     let mut response = Vec::new();
-    stream.read_to_end(&mut response)?;
+    let read = stream.read_to_end(&mut response);
+    if response.is_empty() {
+        sent.context("sending the request")?;
+        read.context("reading the response")?;
+    }
     let text = String::from_utf8_lossy(&response);
     let (head, payload) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head.lines().next().unwrap_or_default();

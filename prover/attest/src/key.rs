@@ -70,6 +70,17 @@ fn public_key_64(key: &VerifyingKey) -> [u8; 64] {
 /// over `hash` as EIP-191 signs it. High-s signatures are refused (EIP-2), so one
 /// message has one valid signature.
 pub fn recover_eip191(hash: &[u8; 32], signature: &[u8]) -> Result<[u8; 20], AttestError> {
+    let (sig, v) = signature_parts(signature)?;
+    let recid = RecoveryId::from_byte(v).ok_or_else(|| AttestError::Signature("bad v".into()))?;
+    let key = VerifyingKey::recover_from_prehash(&eip191_digest(hash), &sig, recid)
+        .map_err(|e| AttestError::Signature(e.to_string()))?;
+    Ok(address_of(&public_key_64(&key)))
+}
+
+/// The (r, s) signature and recovery bit of a 65-byte `r || s || v` signature, refusing
+/// what no recovery could accept (another length, v outside 0/1/27/28, r or s out of
+/// range, high s). Also usable before the signed message is known, to refuse early.
+pub fn signature_parts(signature: &[u8]) -> Result<(Signature, u8), AttestError> {
     if signature.len() != 65 {
         return Err(AttestError::Signature(format!(
             "{} bytes, 65 expected",
@@ -86,10 +97,7 @@ pub fn recover_eip191(hash: &[u8; 32], signature: &[u8]) -> Result<[u8; 20], Att
     if sig.normalize_s().is_some() {
         return Err(AttestError::Signature("high-s signature".into()));
     }
-    let recid = RecoveryId::from_byte(v).ok_or_else(|| AttestError::Signature("bad v".into()))?;
-    let key = VerifyingKey::recover_from_prehash(&eip191_digest(hash), &sig, recid)
-        .map_err(|e| AttestError::Signature(e.to_string()))?;
-    Ok(address_of(&public_key_64(&key)))
+    Ok((sig, v))
 }
 
 /// A secp256k1 signing key (the enclave key, or an operator's key).

@@ -124,9 +124,8 @@ impl OperatorGuard {
         }
         let sig = hex::decode(signature.trim().trim_start_matches("0x"))
             .map_err(|_| Refusal::Malformed("signature is not hex".into()))?;
-        if sig.len() != 65 {
-            return Err(Refusal::Malformed("signature is not 65 bytes".into()));
-        }
+        crate::key::signature_parts(&sig)
+            .map_err(|e| Refusal::Malformed(format!("signature: {e}")))?;
         Ok((ts, sig))
     }
 

@@ -74,9 +74,7 @@ pub async fn require_operator(
     } else {
         state.config.max_body_bytes
     };
-    let bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|e| crate::body_error(&e, limit))?;
+    let bytes = read_body(body, limit).await?;
     let path = parts
         .uri
         .path_and_query()
@@ -94,6 +92,36 @@ pub async fn require_operator(
     Ok(next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await)
+}
+
+/// Longest pause in a control body before the request is dropped: an unsigned upload that
+/// stops sending must not hold an upload slot (and the operator out) for ever.
+pub const BODY_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Reads `body` up to `limit` bytes; 408 when the client sends nothing for `BODY_IDLE`.
+async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, ServerError> {
+    use http_body_util::BodyExt;
+    let mut body = http_body_util::Limited::new(body, limit);
+    let mut out = Vec::new();
+    loop {
+        let frame = tokio::time::timeout(BODY_IDLE, body.frame())
+            .await
+            .map_err(|_| {
+                ServerError::Rejected(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!("the request body stalled for {} s", BODY_IDLE.as_secs()),
+                )
+            })?;
+        match frame {
+            None => return Ok(out.into()),
+            Some(Err(e)) => return Err(crate::body_error(e.as_ref(), limit)),
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    out.extend_from_slice(&data);
+                }
+            }
+        }
+    }
 }
 
 /// `GET /v1/config` (operator only): the running configuration and identity.

@@ -275,6 +275,28 @@ pub(crate) fn error_text(e: &ServerError, redact: bool) -> String {
     }
 }
 
+/// Why computed public signals are not the expected ones. With `redact` the computed values
+/// are left out: they derive from the secrets (an output may even equal one), and a caller
+/// holding only an ask's ciphertext must not learn them; the differing positions show.
+pub(crate) fn public_mismatch(computed: &[String], expected: &[String], redact: bool) -> String {
+    if !redact {
+        return format!(
+            "the inputs compute public signals {computed:?}, not the requested {expected:?}"
+        );
+    }
+    let differ: Vec<String> = computed
+        .iter()
+        .zip(expected)
+        .enumerate()
+        .filter(|(_, (c, e))| c != e)
+        .map(|(i, _)| i.to_string())
+        .collect();
+    format!(
+        "the inputs compute other values for public signal(s) {} than the ask's",
+        differ.join(", ")
+    )
+}
+
 /// The canonical integer of a scalar in decimal (arkworks' `Display` prints exactly that).
 pub(crate) fn decimal(x: &Fr) -> String {
     x.to_string()
@@ -302,9 +324,7 @@ fn run_job(
     let public_dec: Vec<String> = public.iter().map(decimal).collect();
     if let Some(expected) = expected_public {
         if expected != public_dec {
-            return Err(format!(
-                "the inputs compute public signals {public_dec:?}, not the requested {expected:?}"
-            ));
+            return Err(public_mismatch(&public_dec, &expected, redact));
         }
     }
     let mut timings = PhaseTimings::default();

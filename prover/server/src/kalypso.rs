@@ -124,7 +124,7 @@ fn circuit_input(
             }
         }
     };
-    let width: usize = market.public_inputs.iter().map(|(_, k)| k).sum();
+    let width = market.width();
     // Checked when the market was set; this guards a circuit replaced since. Not the
     // inputs' fault, so Unsupported: never signed as invalid inputs.
     let mut next = public.len().checked_sub(width).ok_or_else(|| {
@@ -277,9 +277,7 @@ async fn input_validity(
     .map_err(|e| ServerError::Internal(e.to_string()))?;
     Ok(match outcome {
         Ok(public) if public == expected => Ok(()),
-        Ok(public) => Err(format!(
-            "the inputs compute public signals {public:?}, not {expected:?}"
-        )),
+        Ok(public) => Err(crate::jobs::public_mismatch(&public, &expected, true)),
         // The reason goes back to the caller, who may hold only the ciphertext: no values.
         Err(e) => Err(crate::jobs::error_text(&e, true)),
     })

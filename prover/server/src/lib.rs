@@ -71,6 +71,22 @@ pub struct Market {
     pub signed: bool,
 }
 
+impl Market {
+    /// Public signal values the market's inputs name (at most the circuit's count: checked
+    /// when the market is built).
+    pub fn width(&self) -> usize {
+        input_width(&self.public_inputs)
+    }
+}
+
+/// The summed lengths of `(name, length)` inputs; `usize::MAX` where the sum would wrap.
+fn input_width(inputs: &[(String, usize)]) -> usize {
+    inputs
+        .iter()
+        .try_fold(0usize, |sum, (_, k)| sum.checked_add(*k))
+        .unwrap_or(usize::MAX)
+}
+
 pub struct Inner {
     pub config: Config,
     pub backend: Arc<dyn Accelerator<Bn254>>,
@@ -299,7 +315,8 @@ pub(crate) fn build_market(m: &MarketConfig, circuits: &Circuits) -> Result<Mark
         .iter()
         .map(|s| config::parse_input_spec(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let width: usize = public_inputs.iter().map(|(_, k)| k).sum();
+    // Widths come from the operator's text: a wrapped sum would pass this test.
+    let width = input_width(&public_inputs);
     if width > circuit.n_public() {
         return Err(ServerError::Config(format!(
             "market {}: {width} public inputs but circuit `{}` has {} public signals",
@@ -378,8 +395,8 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// A body that could not be read: 413 when it was over `limit`, else 400.
-pub(crate) fn body_error(e: &axum::Error, limit: usize) -> ServerError {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+pub(crate) fn body_error(e: &(dyn std::error::Error + 'static), limit: usize) -> ServerError {
+    let mut source = Some(e);
     while let Some(s) = source {
         if s.is::<http_body_util::LengthLimitError>() {
             return ServerError::Rejected(

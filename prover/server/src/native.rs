@@ -262,10 +262,7 @@ pub async fn register_circuit(
         .read()
         .unwrap_or_else(|p| p.into_inner())
         .values()
-        .filter(|m| {
-            m.circuit == id
-                && m.public_inputs.iter().map(|(_, k)| k).sum::<usize>() > circuit.n_public()
-        })
+        .filter(|m| m.circuit == id && m.width() > circuit.n_public())
         .map(|m| m.id.clone())
         .collect();
     if !narrower.is_empty() {
@@ -299,7 +296,11 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     let draining = state.is_shutting_down();
     // A store that fails reads (a disk that filled up or failed) makes every job route
     // fail: report it, so that a supervisor restarts the appliance (which reopens it).
-    let store = state.store.get(0).err();
+    let store = match state.store.get(0) {
+        Err(e) => Some(e.to_string()),
+        Ok(_) if state.store.writes_failing() => Some("its latest write failed".into()),
+        Ok(_) => None,
+    };
     if let Some(e) = &store {
         tracing::error!("health check: the job store fails: {e}");
     }

@@ -134,6 +134,10 @@ pub fn now_ms() -> u64 {
 
 pub struct JobStore {
     db: Database,
+    /// The last write failed. redb refuses every write after an I/O error (a full disk,
+    /// say) until the database is reopened, while reads go on working: `/healthz` reports
+    /// this flag so that a supervisor restarts the appliance.
+    write_failed: std::sync::atomic::AtomicBool,
 }
 
 fn db_err(e: impl std::fmt::Display) -> ServerError {
@@ -152,11 +156,34 @@ impl JobStore {
             txn.open_table(INPUTS).map_err(db_err)?;
         }
         txn.commit().map_err(db_err)?;
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            write_failed: Default::default(),
+        })
+    }
+
+    /// True when the latest write failed.
+    pub fn writes_failing(&self) -> bool {
+        self.write_failed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Records whether a write succeeded, and passes its result on.
+    fn tracked<T>(&self, result: Result<T, ServerError>) -> Result<T, ServerError> {
+        self.write_failed
+            .store(result.is_err(), std::sync::atomic::Ordering::SeqCst);
+        result
     }
 
     /// Stores a new job (and its input, unless `None`) under a fresh id, in one transaction.
     pub fn insert(
+        &self,
+        record: JobRecord,
+        input: Option<&JobInput>,
+    ) -> Result<JobRecord, ServerError> {
+        self.tracked(self.insert_untracked(record, input))
+    }
+
+    fn insert_untracked(
         &self,
         mut record: JobRecord,
         input: Option<&JobInput>,
@@ -195,6 +222,10 @@ impl JobStore {
     /// relies on that) and loses at most the latest changes to a power cut, after which an
     /// unfinished-looking job simply runs again.
     pub fn update(&self, record: &JobRecord) -> Result<(), ServerError> {
+        self.tracked(self.update_untracked(record))
+    }
+
+    fn update_untracked(&self, record: &JobRecord) -> Result<(), ServerError> {
         let bytes = serde_json::to_vec(record).map_err(db_err)?;
         let mut txn = self.db.begin_write().map_err(db_err)?;
         txn.set_durability(redb::Durability::Eventual);
@@ -251,6 +282,20 @@ mod tests {
 
     fn record() -> JobRecord {
         JobRecord::queued("c", false, None)
+    }
+
+    #[test]
+    fn a_failed_write_is_reported_until_a_write_succeeds() {
+        let dir = std::env::temp_dir().join(format!("store-flag-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = JobStore::open(&dir).expect("open");
+        assert!(!store.writes_failing());
+        let failed: Result<(), _> = store.tracked(Err(ServerError::Store("disk full".into())));
+        assert!(failed.is_err() && store.writes_failing());
+        store.insert(record(), None).expect("insert");
+        assert!(!store.writes_failing());
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

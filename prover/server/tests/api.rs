@@ -7,6 +7,7 @@ use std::time::Duration;
 use ark_bn254::{Bn254, Fr};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
+use futures_util::StreamExt;
 use http_body_util::BodyExt;
 use kernels_accel::Accelerator;
 use prover_attest::key::address_hex;
@@ -395,9 +396,19 @@ async fn bad_requests_get_json_4xx() {
             "{path}: names the signal: {v}"
         );
     }
+    // Nor do the public signals computed from wrong secrets (3 * 12 * 7 + 3 = 255, where the
+    // ask says 234): they derive from the secrets, and an output may equal one.
+    let secrets = json!({ "a": "3", "b": "12" }).to_string().into_bytes();
+    let body = json!({ "public": public_to_abi(&[Fr::from(234u64), Fr::from(7u64)]), "secrets": { "PlainSecrets": secrets } });
+    for path in ["/api/generateProof", "/api/checkInput"] {
+        let (s, v) = post(&state, path, body.clone()).await;
+        assert!(!v.to_string().contains("255"), "{path}: {s} {v}");
+        assert!(v.to_string().contains("public signal(s) 0 "), "{path}: {v}");
+    }
     for record in state.store.all().expect("jobs") {
         let error = record.error.unwrap_or_default();
         assert!(!error.contains(secret), "job {}: {error}", record.id);
+        assert!(!error.contains("255"), "job {}: {error}", record.id);
     }
     // The service still works afterwards.
     let (s, _) = post(&state, "/api/generateProof", ask(234, 7, 3, 11)).await;
@@ -679,9 +690,34 @@ async fn control_bodies_are_bounded_before_their_signature_is_checked() {
     for (k, v) in signed(&EthKey::generate(), "PUT", "/v1/markets/13", now, &big) {
         r = r.header(k, v);
     }
-    let (s, b, _) = call(&state, r.body(Body::from(big)).expect("req")).await;
+    let (s, b, _) = call(&state, r.body(Body::from(big.clone())).expect("req")).await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
     assert_json_error(s, &serde_json::from_slice(&b).unwrap_or(Value::Null));
+    // A signature no key could have made (v = 33) is refused before the body is read: 401,
+    // not the 413 that reading this body would give.
+    let bad_v = format!("0x{}21", "11".repeat(64));
+    let r = Request::put("/v1/markets/13")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(TIMESTAMP_HEADER, now.to_string())
+        .header(SIGNATURE_HEADER, bad_v);
+    let (s, _, _) = call(&state, r.body(Body::from(big)).expect("req")).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // Input widths that wrap around when summed are refused, not served.
+    let wrapping = json!({ "id": "14", "circuit": "sample", "public_inputs": [format!("x[{}]", usize::MAX), "y[2]"] })
+        .to_string()
+        .into_bytes();
+    let mut r = Request::put("/v1/markets/14").header(header::CONTENT_TYPE, "application/json");
+    for (k, v) in signed(&operator, "PUT", "/v1/markets/14", now, &wrapping) {
+        r = r.header(k, v);
+    }
+    let (s, b, _) = call(&state, r.body(Body::from(wrapping)).expect("req")).await;
+    assert_eq!(
+        s,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        String::from_utf8_lossy(&b)
+    );
+    assert!(state.market(Some("14")).is_err());
 
     // A market naming both of the sample's public signals; then a replacement of the
     // sample circuit with one public signal is refused, since the market could no longer
@@ -714,6 +750,33 @@ async fn control_bodies_are_bounded_before_their_signature_is_checked() {
         state.circuits.get("sample").expect("sample").n_public(),
         2,
         "the circuit was not replaced"
+    );
+}
+
+/// An upload that stops sending gives its slot back after `BODY_IDLE` (time is paused here,
+/// so the test does not wait it out).
+#[tokio::test(start_paused = true)]
+async fn a_stalled_control_body_is_dropped() {
+    let state = state_with("stalled", |_| {});
+    let now = prover_server::store::now_ms();
+    let first: Result<axum::body::Bytes, std::io::Error> = Ok(vec![b'-'; 1024].into());
+    let stream = futures_util::stream::iter([first]).chain(futures_util::stream::pending());
+    let mut r = Request::post("/v1/circuits")
+        .header(header::CONTENT_TYPE, "multipart/form-data; boundary=x");
+    for (k, v) in signed(&EthKey::generate(), "POST", "/v1/circuits", now, b"") {
+        r = r.header(k, v);
+    }
+    let (s, b, _) = call(&state, r.body(Body::from_stream(stream)).expect("req")).await;
+    assert_eq!(
+        s,
+        StatusCode::REQUEST_TIMEOUT,
+        "{}",
+        String::from_utf8_lossy(&b)
+    );
+    assert_json_error(s, &serde_json::from_slice(&b).unwrap_or(Value::Null));
+    assert_eq!(
+        state.upload_slots.available_permits(),
+        prover_server::UPLOAD_SLOTS
     );
 }
 
