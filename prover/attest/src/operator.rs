@@ -124,8 +124,7 @@ impl OperatorGuard {
         }
         let sig = hex::decode(signature.trim().trim_start_matches("0x"))
             .map_err(|_| Refusal::Malformed("signature is not hex".into()))?;
-        crate::key::signature_parts(&sig)
-            .map_err(|e| Refusal::Malformed(format!("signature: {e}")))?;
+        crate::key::signature_parts(&sig).map_err(|e| Refusal::Malformed(e.to_string()))?;
         Ok((ts, sig))
     }
 

@@ -94,23 +94,30 @@ pub async fn require_operator(
         .await)
 }
 
-/// Longest pause in a control body before the request is dropped: an unsigned upload that
-/// stops sending must not hold an upload slot (and the operator out) for ever.
+/// Longest pause in a control body before the request is dropped, and the grace time
+/// before `BODY_MIN_RATE` applies: an unsigned upload that stops, or trickles, must not
+/// hold an upload slot (and the operator out) for long.
 pub const BODY_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
+/// Slowest average rate, in bytes per second, a control body may arrive at after
+/// `BODY_IDLE` (a 2 GiB key at this rate takes ~9 hours; any real link is far faster).
+pub const BODY_MIN_RATE: u64 = 64 * 1024;
 
-/// Reads `body` up to `limit` bytes; 408 when the client sends nothing for `BODY_IDLE`.
+/// Reads `body` up to `limit` bytes; 408 when the client pauses for `BODY_IDLE`, or sends
+/// slower than `BODY_MIN_RATE` on average once `BODY_IDLE` has passed.
 async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, ServerError> {
     use http_body_util::BodyExt;
+    let timeout = |why: String| ServerError::Rejected(StatusCode::REQUEST_TIMEOUT, why);
+    let started = tokio::time::Instant::now();
     let mut body = http_body_util::Limited::new(body, limit);
     let mut out = Vec::new();
     loop {
         let frame = tokio::time::timeout(BODY_IDLE, body.frame())
             .await
             .map_err(|_| {
-                ServerError::Rejected(
-                    StatusCode::REQUEST_TIMEOUT,
-                    format!("the request body stalled for {} s", BODY_IDLE.as_secs()),
-                )
+                timeout(format!(
+                    "the request body stalled for {} s",
+                    BODY_IDLE.as_secs()
+                ))
             })?;
         match frame {
             None => return Ok(out.into()),
@@ -120,6 +127,13 @@ async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, Server
                     out.extend_from_slice(&data);
                 }
             }
+        }
+        let elapsed = started.elapsed();
+        if elapsed > BODY_IDLE && (out.len() as u64) < BODY_MIN_RATE * elapsed.as_secs() {
+            return Err(timeout(format!(
+                "the request body arrives slower than {} KiB/s",
+                BODY_MIN_RATE / 1024
+            )));
         }
     }
 }

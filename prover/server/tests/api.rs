@@ -778,6 +778,27 @@ async fn a_stalled_control_body_is_dropped() {
         state.upload_slots.available_permits(),
         prover_server::UPLOAD_SLOTS
     );
+    // One that trickles (a byte every 20 s, never a 30 s pause) is dropped too.
+    let trickle = futures_util::stream::unfold(0u32, |i| async move {
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        Some((
+            Ok::<_, std::io::Error>(axum::body::Bytes::from_static(b"-")),
+            i + 1,
+        ))
+    });
+    let mut r = Request::post("/v1/circuits")
+        .header(header::CONTENT_TYPE, "multipart/form-data; boundary=x");
+    for (k, v) in signed(&EthKey::generate(), "POST", "/v1/circuits", now, b"") {
+        r = r.header(k, v);
+    }
+    let (s, b, _) = call(&state, r.body(Body::from_stream(trickle)).expect("req")).await;
+    assert_eq!(
+        s,
+        StatusCode::REQUEST_TIMEOUT,
+        "{}",
+        String::from_utf8_lossy(&b)
+    );
+    assert!(String::from_utf8_lossy(&b).contains("slower"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
