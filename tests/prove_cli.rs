@@ -14,30 +14,31 @@ fn temp(name: &str) -> PathBuf {
     d
 }
 
-fn prove(witness: &Path, out: &Path, format: &str) -> (i32, String) {
-    let dir = multiplier();
+/// `appliance prove --backend cpu --threads 1 ARGS`: its exit code and stderr.
+fn run_prove<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (i32, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_appliance"))
-        .args([
-            "prove",
-            "--backend",
-            "cpu",
-            "--threads",
-            "1",
-            "--format",
-            format,
-        ])
-        .arg("--zkey")
-        .arg(dir.join("circuit_final.zkey"))
-        .arg("--witness")
-        .arg(witness)
-        .arg("--proof")
-        .arg(out.join("proof.json"))
-        .arg("--public")
-        .arg(out.join("public.json"))
+        .args(["prove", "--backend", "cpu", "--threads", "1"])
+        .args(args)
         .output()
         .expect("run appliance");
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     (output.status.code().unwrap_or(-1), stderr)
+}
+
+fn prove(witness: &Path, out: &Path, format: &str) -> (i32, String) {
+    let dir = multiplier();
+    run_prove(&[
+        Path::new("--format"),
+        Path::new(format),
+        Path::new("--zkey"),
+        &dir.join("circuit_final.zkey"),
+        Path::new("--witness"),
+        witness,
+        Path::new("--proof"),
+        &out.join("proof.json"),
+        Path::new("--public"),
+        &out.join("public.json"),
+    ])
 }
 
 #[test]
@@ -70,40 +71,33 @@ fn a_missing_file_names_the_os_error_once() {
 #[test]
 fn a_directory_as_the_key_and_missing_inputs_are_named() {
     let out = temp("dir-key");
-    let (code, stderr) = {
-        let output = Command::new(env!("CARGO_BIN_EXE_appliance"))
-            .args(["prove", "--backend", "cpu", "--threads", "1", "--zkey"])
-            .arg(&out)
-            .arg("--witness")
-            .arg(multiplier().join("witness.wtns"))
-            .arg("--proof")
-            .arg(out.join("proof.json"))
-            .output()
-            .expect("run appliance");
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        (output.status.code().unwrap_or(-1), stderr)
-    };
+    let (code, stderr) = run_prove(&[
+        Path::new("--zkey"),
+        &out,
+        Path::new("--witness"),
+        &multiplier().join("witness.wtns"),
+        Path::new("--proof"),
+        &out.join("proof.json"),
+    ]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("is a directory"), "{stderr}");
     // An input JSON that leaves signals out: with --sym the message names them.
     let input = out.join("input.json");
     std::fs::write(&input, r#"{"b": "11"}"#).expect("write input");
     let sym = Path::new(env!("CARGO_MANIFEST_DIR")).join("prover/witness/testdata/multiplier.sym");
-    let output = Command::new(env!("CARGO_BIN_EXE_appliance"))
-        .args(["prove", "--backend", "cpu", "--threads", "1", "--zkey"])
-        .arg(multiplier().join("circuit_final.zkey"))
-        .arg("--wasm")
-        .arg(multiplier().join("circuit_js/circuit.wasm"))
-        .arg("--input")
-        .arg(&input)
-        .arg("--sym")
-        .arg(&sym)
-        .arg("--proof")
-        .arg(out.join("proof.json"))
-        .output()
-        .expect("run appliance");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let (code, stderr) = run_prove(&[
+        Path::new("--zkey"),
+        &multiplier().join("circuit_final.zkey"),
+        Path::new("--wasm"),
+        &multiplier().join("circuit_js/circuit.wasm"),
+        Path::new("--input"),
+        &input,
+        Path::new("--sym"),
+        &sym,
+        Path::new("--proof"),
+        &out.join("proof.json"),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("missing signals: c, a"), "{stderr}");
     let _ = std::fs::remove_dir_all(&out);
 }

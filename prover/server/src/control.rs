@@ -56,8 +56,8 @@ pub async fn require_operator(
     // Only a circuit upload may be large, and only UPLOAD_SLOTS of those are read at once;
     // every other control body has the ordinary limit.
     let upload = parts.method == axum::http::Method::POST && parts.uri.path() == "/v1/circuits";
-    let _slot = if upload {
-        Some(state.upload_slots.try_acquire().map_err(|_| {
+    let (limit, _slot) = if upload {
+        let slot = state.upload_slots.try_acquire().map_err(|_| {
             ServerError::Rejected(
                 StatusCode::TOO_MANY_REQUESTS,
                 format!(
@@ -65,14 +65,10 @@ pub async fn require_operator(
                     crate::UPLOAD_SLOTS
                 ),
             )
-        })?)
+        })?;
+        (state.config.max_upload_bytes, Some(slot))
     } else {
-        None
-    };
-    let limit = if upload {
-        state.config.max_upload_bytes
-    } else {
-        state.config.max_body_bytes
+        (state.config.max_body_bytes, None)
     };
     let bytes = read_body(body, limit).await?;
     let path = parts

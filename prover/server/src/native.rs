@@ -294,8 +294,9 @@ pub async fn register_circuit(
 pub async fn healthz(State(state): State<AppState>) -> Response {
     let info = state.backend.info();
     let draining = state.is_shutting_down();
-    // A store that fails reads (a disk that filled up or failed) makes every job route
-    // fail: report it, so that a supervisor restarts the appliance (which reopens it).
+    // A store that fails reads, or whose latest write failed (a disk that filled up or
+    // failed), makes job routes fail: report it, so that a supervisor restarts the
+    // appliance (which reopens it).
     let store = match state.store.get(0) {
         Err(e) => Some(e.to_string()),
         Ok(_) if state.store.writes_failing() => Some("its latest write failed".into()),

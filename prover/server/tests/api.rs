@@ -759,14 +759,18 @@ async fn control_bodies_are_bounded_before_their_signature_is_checked() {
 async fn a_stalled_control_body_is_dropped() {
     let state = state_with("stalled", |_| {});
     let now = prover_server::store::now_ms();
+    // An upload with well-formed headers signed by some key (not the operator's).
+    let upload = |body: Body| {
+        let mut r = Request::post("/v1/circuits")
+            .header(header::CONTENT_TYPE, "multipart/form-data; boundary=x");
+        for (k, v) in signed(&EthKey::generate(), "POST", "/v1/circuits", now, b"") {
+            r = r.header(k, v);
+        }
+        r.body(body).expect("req")
+    };
     let first: Result<axum::body::Bytes, std::io::Error> = Ok(vec![b'-'; 1024].into());
     let stream = futures_util::stream::iter([first]).chain(futures_util::stream::pending());
-    let mut r = Request::post("/v1/circuits")
-        .header(header::CONTENT_TYPE, "multipart/form-data; boundary=x");
-    for (k, v) in signed(&EthKey::generate(), "POST", "/v1/circuits", now, b"") {
-        r = r.header(k, v);
-    }
-    let (s, b, _) = call(&state, r.body(Body::from_stream(stream)).expect("req")).await;
+    let (s, b, _) = call(&state, upload(Body::from_stream(stream))).await;
     assert_eq!(
         s,
         StatusCode::REQUEST_TIMEOUT,
@@ -786,12 +790,7 @@ async fn a_stalled_control_body_is_dropped() {
             i + 1,
         ))
     });
-    let mut r = Request::post("/v1/circuits")
-        .header(header::CONTENT_TYPE, "multipart/form-data; boundary=x");
-    for (k, v) in signed(&EthKey::generate(), "POST", "/v1/circuits", now, b"") {
-        r = r.header(k, v);
-    }
-    let (s, b, _) = call(&state, r.body(Body::from_stream(trickle)).expect("req")).await;
+    let (s, b, _) = call(&state, upload(Body::from_stream(trickle))).await;
     assert_eq!(
         s,
         StatusCode::REQUEST_TIMEOUT,

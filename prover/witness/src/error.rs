@@ -56,7 +56,7 @@ pub enum WitnessError {
     AssertFailed { message: String, log: Vec<String> },
 
     /// Any other circom runtime exception (codes 2, 3, 5, 6, 7 or unknown).
-    #[error("circuit exception {code} ({description}){}{}", signal.as_ref().map(|s| format!(" while setting `{s}`")).unwrap_or_default(), if message.is_empty() { String::new() } else { format!(": {}", message.trim_end()) })]
+    #[error("circuit exception {code} ({description}){}{}", while_setting(signal), if message.is_empty() { String::new() } else { format!(": {}", message.trim_end()) })]
     CircuitException {
         code: i32,
         description: &'static str,
@@ -108,15 +108,20 @@ impl WitnessError {
                 ..
             } => format!(
                 "circuit exception {code} ({description}){}",
-                signal
-                    .as_ref()
-                    .map(|s| format!(" while setting `{s}`"))
-                    .unwrap_or_default()
+                while_setting(signal)
             ),
             WitnessError::Trap(_) => "witness wasm trapped".into(),
             other => other.to_string(),
         }
     }
+}
+
+/// " while setting `signal`" where the signal is known.
+fn while_setting(signal: &Option<String>) -> String {
+    signal
+        .as_ref()
+        .map(|s| format!(" while setting `{s}`"))
+        .unwrap_or_default()
 }
 
 /// Shorthand used throughout the crate.
