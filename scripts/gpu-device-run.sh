@@ -10,13 +10,14 @@
 #   mkdir -p .gpu/fx && strip -o .gpu/appliance target/release/appliance \
 #       && strip -o .gpu/gpu-resident target/release/examples/gpu-resident
 #   cp ../shared/fixtures/groth16/{poseidon_chain_32,range_check} ... (zkey, witness) to .gpu/fx/
-# and, to compare with an earlier commit on the same card, that commit's stripped binary as
-# .gpu/appliance-base (git worktree add /tmp/base COMMIT; cargo build --release there).
+# and, to compare with an earlier commit on the same card (MODE=ab), that commit's stripped
+# binaries as .gpu/appliance-base and .gpu/gpu-resident-base (git worktree add /tmp/base
+# COMMIT; the same builds there).
 # The carry holds 64 MiB: two stripped binaries and the fixtures come to ~60 MiB, so gzip
 # the binaries (`gzip -9 .gpu/appliance*`: 20 -> 7 MiB each); this script unpacks them.
 # Then call the device tool with carry [".gpu"] and `bash scripts/gpu-device-run.sh`
-# (`PROFILE=1 bash ...`: selftest, proofs, the resident NTT and Nsight Compute profiles of
-# the hot kernels instead of the bench tables).
+# (`MODE=ab bash ...`: selftest, proofs, A/B runs against .gpu/*-base binaries, a window
+# sweep, short bench tables and an Nsight Compute profile of the G1 bucket sums).
 set -u
 OUT=${OUT:-/tmp/gpu-out}
 mkdir -p "$OUT"
@@ -60,89 +61,99 @@ for c in poseidon_chain_32 range_check; do
   done
 done
 
-if [ "${PROFILE:-0}" = 1 ]; then
-  # Nsight Compute on the hot kernels (clocks left as they are): the bound of each.
-  ncu=$(command -v ncu || find /usr/local /opt -name ncu -type f 2>/dev/null | head -1)
-  sections="--section SpeedOfLight --section Occupancy --section WarpStateStats --section LaunchStats"
-  step "ncu: NTT passes at 2^22"
-  timeout 120 "$ncu" --clock-control none $sections -k regex:'Fr_ntt_first|Fr_ntt_strided' -c 2 \
-    .gpu/gpu-resident --backend cuda --log-n 22 --runs 1 >"$OUT/ncu_ntt.txt" 2>&1
-  grep -E "Fr_ntt|Duration|Memory Throughput|Compute \(SM\) Throughput|Registers Per|Achieved Occupancy|Theoretical Occupancy|Warp Cycles Per Issued|Stall|smsp__pcsamp" "$OUT/ncu_ntt.txt" | head -40
-  step "ncu: MSM kernels at 2^20"
-  timeout 150 "$ncu" --clock-control none $sections -k regex:'G1_sum_chunks|G1_sum_points|G1_reduce_buckets|msm_scatter|layout_segments|scan_blocks' -c 4 \
-    $B bench msm --backend cuda --log-n 20 --runs 1 >"$OUT/ncu_msm.txt" 2>&1
-  grep -E "G1_|msm_|Duration|Memory Throughput|Compute \(SM\) Throughput|Registers Per|Achieved Occupancy|Theoretical Occupancy|Warp Cycles Per Issued" "$OUT/ncu_msm.txt" | head -60
+if [ "${MODE:-tables}" = windows ]; then
+  # Resident G1 MSMs at the default window width and at ${WINDOWS} (the GPU takes 2..=20).
+  step "resident G1 MSM 2^22, 2^24: default window and ${WINDOWS:=16,18,19}"
+  APPLIANCE_GPU_TRACE=1 timeout 120 .gpu/gpu-resident --backend cuda --op msm --log-n 22,24 --runs 5 \
+    --window "$WINDOWS" 2>&1 | grep -v -e "trace.*n=4194304" -e "trace.*sorted"
   step done
   exit 0
 fi
 
-# In order of what the open predictions need (a 600 s call may be cut short; every step's
-# output is already in $OUT/run.log when the next starts).
+if [ "${MODE:-tables}" = ab ]; then
+  # A/B against an earlier commit's binaries on the same card (.gpu/*-base; times from
+  # different calls mix machines), the MSM window widths around the default, the bench
+  # tables, then Nsight Compute on the G1 bucket sums (clocks left as they are; the raw page
+  # in $OUT/ncu_msm.txt). The products are named: the base may predate the chains default.
+  export APPLIANCE_GPU_FIELD_PRODUCT=chains
+  for bin in gpu-resident gpu-resident-base; do
+    [ -x .gpu/$bin ] || continue
+    step "A/B: resident G1 MSM 2^20, 2^24 and NTT 2^16..2^24 with .gpu/$bin"
+    windows=""; [ $bin = gpu-resident ] && windows="--window ${WINDOWS:-18,19}"
+    APPLIANCE_GPU_TRACE=1 timeout 100 .gpu/$bin --backend cuda --op msm --log-n 20,24 --runs 5 \
+      $windows 2>&1 | grep -e "^msm" -e "trace msm G1 n=16777216 c=20"
+    timeout 60 .gpu/$bin --backend cuda --log-n 16,18,20,22,24 --runs 10 2>&1 | grep "^ntt"
+  done
+  step "bench msm g1, ntt --backend cuda"
+  timeout 120 $B bench msm --backend cuda --log-n 16,20,22,24 --runs 2 2>&1 | grep -e "^op" -e "^msm"
+  timeout 60 $B bench ntt --backend cuda --log-n 16,20,22,24 --runs 3 2>&1 | grep -e "^op" -e "^ntt"
+  step "bench prove --backend cuda: poseidon_chain_32, synthetic 2^20"
+  timeout 40 $B bench prove --backend cuda --snarkjs none --runs 5 \
+    --zkey .gpu/fx/poseidon_chain_32/circuit_final.zkey --witness .gpu/fx/poseidon_chain_32/witness.wtns 2>&1 | tail -16
+  timeout 90 $B bench prove --synthetic 20 --backend cuda --runs 2 2>&1 | tail -14
+  ncu=$(command -v ncu || find /usr/local /opt -name ncu -type f 2>/dev/null | head -1)
+  step "ncu G1_sum_chunks at 2^22"
+  timeout 90 "$ncu" --clock-control none --section SpeedOfLight --section Occupancy \
+    --section WarpStateStats --section ComputeWorkloadAnalysis --section LaunchStats --page raw \
+    -k regex:G1_sum_chunks -c 1 .gpu/gpu-resident --backend cuda --op msm --log-n 22 --runs 1 \
+    >"$OUT/ncu_msm.txt" 2>&1
+  echo "ncu exit $?"
+  grep -E "gpu__time_duration.sum |sm__throughput.avg.pct_of_peak_sustained_elapsed |sm__pipe_fmaheavy_cycles_active.avg.pct_of_peak_sustained_elapsed |sm__pipe_alu_cycles_active.avg.pct_of_peak_sustained_active |sm__issue_active.avg.pct_of_peak_sustained_elapsed |sm__warps_active.avg.pct_of_peak_sustained_active |launch__registers_per_thread |lts__throughput.avg.pct_of_peak_sustained_elapsed |dram__throughput.avg.pct_of_peak_sustained_elapsed " "$OUT/ncu_msm.txt"
+  step done
+  exit 0
+fi
 
-# The carry-chain field product (NOTES 18): half the SASS of the G1 bucket sums, two thirds
-# of the NTT passes'. Correct on the card first, then timed against the default in turns.
-step "carry-chain field product: selftest, range_check proof, then resident MSM / NTT against the default"
-APPLIANCE_GPU_FIELD_PRODUCT=chains timeout 150 $B selftest --backend cuda --max-log 16 --seed 11 2>/dev/null | tail -1
+# Sized for the 15 minutes of device time a session has, machine start included (~5 min
+# of commands), in order of what the open predictions need; every step's output is in
+# $OUT/run.log when the next starts.
+
+# The carry-chain field product (NOTES 18; the CUDA default since 21) against CIOS: correct
+# on the card first, then resident MSM and NTT timed in turns; the faster one at MSM 2^24 is
+# used for every later step (exported), and the summary at the end says which.
+step "carry-chain field product: selftest, range_check proof"
+APPLIANCE_GPU_FIELD_PRODUCT=chains timeout 120 $B selftest --backend cuda --max-log 16 --seed 11 2>/dev/null | tail -1
 APPLIANCE_GPU_FIELD_PRODUCT=chains timeout 60 $B prove --backend cuda \
   --zkey .gpu/fx/range_check/circuit_final.zkey --witness .gpu/fx/range_check/witness.wtns \
   --proof "$OUT/range_check_chains.proof.json" --public "$OUT/range_check_chains.public.json" 2>&1 | tail -2
-for product in chains cios chains cios; do
-  echo "-- $product"
-  APPLIANCE_GPU_FIELD_PRODUCT=$product timeout 90 .gpu/gpu-resident --backend cuda --op msm --log-n 20,24 --runs 5 2>&1 | grep "^msm"
-  APPLIANCE_GPU_FIELD_PRODUCT=$product timeout 60 .gpu/gpu-resident --backend cuda --log-n 22,24 --runs 5 2>&1 | grep "^ntt"
-done
+step "resident MSM (2^20, 2^24) and NTT (2^22, 2^24): chains against cios"
 for product in chains cios; do
-  APPLIANCE_GPU_FIELD_PRODUCT=$product timeout 90 $B bench msm --backend cuda --group g2 --log-n 16,18 --runs 3 2>&1 | grep msm-g2
+  echo "-- $product"
+  APPLIANCE_GPU_FIELD_PRODUCT=$product APPLIANCE_GPU_TRACE=1 timeout 100 .gpu/gpu-resident --backend cuda \
+    --op msm --log-n 20,24 --runs 5 2>&1 | grep -e "^msm" -e "trace.*16777216" | tee /tmp/msm_$product.txt
 done
-step "bench msm g1 --backend cuda (with the per-phase trace of every GPU MSM)"
-APPLIANCE_GPU_TRACE=1 timeout 200 $B bench msm --backend cuda --log-n 16,18,20,22,24 --runs 3 2>&1
-
-# A/B: a binary of an earlier commit carried as .gpu/appliance-base is timed on the same
-# card in the same call (ratios between calls mix machines).
-if [ -x .gpu/appliance-base ]; then
-  step "bench msm g1 --backend cuda with .gpu/appliance-base (the earlier commit, for A/B)"
-  APPLIANCE_GPU_TRACE=1 timeout 150 .gpu/appliance-base bench msm --backend cuda --log-n 16,20,24 --runs 3 2>&1
+for product in chains cios chains cios; do
+  APPLIANCE_GPU_FIELD_PRODUCT=$product timeout 40 .gpu/gpu-resident --backend cuda --log-n 22,24 --runs 5 2>&1 \
+    | grep "^ntt" | sed "s/^/$product /"
+done
+ms() { grep "^msm g1 2^24 *resident" "$1" | head -1 | awk '{print $5}'; }
+c=$(ms /tmp/msm_chains.txt); d=$(ms /tmp/msm_cios.txt)
+export APPLIANCE_GPU_FIELD_PRODUCT=cios
+if [ -n "$c" ] && [ -n "$d" ] && awk -v c="$c" -v d="$d" 'BEGIN{exit !(c < d)}'; then
+  export APPLIANCE_GPU_FIELD_PRODUCT=chains
 fi
+echo "field product for the tables: $APPLIANCE_GPU_FIELD_PRODUCT (MSM 2^24 resident: chains ${c:-?} ms, cios ${d:-?} ms)"
 
-step "G1 MSM with bases and scalars resident on the device (the kernels alone)"
-APPLIANCE_GPU_TRACE=1 timeout 120 .gpu/gpu-resident --backend cuda --op msm --log-n 16,20,24 --runs 5 2>&1 | grep -v -e "trace.*n=65536 "
-
-# Whole proofs at sizes the fixtures do not reach: random circuits proved by us (key
-# resident) and by ark-groth16 on the host's cores, equal proofs required. The phases show
-# the quotient beside the witness MSMs and the witness sorted once for A, B1, B2 and C.
-step "bench prove --synthetic 18,20 --backend cuda, then cpu (our CPU backend, same machine)"
-timeout 120 $B bench prove --synthetic 18,20 --backend cuda --runs 3 2>&1
-timeout 120 $B bench prove --synthetic 20 --backend cpu --runs 2 2>&1
-
+step "bench msm g1 --backend cuda (per-phase trace of every GPU MSM)"
+APPLIANCE_GPU_TRACE=1 timeout 150 $B bench msm --backend cuda --log-n 16,18,20,22,24 --runs 2 2>&1 | tee /tmp/msm_table.txt
 
 step "NTT with data resident on the device"
-APPLIANCE_GPU_TRACE=1 timeout 90 .gpu/gpu-resident --backend cuda --log-n 16,18,20,22,24 --runs 10 2>&1 | grep -v -e "trace.*2^1[68]" -e "trace.*2^2[02]"
-
-step "the same with APPLIANCE_CUDA_STAGING=0 (transfers from pageable memory, for the A/B of the staging buffers)"
-APPLIANCE_CUDA_STAGING=0 timeout 60 .gpu/gpu-resident --backend cuda --log-n 20,24 --runs 3 2>&1 | grep "^ntt"
-
-step "A/B of the field product: APPLIANCE_GPU_FIELD_PRODUCT=nocarry (4-8% fewer SASS instructions, more of them IMAD)"
-APPLIANCE_GPU_FIELD_PRODUCT=nocarry timeout 60 .gpu/appliance selftest --backend cuda --max-log 12 --seed 3 2>/dev/null | tail -1
-APPLIANCE_GPU_FIELD_PRODUCT=nocarry timeout 60 .gpu/gpu-resident --backend cuda --log-n 22,24 --runs 5 2>&1 | grep "^ntt"
-APPLIANCE_GPU_FIELD_PRODUCT=nocarry timeout 90 .gpu/gpu-resident --backend cuda --op msm --log-n 20,24 --runs 3 2>&1 | grep "^msm"
+timeout 60 .gpu/gpu-resident --backend cuda --log-n 16,18,20,22,24 --runs 10 2>&1 | grep "^ntt" | tee /tmp/ntt_resident.txt
 
 step "bench ntt --backend cuda"
-timeout 120 $B bench ntt --backend cuda --log-n 16,18,20,22,24 --runs 3 2>&1
+timeout 60 $B bench ntt --backend cuda --log-n 16,18,20,22,24 --runs 3 2>&1 | tee /tmp/ntt_table.txt
 
-step "bench prove --backend cuda"
-timeout 60 $B bench prove --backend cuda --snarkjs none --runs 5 \
+step "bench prove --backend cuda (poseidon_chain_32, key resident), then synthetic 2^18, 2^20"
+timeout 40 $B bench prove --backend cuda --snarkjs none --runs 5 \
   --zkey .gpu/fx/poseidon_chain_32/circuit_final.zkey --witness .gpu/fx/poseidon_chain_32/witness.wtns 2>&1
-
-# Window widths and precomputed copies around the defaults (window_bits: 16 at 2^20/2^22).
-step "bench msm g1 --backend cuda: window and precompute sweep at 2^20 and 2^22"
-for c in 14 18 20; do
-  timeout 60 $B bench msm --backend cuda --log-n 20,22 --window $c --runs 2 2>&1 | grep msm-g1
-done
-for k in 2 4; do
-  timeout 60 $B bench msm --backend cuda --log-n 20,22 --precompute $k --runs 2 2>&1 | grep msm-g1
-done
+timeout 90 $B bench prove --synthetic 18,20 --backend cuda --runs 2 2>&1
 
 step "bench msm g2 --backend cuda"
-timeout 60 $B bench msm --backend cuda --group g2 --log-n 14,16 --runs 3 2>&1
+timeout 40 $B bench msm --backend cuda --group g2 --log-n 14,16 --runs 3 2>&1
 
+step "summary"
+echo "field product: $APPLIANCE_GPU_FIELD_PRODUCT"
+grep -h -e "^msm g1 2^2[04] *resident" /tmp/msm_chains.txt /tmp/msm_cios.txt
+grep -v -e trace /tmp/msm_table.txt | tail -8
+cat /tmp/ntt_resident.txt
+tail -7 /tmp/ntt_table.txt
 step done

@@ -51,9 +51,10 @@ step "CUDA kernels: NVRTC + ptxas for sm_80 and sm_90 (fails on errors, on G1 MS
 LD_LIBRARY_PATH="$CUDA_WHEELS/nvidia/cuda_nvrtc/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
     cargo run --release --quiet -p kernels-gpu --features cuda --example gpu-compile-check -- \
     --ptxas "$CUDA_WHEELS/nvidia/cuda_nvcc/bin/ptxas" --arch sm_80,sm_90 --out target/gpu-compile-check
-# The alternative field products, kept for A/B runs on a card, must compile without spills
-# and give arkworks' products too; the carry-chain one (PTX assembly) runs nowhere else here.
-for product in nocarry chains; do
+# The default CUDA product is the carry-chain one (PTX assembly, run nowhere else here); the
+# portable ones, kept for A/B runs on a card, must compile without spills and give arkworks'
+# products too.
+for product in cios nocarry; do
     APPLIANCE_GPU_FIELD_PRODUCT=$product \
     LD_LIBRARY_PATH="$CUDA_WHEELS/nvidia/cuda_nvrtc/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
         cargo run --release --quiet -p kernels-gpu --features cuda --example gpu-compile-check -- \

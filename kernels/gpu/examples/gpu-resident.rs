@@ -6,7 +6,7 @@
 //! against ark-poly / arkworks.
 //!
 //! `cargo run --release -p kernels-gpu --features cuda,opencl --example gpu-resident -- \
-//!     --backend cuda|opencl [--op ntt|msm] [--log-n 16,20,24] [--runs 10]`
+//!     --backend cuda|opencl [--op ntt|msm] [--log-n 16,20,24] [--runs 10] [--window 19,21]`
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -24,8 +24,10 @@ use kernels_gpu::Device;
 
 const USAGE: &str = "
 usage: gpu-resident --backend cuda|opencl [--op ntt|msm] [--log-n 16,18,20,22,24] [--runs 10]
+                    [--window 19,21]
   --op ntt   forward NTT of data resident on the device (default)
   --op msm   G1 MSM with bases and scalars resident, then of scalars sorted once
+  --window   MSM window widths to time besides the default one (each result checked too)
   every size is checked against ark-poly / arkworks before it is timed";
 
 struct Args {
@@ -33,6 +35,7 @@ struct Args {
     msm: bool,
     log_n: Vec<u32>,
     runs: usize,
+    windows: Vec<u32>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -41,6 +44,7 @@ fn parse() -> Result<Args, String> {
         msm: false,
         log_n: vec![16, 18, 20, 22, 24],
         runs: 10,
+        windows: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -61,6 +65,12 @@ fn parse() -> Result<Args, String> {
                     .collect::<Result<_, _>>()?
             }
             "--runs" => args.runs = value.parse().map_err(|_| "bad --runs".to_string())?,
+            "--window" => {
+                args.windows = value
+                    .split(',')
+                    .map(|s| s.trim().parse().map_err(|_| format!("bad window {s:?}")))
+                    .collect::<Result<_, _>>()?
+            }
             _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
         }
     }
@@ -126,7 +136,7 @@ fn one_ntt<D: Device>(dev: &D, log_n: u32, runs: usize) -> Result<bool, String> 
 
 /// One G1 MSM size: bases and scalars resident, checked against arkworks, then the median
 /// time of the MSM alone and the scalars' upload time. Returns false on a mismatch.
-fn one_msm<D: Device>(dev: &D, log_n: u32, runs: usize) -> Result<bool, String> {
+fn one_msm<D: Device>(dev: &D, log_n: u32, runs: usize, windows: &[u32]) -> Result<bool, String> {
     let n = 1usize << log_n;
     let mut rng = StdRng::seed_from_u64(u64::from(log_n));
     let bases: Vec<G1Affine> = kernels_testkit::random_g1_bases(n, &mut rng);
@@ -148,6 +158,15 @@ fn one_msm<D: Device>(dev: &D, log_n: u32, runs: usize) -> Result<bool, String> 
         "msm g1 2^{log_n:<2}  {}  scalar upload {upload_ms:>8.2} ms  equal to arkworks: {same}",
         resident_times(&times)
     );
+    for &c in windows {
+        let times = timed_msms(runs, ours, || {
+            msm_device_scalars(dev, &resident, &on_device, Some(c)).map(Some)
+        })?;
+        println!(
+            "msm g1 2^{log_n:<2}  {}  window {c}",
+            resident_times(&times)
+        );
+    }
 
     // A Groth16 witness is sorted once for four MSMs: the sort, then one MSM of it.
     let t = Instant::now();
@@ -188,7 +207,7 @@ fn run_all<D: Device>(dev: &D, args: &Args) -> Result<bool, String> {
     let mut all = true;
     for &log_n in &args.log_n {
         all &= if args.msm {
-            one_msm(dev, log_n, args.runs)?
+            one_msm(dev, log_n, args.runs, &args.windows)?
         } else {
             one_ntt(dev, log_n, args.runs)?
         };

@@ -7,7 +7,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use cudarc::driver::sys::{CUdevice_attribute, CUresult};
+use cudarc::driver::result::{device as cu_device, mem_pool};
+use cudarc::driver::sys::{CUdevice_attribute, CUmemPool_attribute, CUresult};
 use cudarc::driver::{
     CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DriverError, LaunchConfig,
     PinnedHostSlice, PushKernelArg,
@@ -153,6 +154,28 @@ enum Staging {
     Unavailable,
 }
 
+/// Lets the device's stream-ordered memory pool keep what is freed instead of returning it
+/// to the driver at every synchronisation (the default threshold, 0). Every MSM and NTT
+/// allocates scratch buffers of up to gigabytes and frees them at its end; mapping them
+/// afresh each time cost a resident NTT on an H200 0.28 of 1.22 ms at 2^22 and 1.0 of
+/// 4.9 ms at 2^24 (bench/NOTES.md section 21). No pools (old drivers): nothing to do,
+/// allocations are synchronous.
+fn keep_freed_memory(ctx: &CudaContext) -> std::result::Result<(), DriverError> {
+    if !ctx.has_async_alloc() {
+        return Ok(());
+    }
+    let mut threshold = u64::MAX;
+    // SAFETY: the device handle comes from the context; RELEASE_THRESHOLD takes a u64.
+    unsafe {
+        let pool = cu_device::get_mem_pool(ctx.cu_device())?;
+        mem_pool::set_attribute(
+            pool,
+            CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
+            (&mut threshold as *mut u64).cast(),
+        )
+    }
+}
+
 fn driver_error(device: &str, call: &'static str, e: DriverError) -> GpuError {
     if e.0 == CUresult::CUDA_ERROR_OUT_OF_MEMORY {
         GpuError::OutOfMemory {
@@ -224,6 +247,7 @@ impl CudaDevice {
         let module = ctx
             .load_module(Ptx::from_src(ptx))
             .map_err(|e| driver_error(&name, "cuModuleLoadData", e))?;
+        keep_freed_memory(&ctx).map_err(|e| driver_error(&name, "cuMemPoolSetAttribute", e))?;
         Ok(Self {
             memory: ctx.total_mem().ok().map(|m| m as u64),
             units: usize::try_from(units).unwrap_or(1),
@@ -285,8 +309,7 @@ impl CudaDevice {
         self.with_staging(|slots| {
             // SAFETY: the chunks below write every word of the buffer before anything reads
             // it.
-            let mut buf = unsafe { self.stream.alloc::<u32>(data.len()) }
-                .map_err(|e| self.err("cuMemAlloc", e))?;
+            let mut buf = self.alloc_uninit(data.len())?;
             double_buffered(data, slots, |staged, offset| {
                 let mut view = buf.slice_mut(offset..offset + staged.len());
                 self.stream
@@ -323,6 +346,31 @@ impl CudaDevice {
         self.stream
             .synchronize()
             .map_err(|e| self.err("cuStreamSynchronize", e))
+    }
+
+    /// `words` of device memory whose contents the caller overwrites before reading.
+    /// The stream-ordered pool keeps freed memory (see [`keep_freed_memory`]); when the
+    /// device is out of memory, what the pool holds unused is released and the allocation
+    /// tried once more before the error goes to the callers that chunk or fall back.
+    fn alloc_uninit(&self, words: usize) -> Result<CudaSlice<u32>> {
+        // SAFETY: every caller writes the buffer (memset, copy or kernel) before reading it.
+        match unsafe { self.stream.alloc::<u32>(words) } {
+            Err(e) if e.0 == CUresult::CUDA_ERROR_OUT_OF_MEMORY && self.ctx.has_async_alloc() => {
+                self.stream
+                    .synchronize()
+                    .map_err(|e| self.err("cuStreamSynchronize", e))?;
+                // SAFETY: the device handle comes from this context; trimming only
+                // releases pool memory that no allocation holds.
+                unsafe {
+                    let pool = cu_device::get_mem_pool(self.ctx.cu_device())
+                        .map_err(|e| self.err("cuDeviceGetMemPool", e))?;
+                    mem_pool::trim_to(pool, 0).map_err(|e| self.err("cuMemPoolTrimTo", e))?;
+                }
+                // SAFETY: as above.
+                unsafe { self.stream.alloc::<u32>(words) }.map_err(|e| self.err("cuMemAlloc", e))
+            }
+            other => other.map_err(|e| self.err("cuMemAlloc", e)),
+        }
     }
 
     fn err(&self, call: &'static str, e: DriverError) -> GpuError {
@@ -381,15 +429,19 @@ impl Device for CudaDevice {
                 return Ok(buf);
             }
         }
+        let mut buf = self.alloc_uninit(data.len())?;
         self.stream
-            .clone_htod(data)
-            .map_err(|e| self.err("cuMemcpyHtoD", e))
+            .memcpy_htod(data, &mut buf)
+            .map_err(|e| self.err("cuMemcpyHtoD", e))?;
+        Ok(buf)
     }
 
     fn alloc_zeroed(&self, words: usize) -> Result<Self::Buffer> {
+        let mut buf = self.alloc_uninit(words.max(1))?;
         self.stream
-            .alloc_zeros::<u32>(words.max(1))
-            .map_err(|e| self.err("cuMemAlloc", e))
+            .memset_zeros(&mut buf)
+            .map_err(|e| self.err("cuMemsetD8", e))?;
+        Ok(buf)
     }
 
     fn download(&self, buf: &Self::Buffer, out: &mut [u32]) -> Result<()> {

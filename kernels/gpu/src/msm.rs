@@ -539,20 +539,22 @@ fn sort_on_device<D: Device>(
         return Ok(None);
     }
     let entries = dev.alloc_zeroed(total as usize)?;
-    dev.launch(
-        "msm_scatter",
-        n,
-        &[
-            Arg::Buf(&digits),
-            Arg::Buf(&cursor),
-            Arg::Buf(&entries),
-            Arg::U32(c),
-            Arg::U32(count_u32(windows)?),
-            Arg::U32(count_u32(wk)?),
-            Arg::U32(count_u32(n_bases)?),
-            Arg::U32(count_u32(offset)?),
-        ],
-    )?;
+    for w in 0..windows {
+        dev.launch(
+            "msm_scatter",
+            n,
+            &[
+                Arg::Buf(&digits),
+                Arg::Buf(&cursor),
+                Arg::Buf(&entries),
+                Arg::U32(c),
+                Arg::U32(count_u32(w)?),
+                Arg::U32(count_u32(wk)?),
+                Arg::U32(count_u32(n_bases)?),
+                Arg::U32(count_u32(offset)?),
+            ],
+        )?;
+    }
     Trace::mark(dev, trace, "scatter")?;
     Ok(Some(Sorted {
         entries,

@@ -30,15 +30,15 @@ const DIGITS: &str = include_str!("cl/digits.h");
 const SEGMENTS: &str = include_str!("cl/segments.h");
 
 /// The environment variable that picks the Montgomery product's formulation (`field.h`):
-/// `cios` (the default), `nocarry` or, on CUDA only, `chains`. All are exact; which is
-/// faster is the card's to say, so an A/B run needs no rebuild.
+/// `cios`, `nocarry` or, on CUDA only, `chains`. All are exact; which is faster is the
+/// card's to say, so an A/B run needs no rebuild. Unset: `chains` on CUDA (1.6x faster MSM
+/// on an H200, bench/NOTES.md section 21), `cios` on OpenCL (which cannot take PTX).
 pub const FIELD_PRODUCT_ENV: &str = "APPLIANCE_GPU_FIELD_PRODUCT";
 
 /// The formulations of the Montgomery product in `field.h`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FieldProduct {
     /// Coarsely integrated operand scanning with two extra words of carry.
-    #[default]
     Cios,
     /// The product and the reduction in one loop with no extra word: valid when the
     /// modulus' top word is below 2^31 - 1, as both BN254 moduli's are.
@@ -49,12 +49,13 @@ pub enum FieldProduct {
 }
 
 impl FieldProduct {
-    /// The choice of [`FIELD_PRODUCT_ENV`] for kernels built for `dialect`: unset is the
-    /// default; an unknown value, or `chains` for OpenCL, is an error. Read once, where a
-    /// device builds its kernels, which then names the product (see [`Self::label`]).
+    /// The choice of [`FIELD_PRODUCT_ENV`] for kernels built for `dialect`: unset is
+    /// [`Self::default_for`]; an unknown value, or `chains` for OpenCL, is an error. Read
+    /// once, where a device builds its kernels, which then names the product (see
+    /// [`Self::label`]).
     pub fn for_dialect(dialect: Dialect) -> crate::Result<Self> {
         let product = match std::env::var_os(FIELD_PRODUCT_ENV) {
-            None => Self::default(),
+            None => Self::default_for(dialect),
             Some(v) if v == "cios" => Self::Cios,
             Some(v) if v == "nocarry" => Self::NoCarry,
             Some(v) if v == "chains" => Self::Chains,
@@ -72,10 +73,20 @@ impl FieldProduct {
         Ok(product)
     }
 
-    /// What a device's name says after it, so that every figure names its product.
+    /// The product used when [`FIELD_PRODUCT_ENV`] is unset: the fastest measured on a
+    /// card for CUDA, the portable CIOS for OpenCL.
+    pub fn default_for(dialect: Dialect) -> Self {
+        match dialect {
+            Dialect::Cuda => Self::Chains,
+            Dialect::OpenCl => Self::Cios,
+        }
+    }
+
+    /// What a device's name says after it, so that every figure names its product (the
+    /// defaults too: they change as cards are measured).
     pub fn label(self) -> &'static str {
         match self {
-            Self::Cios => "",
+            Self::Cios => " [CIOS field product]",
             Self::NoCarry => " [no-carry field product]",
             Self::Chains => " [carry-chain field product]",
         }
@@ -240,6 +251,19 @@ mod tests {
         let chains = kernel_source(Dialect::Cuda, FieldProduct::Chains);
         assert!(chains.contains("#define MUL_CHAINS") && !s.contains("#define MUL_CHAINS"));
         assert_ne!(cache_key(&chains, ""), cache_key(&no_carry, ""));
+    }
+
+    /// CUDA defaults to the product measured fastest on a card; OpenCL cannot take PTX.
+    #[test]
+    fn defaults_are_chains_on_cuda_and_cios_on_opencl() {
+        assert_eq!(
+            FieldProduct::default_for(Dialect::Cuda),
+            FieldProduct::Chains
+        );
+        assert_eq!(
+            FieldProduct::default_for(Dialect::OpenCl),
+            FieldProduct::Cios
+        );
     }
 
     /// The no-carry product keeps no word above the top one: its last carry must fit in
