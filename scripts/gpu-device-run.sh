@@ -17,7 +17,9 @@
 # the binaries (`gzip -9 .gpu/appliance*`: 20 -> 7 MiB each); this script unpacks them.
 # Then call the device tool with carry [".gpu"] and `bash scripts/gpu-device-run.sh`
 # (`MODE=ab bash ...`: selftest, proofs, A/B runs against .gpu/*-base binaries, a window
-# sweep, short bench tables and an Nsight Compute profile of the G1 bucket sums).
+# sweep, short bench tables and an Nsight Compute profile of the G1 bucket sums;
+# `MODE=targets`: the issue's resident MSM and NTT targets alone; `MODE=windows`: an MSM
+# window sweep).
 set -u
 OUT=${OUT:-/tmp/gpu-out}
 mkdir -p "$OUT"
@@ -60,6 +62,17 @@ for c in poseidon_chain_32 range_check; do
     echo "prove exit ${PIPESTATUS[0]}"
   done
 done
+
+if [ "${MODE:-tables}" = targets ]; then
+  # The targets alone (a short call, e.g. on another kind of card): resident G1 MSM
+  # at 2^20 and 2^24 and resident NTT up to 2^24, each checked against arkworks / ark-poly.
+  step "targets: resident G1 MSM 2^20, 2^24; resident NTT 2^20..2^24"
+  APPLIANCE_GPU_TRACE=1 timeout 90 .gpu/gpu-resident --backend cuda --op msm --log-n 20,24 --runs 5 2>&1 \
+    | grep -e "^device" -e "^msm" -e "trace msm G1 n=16777216 c=20"
+  timeout 40 .gpu/gpu-resident --backend cuda --log-n 20,22,24 --runs 10 2>&1 | grep "^ntt"
+  step done
+  exit 0
+fi
 
 if [ "${MODE:-tables}" = windows ]; then
   # Resident G1 MSMs at the default window width and at ${WINDOWS} (the GPU takes 2..=20).

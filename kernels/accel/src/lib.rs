@@ -112,6 +112,45 @@ pub fn intt_then_coset_ntt<F: FftField, A: Ntt<F> + ?Sized>(
     backend.intt_then_coset_ntt_unchecked(data, coset_gen)
 }
 
+/// [`Ntt::coset_quotient_unchecked`] after checking the lengths, the size and the coset.
+pub fn coset_quotient<F: FftField, A: Ntt<F> + ?Sized>(
+    backend: &A,
+    a: &mut [F],
+    b: &mut [F],
+    coset_gen: F,
+) -> Result<()> {
+    if a.len() != b.len() {
+        return Err(AccelError::LengthMismatch {
+            what: "quotient vectors",
+            expected: a.len(),
+            got: b.len(),
+        });
+    }
+    if !check_ntt_batch(&[&mut *a], Some(coset_gen))? {
+        return Ok(());
+    }
+    backend.coset_quotient_unchecked(a, b, coset_gen)
+}
+
+/// [`Ntt::coset_quotient_unchecked`] with the pointwise products on the host's cores and
+/// the transforms through `backend`: the trait's default, and a device backend's fallback.
+pub fn coset_quotient_on_host<F: FftField, A: Ntt<F> + ?Sized>(
+    backend: &A,
+    a: &mut [F],
+    b: &mut [F],
+    coset_gen: F,
+) -> Result<()> {
+    use rayon::prelude::*;
+    let mut c: Vec<F> = a.par_iter().zip(&*b).map(|(x, y)| *x * y).collect();
+    backend.intt_then_coset_ntt_unchecked(&mut [&mut *a, &mut *b, &mut c], coset_gen)?;
+    // In place: a fourth vector would be a Groth16 proof's largest transient.
+    a.par_iter_mut()
+        .zip(&*b)
+        .zip(&c)
+        .for_each(|((x, y), z)| *x = *x * y - z);
+    Ok(())
+}
+
 /// Checks an NTT batch; `Ok(false)` when it is empty (nothing to do).
 fn check_ntt_batch<F: FftField>(data: &[&mut [F]], coset_gen: Option<F>) -> Result<bool> {
     let Some(first) = data.first() else {

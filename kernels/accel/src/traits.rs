@@ -232,6 +232,16 @@ pub trait Ntt<F: FftField>: Backend {
         self.ntt_unchecked(data, &NttConfig::inverse())?;
         self.ntt_unchecked(data, &NttConfig::forward().with_coset(coset_gen))
     }
+
+    /// A Groth16 quotient's numerator on the coset `coset_gen * <w>`: with `c = a ∘ b`,
+    /// each of `a`, `b` and `c` goes through an inverse NTT and a forward NTT on the coset,
+    /// and `a` receives `a · b - c` pointwise; what `b` holds afterwards is unspecified.
+    /// Both have the same length (checked by [`crate::coset_quotient`]). The default is
+    /// [`crate::coset_quotient_on_host`]; a GPU backend keeps the three vectors on the
+    /// device, so that two go up and one comes back instead of three each way.
+    fn coset_quotient_unchecked(&self, a: &mut [F], b: &mut [F], coset_gen: F) -> Result<()> {
+        crate::coset_quotient_on_host(self, a, b, coset_gen)
+    }
 }
 
 /// Everything a Groth16 prover over pairing `E` needs from a device.

@@ -221,4 +221,18 @@ impl<D: Device> Ntt<Fr> for GpuBackend<D> {
     fn intt_then_coset_ntt_unchecked(&self, data: &mut [&mut [Fr]], coset_gen: Fr) -> Result<()> {
         self.ntt_passes(data, &[(true, None), (false, Some(coset_gen))])
     }
+
+    /// On the device; with too little device memory for three vectors, the products on
+    /// the host and each vector's transforms wherever it fits (`ntt_passes`). `a` is only
+    /// written by a successful download, so the fallback starts from the original data.
+    fn coset_quotient_unchecked(&self, a: &mut [Fr], b: &mut [Fr], coset_gen: Fr) -> Result<()> {
+        if a.len() >= 2 {
+            match ntt::coset_quotient(&self.dev, &self.twiddles, a, b, coset_gen) {
+                Ok(()) => return Ok(()),
+                Err(GpuError::OutOfMemory { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        kernels_accel::coset_quotient_on_host(self, a, b, coset_gen)
+    }
 }

@@ -219,21 +219,64 @@ pub fn run<D: Device>(
         for &(inverse, coset) in passes {
             transform(dev, twiddles, &buf, log_n, inverse, coset)?;
         }
-        // The download overwrites `v` in place. A failure there must not look like "out of
-        // memory", which sends the (now partly overwritten) vector to the CPU fallback.
-        download_fr(dev, &buf, v).map_err(|e| match e {
-            GpuError::OutOfMemory {
-                backend, device, ..
-            } => GpuError::Driver {
-                backend,
-                device,
-                call: "download of the transformed vector",
-                code: 0,
-            },
-            other => other,
-        })?;
+        download_in_place(dev, &buf, v)?;
     }
     Ok(())
+}
+
+/// A Groth16 quotient's numerator on the coset (`Ntt::coset_quotient_unchecked`) with the
+/// three vectors on the device: `a` and `b` go up, `c = a ∘ b` is made there, all three
+/// take the inverse and coset transforms, and only `a · b - c` comes back, into `a`. `b`
+/// is not touched. Vectors of fewer than 2 elements are the caller's.
+pub fn coset_quotient<D: Device>(
+    dev: &D,
+    twiddles: &Twiddles<D>,
+    a: &mut [Fr],
+    b: &[Fr],
+    coset: Fr,
+) -> Result<()> {
+    let n = a.len();
+    if n < 2 || b.len() != n {
+        return Err(GpuError::InvalidInput(format!(
+            "quotient of vectors of {n} and {} elements",
+            b.len()
+        )));
+    }
+    let log_n = n.trailing_zeros();
+    let buf_a = dev.upload(&fr_words(a))?;
+    let buf_b = dev.upload(&fr_words(b))?;
+    let buf_c = dev.alloc_zeroed(n * FIELD_WORDS)?;
+    dev.launch(
+        "Fr_product",
+        n,
+        &[Arg::Buf(&buf_c), Arg::Buf(&buf_a), Arg::Buf(&buf_b)],
+    )?;
+    for buf in [&buf_a, &buf_b, &buf_c] {
+        transform(dev, twiddles, buf, log_n, true, None)?;
+        transform(dev, twiddles, buf, log_n, false, Some(coset))?;
+    }
+    dev.launch(
+        "Fr_product_sub",
+        n,
+        &[Arg::Buf(&buf_a), Arg::Buf(&buf_b), Arg::Buf(&buf_c)],
+    )?;
+    download_in_place(dev, &buf_a, a)
+}
+
+/// Downloads `buf` over `v`. A failure there must not look like "out of memory", which
+/// sends the (now partly overwritten) vector to the CPU fallback.
+fn download_in_place<D: Device>(dev: &D, buf: &D::Buffer, v: &mut [Fr]) -> Result<()> {
+    download_fr(dev, buf, v).map_err(|e| match e {
+        GpuError::OutOfMemory {
+            backend, device, ..
+        } => GpuError::Driver {
+            backend,
+            device,
+            call: "download of the transformed vector",
+            code: 0,
+        },
+        other => other,
+    })
 }
 
 #[cfg(test)]

@@ -317,7 +317,21 @@ fn out_of_device_memory_chunks_the_msm_and_moves_the_ntt_to_the_cpu() {
     ark_poly::EvaluationDomain::fft_in_place(&domain, &mut want);
     kernels_accel::ntt(&backend, &mut [&mut data[..]], &NttConfig::forward()).expect("ntt");
     assert_eq!(data, want);
-    assert!(backend.device().refusals.load(Ordering::Relaxed) > after_msm);
+    let after_ntt = backend.device().refusals.load(Ordering::Relaxed);
+    assert!(after_ntt > after_msm);
+
+    // A quotient of such vectors: the device one is refused at its first upload, and the
+    // fallback (products on the host, transforms on the CPU) gives the CPU backend's.
+    use ark_ff::FftField;
+    let mut a: Vec<Fr> = (0..1 << 16).map(|_| Fr::rand(&mut rng)).collect();
+    let mut b: Vec<Fr> = (0..1 << 16).map(|_| Fr::rand(&mut rng)).collect();
+    let (mut want_a, mut want_b) = (a.clone(), b.clone());
+    let coset = Fr::get_root_of_unity(1 << 17).expect("a 2^17-th root of unity");
+    kernels_accel::coset_quotient(&backend, &mut a, &mut b, coset).expect("quotient");
+    let cpu = kernels_cpu::CpuBackend::new(0).expect("cpu backend");
+    kernels_accel::coset_quotient(&cpu, &mut want_a, &mut want_b, coset).expect("cpu quotient");
+    assert_eq!(a, want_a);
+    assert!(backend.device().refusals.load(Ordering::Relaxed) > after_ntt);
 }
 
 /// The bucket sums give every thread an equal slice of the sorted entries; how many

@@ -34,6 +34,10 @@ pub(crate) fn run(
             batch_equals_singles(backend, &input),
         );
         check("zeros and ones", zeros_and_ones(backend, n));
+        check(
+            "quotient agrees with ark-poly",
+            quotient_agrees_with_ark_poly(backend, &input),
+        );
     }
     let mut check = |case: &str, outcome: Result<(), String>| {
         let name = format!("ntt rejects {case}");
@@ -66,6 +70,22 @@ pub(crate) fn run(
                 &mut [&mut a],
                 &NttConfig::forward().with_coset(Fr::zero()),
             ),
+            |e| matches!(e, AccelError::InvalidInput(_)),
+        ),
+    );
+    let (mut a, mut b) = (vec![Fr::one(); 8], vec![Fr::one(); 16]);
+    check(
+        "a quotient of unequal lengths",
+        expect_err(
+            kernels_accel::coset_quotient(backend, &mut a, &mut b, Fr::from(5u64)),
+            |e| matches!(e, AccelError::LengthMismatch { .. }),
+        ),
+    );
+    let mut b = vec![Fr::one(); 8];
+    check(
+        "a quotient on a zero coset",
+        expect_err(
+            kernels_accel::coset_quotient(backend, &mut a, &mut b, Fr::zero()),
             |e| matches!(e, AccelError::InvalidInput(_)),
         ),
     );
@@ -134,6 +154,33 @@ fn agrees_with_ark_poly(backend: &dyn Accelerator<Bn254>, input: &[Fr]) -> Resul
         &run_one(backend, &cfwd, &NttConfig::inverse().with_coset(g))?,
         input,
     )
+}
+
+/// The Groth16 quotient's numerator (`coset_quotient`) on the odd coset the prover uses,
+/// against ark-poly: with c = a ∘ b, each vector interpolated and evaluated on the coset,
+/// then a·b - c. The second vector holds zeros, ones and -1 beside random values.
+fn quotient_agrees_with_ark_poly(
+    backend: &dyn Accelerator<Bn254>,
+    input: &[Fr],
+) -> Result<(), String> {
+    let n = input.len();
+    let domain = Radix2EvaluationDomain::<Fr>::new(n).ok_or("ark-poly has no such domain")?;
+    let g = Fr::get_root_of_unity(2 * n as u64).ok_or("no 2n-th root of unity")?;
+    let coset = domain.get_coset(g).ok_or("ark-poly has no such coset")?;
+    let edges = [Fr::zero(), Fr::one(), -Fr::one()];
+    let other: Vec<Fr> = input
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, x)| edges.get(i).copied().unwrap_or(*x + Fr::one()))
+        .collect();
+    let on_coset = |v: &[Fr]| coset.fft(&domain.ifft(v));
+    let c: Vec<Fr> = input.iter().zip(&other).map(|(x, y)| *x * y).collect();
+    let (ea, eb, ec) = (on_coset(input), on_coset(&other), on_coset(&c));
+    let want: Vec<Fr> = (0..n).map(|i| ea[i] * eb[i] - ec[i]).collect();
+    let (mut a, mut b) = (input.to_vec(), other);
+    kernels_accel::coset_quotient(backend, &mut a, &mut b, g).map_err(|e| e.to_string())?;
+    same("quotient", &a, &want)
 }
 
 fn batch_equals_singles(backend: &dyn Accelerator<Bn254>, input: &[Fr]) -> Result<(), String> {

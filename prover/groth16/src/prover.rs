@@ -13,7 +13,6 @@ use ark_ec::{AffineRepr, CurveGroup};
 use ark_ff::{FftField, One, UniformRand};
 use kernels_accel::{Accelerator, Bases, MsmConfig};
 use rand::{CryptoRng, RngCore};
-use rayon::prelude::*;
 
 use crate::matrix::{evaluate_pair, SparseRows};
 use crate::verifier::{Proof, VerifyingKey};
@@ -249,22 +248,13 @@ fn witness_msms(
 fn quotient(backend: &dyn Accelerator<Bn254>, key: &CircuitKey, witness: &[Fr]) -> Result<Vec<Fr>> {
     let n = key.header.domain_size;
     let (mut a, mut b) = evaluate_pair(&key.rows_a, &key.rows_b, witness)?;
-    let mut c: Vec<Fr> = a.par_iter().zip(&b).map(|(x, y)| *x * y).collect();
     let odd_coset = Fr::get_root_of_unity(2 * n as u64).ok_or_else(|| {
         kernels_accel::AccelError::NttSizeTooLarge {
             log_n: (2 * n).trailing_zeros(),
             two_adicity: Fr::TWO_ADICITY,
         }
     })?;
-    {
-        let mut all: [&mut [Fr]; 3] = [&mut a, &mut b, &mut c];
-        kernels_accel::intt_then_coset_ntt(backend, &mut all, odd_coset)?;
-    }
-    // In place: a fourth domain-sized vector would be the proof's largest transient.
-    a.par_iter_mut()
-        .zip(&b)
-        .zip(&c)
-        .for_each(|((x, y), z)| *x = *x * y - z);
+    kernels_accel::coset_quotient(backend, &mut a, &mut b, odd_coset)?;
     Ok(a)
 }
 

@@ -166,3 +166,17 @@ KERNEL void Fr_scale(GLOBAL Fr *a, GLOBAL const Fr *lo, GLOBAL const Fr *hi, u32
     if (i >= count) return;
     a[i] = Fr_mul(a[i], Fr_mul(lo[i & ((1u << k) - 1)], hi[i >> k]));
 }
+
+// The pointwise products of a Groth16 quotient (ntt.rs, coset_quotient): out = x y, and
+// then, after the transforms, x = x y - z.
+KERNEL void Fr_product(GLOBAL Fr *out, GLOBAL const Fr *x, GLOBAL const Fr *y, u32 count) {
+    u32 i = GLOBAL_ID();
+    if (i >= count) return;
+    out[i] = Fr_mul(x[i], y[i]);
+}
+
+KERNEL void Fr_product_sub(GLOBAL Fr *x, GLOBAL const Fr *y, GLOBAL const Fr *z, u32 count) {
+    u32 i = GLOBAL_ID();
+    if (i >= count) return;
+    x[i] = Fr_sub(Fr_mul(x[i], y[i]), z[i]);
+}
