@@ -58,23 +58,21 @@ fn parse() -> Result<Args, String> {
                     other => return Err(format!("--op takes ntt or msm, not {other:?}")),
                 }
             }
-            "--log-n" => {
-                args.log_n = value
-                    .split(',')
-                    .map(|s| s.trim().parse().map_err(|_| format!("bad log n {s:?}")))
-                    .collect::<Result<_, _>>()?
-            }
+            "--log-n" => args.log_n = u32_list(&value, "log n")?,
             "--runs" => args.runs = value.parse().map_err(|_| "bad --runs".to_string())?,
-            "--window" => {
-                args.windows = value
-                    .split(',')
-                    .map(|s| s.trim().parse().map_err(|_| format!("bad window {s:?}")))
-                    .collect::<Result<_, _>>()?
-            }
+            "--window" => args.windows = u32_list(&value, "window")?,
             _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
         }
     }
     Ok(args)
+}
+
+/// A comma-separated list of numbers (`what` names them in the error).
+fn u32_list(value: &str, what: &str) -> Result<Vec<u32>, String> {
+    value
+        .split(',')
+        .map(|s| s.trim().parse().map_err(|_| format!("bad {what} {s:?}")))
+        .collect()
 }
 
 /// "resident MEDIAN ms (min MIN)" of the timed runs.

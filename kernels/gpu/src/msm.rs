@@ -539,7 +539,8 @@ fn sort_on_device<D: Device>(
         return Ok(None);
     }
     let entries = dev.alloc_zeroed(total as usize)?;
-    for w in 0..windows {
+    let (wk, n_bases, offset) = (count_u32(wk)?, count_u32(n_bases)?, count_u32(offset)?);
+    for w in 0..count_u32(windows)? {
         dev.launch(
             "msm_scatter",
             n,
@@ -548,10 +549,10 @@ fn sort_on_device<D: Device>(
                 Arg::Buf(&cursor),
                 Arg::Buf(&entries),
                 Arg::U32(c),
-                Arg::U32(count_u32(w)?),
-                Arg::U32(count_u32(wk)?),
-                Arg::U32(count_u32(n_bases)?),
-                Arg::U32(count_u32(offset)?),
+                Arg::U32(w),
+                Arg::U32(wk),
+                Arg::U32(n_bases),
+                Arg::U32(offset),
             ],
         )?;
     }

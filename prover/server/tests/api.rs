@@ -479,6 +479,17 @@ fn multipart(fields: &[(&str, &[u8])]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
+/// `request` with `headers` added.
+fn with_headers(
+    mut request: axum::http::request::Builder,
+    headers: Vec<(&'static str, String)>,
+) -> axum::http::request::Builder {
+    for (k, v) in headers {
+        request = request.header(k, v);
+    }
+    request
+}
+
 /// Headers of a request signed by `key` at `ts` (ms).
 fn signed(
     key: &EthKey,
@@ -505,10 +516,10 @@ async fn registering_a_circuit_needs_a_fresh_operator_signature() {
         EthKey::load(&state.operator_key_path()).expect("operator key generated at first boot");
     let (ctype, body) = multipart(&[("id", b"range"), ("zkey", &zkey), ("wasm", &wasm)]);
     let req = |headers: Vec<(&'static str, String)>, body: Vec<u8>| {
-        let mut r = Request::post("/v1/circuits").header(header::CONTENT_TYPE, ctype.clone());
-        for (k, v) in headers {
-            r = r.header(k, v);
-        }
+        let r = with_headers(
+            Request::post("/v1/circuits").header(header::CONTENT_TYPE, ctype.clone()),
+            headers,
+        );
         r.body(Body::from(body)).expect("req")
     };
     let refused = |(s, b, _): (StatusCode, Vec<u8>, axum::http::HeaderMap)| {
@@ -581,10 +592,10 @@ async fn registering_a_circuit_needs_a_fresh_operator_signature() {
     // Reading the configuration is operator-only too.
     let (s, _) = get(&state, "/v1/config").await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    let mut r = Request::get("/v1/config");
-    for (k, v) in signed(&operator, "GET", "/v1/config", now, b"") {
-        r = r.header(k, v);
-    }
+    let r = with_headers(
+        Request::get("/v1/config"),
+        signed(&operator, "GET", "/v1/config", now, b""),
+    );
     let (s, b, _) = call(&state, r.body(Body::empty()).expect("req")).await;
     assert_eq!(s, StatusCode::OK);
     let v: Value = serde_json::from_slice(&b).expect("json");
@@ -614,10 +625,10 @@ async fn the_operator_changes_markets_at_run_time() {
     let market = json!({ "id": "9", "circuit": "sample", "public_inputs": ["c"], "signed": true });
     let body = market.to_string().into_bytes();
     let put = |headers: Vec<(&'static str, String)>, path: &str, body: Vec<u8>| {
-        let mut r = Request::put(path).header(header::CONTENT_TYPE, "application/json");
-        for (k, v) in headers {
-            r = r.header(k, v);
-        }
+        let r = with_headers(
+            Request::put(path).header(header::CONTENT_TYPE, "application/json"),
+            headers,
+        );
         r.body(Body::from(body)).expect("req")
     };
     let now = prover_server::store::now_ms();
@@ -686,10 +697,10 @@ async fn control_bodies_are_bounded_before_their_signature_is_checked() {
     // A market body over the ordinary limit, with well-formed but wrong signature headers:
     // 413 after at most the limit, not the upload limit.
     let big = vec![b' '; 8192];
-    let mut r = Request::put("/v1/markets/13").header(header::CONTENT_TYPE, "application/json");
-    for (k, v) in signed(&EthKey::generate(), "PUT", "/v1/markets/13", now, &big) {
-        r = r.header(k, v);
-    }
+    let r = with_headers(
+        Request::put("/v1/markets/13").header(header::CONTENT_TYPE, "application/json"),
+        signed(&EthKey::generate(), "PUT", "/v1/markets/13", now, &big),
+    );
     let (s, b, _) = call(&state, r.body(Body::from(big.clone())).expect("req")).await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
     assert_json_error(s, &serde_json::from_slice(&b).unwrap_or(Value::Null));
@@ -706,10 +717,10 @@ async fn control_bodies_are_bounded_before_their_signature_is_checked() {
     let wrapping = json!({ "id": "14", "circuit": "sample", "public_inputs": [format!("x[{}]", usize::MAX), "y[2]"] })
         .to_string()
         .into_bytes();
-    let mut r = Request::put("/v1/markets/14").header(header::CONTENT_TYPE, "application/json");
-    for (k, v) in signed(&operator, "PUT", "/v1/markets/14", now, &wrapping) {
-        r = r.header(k, v);
-    }
+    let r = with_headers(
+        Request::put("/v1/markets/14").header(header::CONTENT_TYPE, "application/json"),
+        signed(&operator, "PUT", "/v1/markets/14", now, &wrapping),
+    );
     let (s, b, _) = call(&state, r.body(Body::from(wrapping)).expect("req")).await;
     assert_eq!(
         s,
@@ -725,10 +736,10 @@ async fn control_bodies_are_bounded_before_their_signature_is_checked() {
     let market = json!({ "id": "13", "circuit": "sample", "public_inputs": ["x", "c"] })
         .to_string()
         .into_bytes();
-    let mut r = Request::put("/v1/markets/13").header(header::CONTENT_TYPE, "application/json");
-    for (k, v) in signed(&operator, "PUT", "/v1/markets/13", now, &market) {
-        r = r.header(k, v);
-    }
+    let r = with_headers(
+        Request::put("/v1/markets/13").header(header::CONTENT_TYPE, "application/json"),
+        signed(&operator, "PUT", "/v1/markets/13", now, &market),
+    );
     let (s, b, _) = call(&state, r.body(Body::from(market)).expect("req")).await;
     assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
     let dir = concat!(
@@ -738,10 +749,10 @@ async fn control_bodies_are_bounded_before_their_signature_is_checked() {
     let zkey = std::fs::read(format!("{dir}/circuit_final.zkey")).expect("zkey");
     let wasm = std::fs::read(format!("{dir}/circuit_js/circuit.wasm")).expect("wasm");
     let (ctype, body) = multipart(&[("id", b"sample"), ("zkey", &zkey), ("wasm", &wasm)]);
-    let mut r = Request::post("/v1/circuits").header(header::CONTENT_TYPE, ctype);
-    for (k, v) in signed(&operator, "POST", "/v1/circuits", now + 1, &body) {
-        r = r.header(k, v);
-    }
+    let r = with_headers(
+        Request::post("/v1/circuits").header(header::CONTENT_TYPE, ctype),
+        signed(&operator, "POST", "/v1/circuits", now + 1, &body),
+    );
     let (s, b, _) = call(&state, r.body(Body::from(body)).expect("req")).await;
     let v: Value = serde_json::from_slice(&b).unwrap_or(Value::Null);
     assert_eq!(s, StatusCode::CONFLICT, "{v}");
@@ -761,12 +772,13 @@ async fn a_stalled_control_body_is_dropped() {
     let now = prover_server::store::now_ms();
     // An upload with well-formed headers signed by some key (not the operator's).
     let upload = |body: Body| {
-        let mut r = Request::post("/v1/circuits")
-            .header(header::CONTENT_TYPE, "multipart/form-data; boundary=x");
-        for (k, v) in signed(&EthKey::generate(), "POST", "/v1/circuits", now, b"") {
-            r = r.header(k, v);
-        }
-        r.body(body).expect("req")
+        with_headers(
+            Request::post("/v1/circuits")
+                .header(header::CONTENT_TYPE, "multipart/form-data; boundary=x"),
+            signed(&EthKey::generate(), "POST", "/v1/circuits", now, b""),
+        )
+        .body(body)
+        .expect("req")
     };
     let first: Result<axum::body::Bytes, std::io::Error> = Ok(vec![b'-'; 1024].into());
     let stream = futures_util::stream::iter([first]).chain(futures_util::stream::pending());
@@ -812,19 +824,19 @@ async fn a_configured_operator_address_is_the_only_signer() {
         "no key generated when one is configured"
     );
     let now = prover_server::store::now_ms();
-    let mut r = Request::get("/v1/config?x=1");
-    for (k, v) in signed(&operator, "GET", "/v1/config?x=1", now, b"") {
-        r = r.header(k, v);
-    }
+    let r = with_headers(
+        Request::get("/v1/config?x=1"),
+        signed(&operator, "GET", "/v1/config?x=1", now, b""),
+    );
     assert_eq!(
         call(&state, r.body(Body::empty()).expect("req")).await.0,
         StatusCode::OK
     );
     // The query is signed: the same headers on another query are refused.
-    let mut r = Request::get("/v1/config?x=2");
-    for (k, v) in signed(&operator, "GET", "/v1/config?x=1", now + 1, b"") {
-        r = r.header(k, v);
-    }
+    let r = with_headers(
+        Request::get("/v1/config?x=2"),
+        signed(&operator, "GET", "/v1/config?x=1", now + 1, b""),
+    );
     assert_eq!(
         call(&state, r.body(Body::empty()).expect("req")).await.0,
         StatusCode::UNAUTHORIZED
