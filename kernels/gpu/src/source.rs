@@ -121,8 +121,12 @@ pub fn kernel_source(dialect: Dialect, product: FieldProduct) -> String {
     s.push_str(&FIELD.replace("FIELD", "Fr"));
     s.push_str(FQ2);
     // The products the point formulas use (ec.h): inlined for G1, called for G2.
-    s.push_str("#define Fq_mul_ec Fq_mul_inline\n#define Fq_sqr_ec(a) Fq_mul_inline(a, a)\n");
-    s.push_str("#define Fq2_mul_ec Fq2_mul\n#define Fq2_sqr_ec Fq2_sqr\n");
+    s.push_str(
+        "#define Fq_mul_ec Fq_mul_inline\n#define Fq_sqr_ec Fq_sqr_inline\n#define Fq_mul_sum_ec Fq_mul_sum_inline\n",
+    );
+    s.push_str(
+        "#define Fq2_mul_ec Fq2_mul\n#define Fq2_sqr_ec Fq2_sqr\n#define Fq2_mul_sum_ec Fq2_mul_sum\n",
+    );
     for (point, field) in [("G1", "Fq"), ("G2", "Fq2")] {
         let instantiate = |t: &str| t.replace("POINT", point).replace("FIELD", field);
         s.push_str(&instantiate(EC));

@@ -46,7 +46,8 @@ fn prime_edges<F: PrimeField>() -> Vec<F> {
     ]
 }
 
-/// Runs `{name}_selftest` on every pair (a[i], b[rev i]) and compares with arkworks.
+/// Runs `{name}_selftest` on every pair (a[i], b[rev i]) and compares with arkworks: the
+/// product, sum, difference, square and one-reduction sum of products (field.h).
 fn check_field<F: DeviceField + UniformRand>(dev: &OpenClDevice, name: &str, edge: &[F]) {
     let a = samples(edge, 256);
     let mut b = a.clone();
@@ -60,19 +61,25 @@ fn check_field<F: DeviceField + UniformRand>(dev: &OpenClDevice, name: &str, edg
     };
     let ab = dev.upload(&words(&a)).expect("upload a");
     let bb = dev.upload(&words(&b)).expect("upload b");
-    let out = dev.alloc_zeroed(4 * a.len() * F::WORDS).expect("alloc");
+    let out = dev.alloc_zeroed(5 * a.len() * F::WORDS).expect("alloc");
     dev.launch(
         &format!("{name}_selftest"),
         a.len(),
         &[Arg::Buf(&ab), Arg::Buf(&bb), Arg::Buf(&out)],
     )
     .expect("launch");
-    let mut got = vec![0u32; 4 * a.len() * F::WORDS];
+    let mut got = vec![0u32; 5 * a.len() * F::WORDS];
     dev.download(&out, &mut got).expect("download");
     for (i, (x, y)) in a.iter().zip(&b).enumerate() {
-        let want = [*x * y, *x + y, *x - y, x.square()];
+        let want = [
+            *x * y,
+            *x + y,
+            *x - y,
+            x.square(),
+            *x * y + (*x - y) * (*x + y),
+        ];
         for (k, w) in want.iter().enumerate() {
-            let at = (4 * i + k) * F::WORDS;
+            let at = (5 * i + k) * F::WORDS;
             let g = F::from_words(&got[at..at + F::WORDS]).expect("reduced");
             assert_eq!(g, *w, "{name} op {k} on pair {i}: {x} , {y}");
         }

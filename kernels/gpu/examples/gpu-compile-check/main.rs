@@ -181,7 +181,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
         match check_products(&ptx) {
-            Ok(n) => println!("== {arch}: Fq/Fr mul, add and sub of the PTX, interpreted: {n} results equal to arkworks"),
+            Ok(n) => println!("== {arch}: Fq/Fr mul, add, sub, sqr and mul_sum of the PTX, interpreted: {n} results equal to arkworks"),
             Err(e) => {
                 eprintln!("FAIL {arch}: {e}");
                 failed = true;
@@ -257,56 +257,84 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs the called product, sum and difference of both fields (`Fq_mul`, `Fq_add_called`,
-/// `Fq_sub_called`, and Fr's) of `ptx` on edge values and random elements, in Montgomery
-/// form as the device holds them, and compares every result with arkworks'. Returns how
-/// many results were compared.
+/// Runs the called product, sum, difference, square and one-reduction sum of products of
+/// both fields (`Fq_mul`, `Fq_add_called`, `Fq_sub_called`, `Fq_sqr`, `Fq_mul_sum`, and
+/// Fr's) of `ptx` on edge values and random elements, in Montgomery form as the device
+/// holds them, and compares every result with arkworks'. Returns how many results were
+/// compared.
 fn check_products(ptx: &str) -> Result<usize, String> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
     let fq = |x: &ark_bn254::Fq| x.0.to_bytes_le();
     let fr = |x: &ark_bn254::Fr| x.0.to_bytes_le();
     let mut n = 0;
-    n += check_field(ptx, "Fq_mul", |a, b| a * b, fq, &mut rng)?;
-    n += check_field(ptx, "Fq_add_called", |a, b| a + b, fq, &mut rng)?;
-    n += check_field(ptx, "Fq_sub_called", |a, b| a - b, fq, &mut rng)?;
-    n += check_field(ptx, "Fr_mul", |a, b| a * b, fr, &mut rng)?;
-    n += check_field(ptx, "Fr_add_called", |a, b| a + b, fr, &mut rng)?;
-    n += check_field(ptx, "Fr_sub_called", |a, b| a - b, fr, &mut rng)?;
+    n += check_op(ptx, "Fq_mul", |x| x[0] * x[1], 2, fq, &mut rng)?;
+    n += check_op(ptx, "Fq_add_called", |x| x[0] + x[1], 2, fq, &mut rng)?;
+    n += check_op(ptx, "Fq_sub_called", |x| x[0] - x[1], 2, fq, &mut rng)?;
+    n += check_op(ptx, "Fq_sqr", |x| x[0].square(), 1, fq, &mut rng)?;
+    n += check_op(
+        ptx,
+        "Fq_mul_sum",
+        |x| x[0] * x[1] + x[2] * x[3],
+        4,
+        fq,
+        &mut rng,
+    )?;
+    n += check_op(ptx, "Fr_mul", |x| x[0] * x[1], 2, fr, &mut rng)?;
+    n += check_op(ptx, "Fr_add_called", |x| x[0] + x[1], 2, fr, &mut rng)?;
+    n += check_op(ptx, "Fr_sub_called", |x| x[0] - x[1], 2, fr, &mut rng)?;
+    n += check_op(ptx, "Fr_sqr", |x| x[0].square(), 1, fr, &mut rng)?;
+    n += check_op(
+        ptx,
+        "Fr_mul_sum",
+        |x| x[0] * x[1] + x[2] * x[3],
+        4,
+        fr,
+        &mut rng,
+    )?;
     Ok(n)
 }
 
-fn check_field<F: Field + UniformRand>(
+/// Runs the `.func` `name` of `arity` field arguments on every combination of the edge
+/// values (for arity 4, of the first four of them) and on `PRODUCTS` random argument lists.
+fn check_op<F: Field + UniformRand>(
     ptx: &str,
     name: &str,
-    op: impl Fn(F, F) -> F,
+    op: impl Fn(&[F]) -> F,
+    arity: usize,
     repr: impl Fn(&F) -> Vec<u8>,
     rng: &mut rand::rngs::StdRng,
 ) -> Result<usize, String> {
     let func = ptx::find(ptx, name)?;
     let two = F::from(2u64);
-    let edges = [
-        F::ZERO,
-        F::ONE,
-        -F::ONE,
-        two,
-        -two,
-        two.inverse().unwrap_or(F::ONE),
-    ];
-    let mut pairs: Vec<(F, F)> = edges
-        .iter()
-        .flat_map(|a| edges.iter().map(move |b| (*a, *b)))
-        .collect();
-    pairs.extend((0..PRODUCTS).map(|_| (F::rand(rng), F::rand(rng))));
-    for (a, b) in &pairs {
-        let got = func
-            .call(&[&repr(a), &repr(b)], 32)
-            .map_err(|e| format!("{name}: {e}"))?;
-        let want = op(*a, *b);
+    let mut edges = vec![-F::ONE, F::ZERO, F::ONE, -two, two];
+    edges.push(two.inverse().unwrap_or(F::ONE));
+    if arity > 2 {
+        edges.truncate(4);
+    }
+    let mut cases: Vec<Vec<F>> = vec![Vec::new()];
+    for _ in 0..arity {
+        cases = cases
+            .iter()
+            .flat_map(|c| {
+                edges.iter().map(move |e| {
+                    let mut c = c.clone();
+                    c.push(*e);
+                    c
+                })
+            })
+            .collect();
+    }
+    cases.extend((0..PRODUCTS).map(|_| (0..arity).map(|_| F::rand(rng)).collect()));
+    for args in &cases {
+        let bytes: Vec<Vec<u8>> = args.iter().map(&repr).collect();
+        let slices: Vec<&[u8]> = bytes.iter().map(Vec::as_slice).collect();
+        let got = func.call(&slices, 32).map_err(|e| format!("{name}: {e}"))?;
+        let want = op(args);
         if got != repr(&want) {
             return Err(format!(
-                "{name}({a}, {b}): the PTX gave {got:02x?}, arkworks {want}"
+                "{name}({args:?}): the PTX gave {got:02x?}, arkworks {want}"
             ));
         }
     }
-    Ok(pairs.len())
+    Ok(cases.len())
 }

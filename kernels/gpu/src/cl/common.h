@@ -33,8 +33,8 @@ typedef unsigned long long u64;
     "madc.lo.cc.u32 %4, %11, %13, %4;\n\tmadc.hi.cc.u32 %5, %11, %13, %5;\n\t" \
     "madc.lo.cc.u32 %6, %12, %13, %6;\n\tmadc.hi.cc.u32 %7, %12, %13, %7;\n\t" \
     "addc.u32 %8, %8, 0;" \
-    : "+r"(x[0]), "+r"(x[1]), "+r"(x[2]), "+r"(x[3]), "+r"(x[4]), "+r"(x[5]), "+r"(x[6]), \
-      "+r"(x[7]), "+r"(x8) : "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(b))
+    : "+r"((x)[0]), "+r"((x)[1]), "+r"((x)[2]), "+r"((x)[3]), "+r"((x)[4]), "+r"((x)[5]), "+r"((x)[6]), \
+      "+r"((x)[7]), "+r"(x8) : "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(b))
 // The same row, after first adding s to y0, a word one below x[0]: the carry of that add
 // enters the row at x[0].
 #define CHAIN_ROW_AFTER_ADD(y0, s, x, x8, c0, c1, c2, c3, b) asm( \
@@ -44,8 +44,42 @@ typedef unsigned long long u64;
     "madc.lo.cc.u32 %4, %12, %14, %4;\n\tmadc.hi.cc.u32 %5, %12, %14, %5;\n\t" \
     "madc.lo.cc.u32 %6, %13, %14, %6;\n\tmadc.hi.cc.u32 %7, %13, %14, %7;\n\t" \
     "addc.u32 %8, %8, 0;" \
-    : "+r"(x[0]), "+r"(x[1]), "+r"(x[2]), "+r"(x[3]), "+r"(x[4]), "+r"(x[5]), "+r"(x[6]), \
-      "+r"(x[7]), "+r"(x8), "+r"(y0) : "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(b), "r"(s))
+    : "+r"((x)[0]), "+r"((x)[1]), "+r"((x)[2]), "+r"((x)[3]), "+r"((x)[4]), "+r"((x)[5]), "+r"((x)[6]), \
+      "+r"((x)[7]), "+r"(x8), "+r"(y0) : "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(b), "r"(s))
+// Shorter rows for the squaring's off-diagonal products (field.h): x[0..2k) += b * (c0 ..)
+// for k = 3, 2, 1 products, the carry out added to xk. The caller orders the rows so that
+// xk holds at most earlier rows' carries, which a carry cannot overflow.
+#define CHAIN_ROW3(x, x6, c0, c1, c2, b) asm( \
+    "mad.lo.cc.u32 %0, %7, %10, %0;\n\tmadc.hi.cc.u32 %1, %7, %10, %1;\n\t" \
+    "madc.lo.cc.u32 %2, %8, %10, %2;\n\tmadc.hi.cc.u32 %3, %8, %10, %3;\n\t" \
+    "madc.lo.cc.u32 %4, %9, %10, %4;\n\tmadc.hi.cc.u32 %5, %9, %10, %5;\n\t" \
+    "addc.u32 %6, %6, 0;" \
+    : "+r"((x)[0]), "+r"((x)[1]), "+r"((x)[2]), "+r"((x)[3]), "+r"((x)[4]), "+r"((x)[5]), "+r"(x6) \
+    : "r"(c0), "r"(c1), "r"(c2), "r"(b))
+#define CHAIN_ROW2(x, x4, c0, c1, b) asm( \
+    "mad.lo.cc.u32 %0, %5, %7, %0;\n\tmadc.hi.cc.u32 %1, %5, %7, %1;\n\t" \
+    "madc.lo.cc.u32 %2, %6, %7, %2;\n\tmadc.hi.cc.u32 %3, %6, %7, %3;\n\t" \
+    "addc.u32 %4, %4, 0;" \
+    : "+r"((x)[0]), "+r"((x)[1]), "+r"((x)[2]), "+r"((x)[3]), "+r"(x4) : "r"(c0), "r"(c1), "r"(b))
+#define CHAIN_ROW1(x, x2, c0, b) asm( \
+    "mad.lo.cc.u32 %0, %3, %4, %0;\n\tmadc.hi.cc.u32 %1, %3, %4, %1;\n\t" \
+    "addc.u32 %2, %2, 0;" \
+    : "+r"((x)[0]), "+r"((x)[1]), "+r"(x2) : "r"(c0), "r"(b))
+// x[0..16) += (a0^2, a1^2 2^64, ..., a7^2 2^448): the squares of a square's diagonal, each
+// on a word pair; the carry out dropped (the caller knows the sum is below 2^512).
+#define CHAIN_DIAGONAL(x, a) asm( \
+    "mad.lo.cc.u32 %0, %16, %16, %0;\n\tmadc.hi.cc.u32 %1, %16, %16, %1;\n\t" \
+    "madc.lo.cc.u32 %2, %17, %17, %2;\n\tmadc.hi.cc.u32 %3, %17, %17, %3;\n\t" \
+    "madc.lo.cc.u32 %4, %18, %18, %4;\n\tmadc.hi.cc.u32 %5, %18, %18, %5;\n\t" \
+    "madc.lo.cc.u32 %6, %19, %19, %6;\n\tmadc.hi.cc.u32 %7, %19, %19, %7;\n\t" \
+    "madc.lo.cc.u32 %8, %20, %20, %8;\n\tmadc.hi.cc.u32 %9, %20, %20, %9;\n\t" \
+    "madc.lo.cc.u32 %10, %21, %21, %10;\n\tmadc.hi.cc.u32 %11, %21, %21, %11;\n\t" \
+    "madc.lo.cc.u32 %12, %22, %22, %12;\n\tmadc.hi.cc.u32 %13, %22, %22, %13;\n\t" \
+    "madc.lo.cc.u32 %14, %23, %23, %14;\n\tmadc.hi.u32 %15, %23, %23, %15;" \
+    : "+r"((x)[0]), "+r"((x)[1]), "+r"((x)[2]), "+r"((x)[3]), "+r"((x)[4]), "+r"((x)[5]), "+r"((x)[6]), \
+      "+r"((x)[7]), "+r"((x)[8]), "+r"((x)[9]), "+r"((x)[10]), "+r"((x)[11]), "+r"((x)[12]), \
+      "+r"((x)[13]), "+r"((x)[14]), "+r"((x)[15]) \
+    : "r"((a)[0]), "r"((a)[1]), "r"((a)[2]), "r"((a)[3]), "r"((a)[4]), "r"((a)[5]), "r"((a)[6]), "r"((a)[7]))
 // r[0..8) = e[0..8) + (s, o[0], ..., o[6]), the carry out dropped (the caller knows the
 // sum is below 2^256).
 #define CHAIN_MERGE(r, e, o, s) asm( \
@@ -53,10 +87,10 @@ typedef unsigned long long u64;
     "addc.cc.u32 %2, %10, %18;\n\taddc.cc.u32 %3, %11, %19;\n\t" \
     "addc.cc.u32 %4, %12, %20;\n\taddc.cc.u32 %5, %13, %21;\n\t" \
     "addc.cc.u32 %6, %14, %22;\n\taddc.u32 %7, %15, %23;" \
-    : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]), "=r"(r[4]), "=r"(r[5]), "=r"(r[6]), \
-      "=r"(r[7]) : "r"(e[0]), "r"(e[1]), "r"(e[2]), "r"(e[3]), "r"(e[4]), "r"(e[5]), \
-      "r"(e[6]), "r"(e[7]), "r"(s), "r"(o[0]), "r"(o[1]), "r"(o[2]), "r"(o[3]), "r"(o[4]), \
-      "r"(o[5]), "r"(o[6]))
+    : "=r"((r)[0]), "=r"((r)[1]), "=r"((r)[2]), "=r"((r)[3]), "=r"((r)[4]), "=r"((r)[5]), "=r"((r)[6]), \
+      "=r"((r)[7]) : "r"((e)[0]), "r"((e)[1]), "r"((e)[2]), "r"((e)[3]), "r"((e)[4]), "r"((e)[5]), \
+      "r"((e)[6]), "r"((e)[7]), "r"(s), "r"((o)[0]), "r"((o)[1]), "r"((o)[2]), "r"((o)[3]), "r"((o)[4]), \
+      "r"((o)[5]), "r"((o)[6]))
 // r[0..8) = a + b and r[0..8) = a - b over 2^256, c the carry (1) or borrow (0xffffffff)
 // out: one IADD3.X per word, where the portable 64-bit forms of field.h take two to four
 // (and a field product's final subtraction of p another ~50 instructions). CHAIN8 is the
@@ -65,10 +99,26 @@ typedef unsigned long long u64;
     first " %0, %9, %17;\n\t" next " %1, %10, %18;\n\t" next " %2, %11, %19;\n\t" \
     next " %3, %12, %20;\n\t" next " %4, %13, %21;\n\t" next " %5, %14, %22;\n\t" \
     next " %6, %15, %23;\n\t" next " %7, %16, %24;\n\t" out " %8, 0, 0;" \
-    : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]), "=r"(r[4]), "=r"(r[5]), "=r"(r[6]), \
-      "=r"(r[7]), "=r"(c) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(a[4]), "r"(a[5]), \
-      "r"(a[6]), "r"(a[7]), "r"(b[0]), "r"(b[1]), "r"(b[2]), "r"(b[3]), "r"(b[4]), "r"(b[5]), \
-      "r"(b[6]), "r"(b[7]))
+    : "=r"((r)[0]), "=r"((r)[1]), "=r"((r)[2]), "=r"((r)[3]), "=r"((r)[4]), "=r"((r)[5]), "=r"((r)[6]), \
+      "=r"((r)[7]), "=r"(c) : "r"((a)[0]), "r"((a)[1]), "r"((a)[2]), "r"((a)[3]), "r"((a)[4]), "r"((a)[5]), \
+      "r"((a)[6]), "r"((a)[7]), "r"((b)[0]), "r"((b)[1]), "r"((b)[2]), "r"((b)[3]), "r"((b)[4]), "r"((b)[5]), \
+      "r"((b)[6]), "r"((b)[7]))
+// r[0..8) = a + b + cin (cin 0 or 1), c the carry out: the first add turns cin back into
+// the carry flag (cin + 0xffffffff carries exactly when cin is 1), so that a 512-bit sum
+// runs as two 256-bit halves (an asm statement takes at most 30 operands).
+#define CHAIN_ADD8_CARRY_IN(r, a, b, cin, c) do { \
+        u32 flag_; \
+        asm("add.cc.u32 %9, %26, 0xffffffff;\n\t" \
+            "addc.cc.u32 %0, %10, %18;\n\taddc.cc.u32 %1, %11, %19;\n\t" \
+            "addc.cc.u32 %2, %12, %20;\n\taddc.cc.u32 %3, %13, %21;\n\t" \
+            "addc.cc.u32 %4, %14, %22;\n\taddc.cc.u32 %5, %15, %23;\n\t" \
+            "addc.cc.u32 %6, %16, %24;\n\taddc.cc.u32 %7, %17, %25;\n\taddc.u32 %8, 0, 0;" \
+            : "=r"((r)[0]), "=r"((r)[1]), "=r"((r)[2]), "=r"((r)[3]), "=r"((r)[4]), "=r"((r)[5]), \
+              "=r"((r)[6]), "=r"((r)[7]), "=r"(c), "=r"(flag_) \
+            : "r"((a)[0]), "r"((a)[1]), "r"((a)[2]), "r"((a)[3]), "r"((a)[4]), "r"((a)[5]), "r"((a)[6]), \
+              "r"((a)[7]), "r"((b)[0]), "r"((b)[1]), "r"((b)[2]), "r"((b)[3]), "r"((b)[4]), "r"((b)[5]), \
+              "r"((b)[6]), "r"((b)[7]), "r"(cin)); \
+    } while (0)
 #define CHAIN_ADD8(r, a, b, c) CHAIN8("add.cc.u32", "addc.cc.u32", "addc.u32", r, a, b, c)
 #define CHAIN_SUB8(r, a, b, c) CHAIN8("sub.cc.u32", "subc.cc.u32", "subc.u32", r, a, b, c)
 #else

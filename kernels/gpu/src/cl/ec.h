@@ -3,7 +3,8 @@
 // (EFD add-2008-s, madd-2008-s, dbl-2008-s-1). ZZ = 0 is the point at infinity; an affine
 // base with x = y = 0 (not on the curve) stands for infinity.
 // A template: POINT is replaced by the group (G1, G2) and FIELD by its coordinate field.
-// The formulas multiply with FIELD_mul_ec / FIELD_sqr_ec, which source.rs maps per group:
+// The formulas multiply with FIELD_mul_ec / FIELD_sqr_ec / FIELD_mul_sum_ec (a b + c d,
+// one reduction: Y3's two products), which source.rs maps per group:
 // G1 inlines the Fq product into each formula (the call's argument and result moves were
 // a tenth of a mixed addition's instructions); G2 calls the Fq2 product, whose three Fq
 // products inlined into every G2 formula would make a PTX too large to compile quickly.
@@ -39,7 +40,7 @@ DEVICE_CALL POINT_xyzz POINT_dbl(POINT_xyzz p) {
     FIELD m = FIELD_add(FIELD_double(x2), x2);
     POINT_xyzz r;
     r.x = FIELD_sub(FIELD_sqr_ec(m), FIELD_double(s));
-    r.y = FIELD_sub(FIELD_mul_ec(m, FIELD_sub(s, r.x)), FIELD_mul_ec(w, p.y));
+    r.y = FIELD_mul_sum_ec(m, FIELD_sub(s, r.x), w, FIELD_neg(p.y));
     r.zz = FIELD_mul_ec(v, p.zz);
     r.zzz = FIELD_mul_ec(w, p.zzz);
     return r;
@@ -63,7 +64,7 @@ DEVICE_CALL POINT_xyzz POINT_add_affine(POINT_xyzz p, POINT_affine q) {
     FIELD qq = FIELD_mul_ec(p.x, pp);
     POINT_xyzz r;
     r.x = FIELD_sub(FIELD_sub(FIELD_sqr_ec(rr), ppp), FIELD_double(qq));
-    r.y = FIELD_sub(FIELD_mul_ec(rr, FIELD_sub(qq, r.x)), FIELD_mul_ec(p.y, ppp));
+    r.y = FIELD_mul_sum_ec(rr, FIELD_sub(qq, r.x), FIELD_neg(p.y), ppp);
     r.zz = FIELD_mul_ec(p.zz, pp);
     r.zzz = FIELD_mul_ec(p.zzz, ppp);
     return r;
@@ -85,7 +86,7 @@ DEVICE_CALL POINT_xyzz POINT_add(POINT_xyzz p, POINT_xyzz q) {
     FIELD qq = FIELD_mul_ec(u1, pp);
     POINT_xyzz r;
     r.x = FIELD_sub(FIELD_sub(FIELD_sqr_ec(rr), ppp), FIELD_double(qq));
-    r.y = FIELD_sub(FIELD_mul_ec(rr, FIELD_sub(qq, r.x)), FIELD_mul_ec(s1, ppp));
+    r.y = FIELD_mul_sum_ec(rr, FIELD_sub(qq, r.x), FIELD_neg(s1), ppp);
     r.zz = FIELD_mul_ec(FIELD_mul_ec(p.zz, q.zz), pp);
     r.zzz = FIELD_mul_ec(FIELD_mul_ec(p.zzz, q.zzz), ppp);
     return r;

@@ -87,6 +87,49 @@ DEVICE FIELD FIELD_double(FIELD a) { return FIELD_add(a, a); }
 
 DEVICE FIELD FIELD_neg(FIELD a) { return FIELD_sub(FIELD_zero(), a); }
 
+#if defined(MUL_CHAINS) && defined(__CUDACC__)
+// The running sum of the carry-chain products (below) divided by 2^32 once its word 0 is
+// zero: O is the new E, E's words from 2 up the new O, and E's word 1 the new s.
+DEVICE void FIELD_chains_shift(u32 *e, u32 *o, u32 *e8, u32 *o8, u32 *s) {
+    *s = e[1];
+    u32 shifted[LIMBS];
+    UNROLL for (int k = 0; k < LIMBS - 2; k++) shifted[k] = e[k + 2];
+    shifted[LIMBS - 2] = *e8;
+    shifted[LIMBS - 1] = 0;
+    UNROLL for (int k = 0; k < LIMBS; k++) { e[k] = o[k]; o[k] = shifted[k]; }
+    *e8 = *o8;
+    *o8 = 0;
+}
+
+// The final T = s + E + 2^32 O (< 2p < 2^255, which leaves e8, o[7] and o8 zero) reduced
+// below p.
+DEVICE FIELD FIELD_chains_result(const u32 *e, const u32 *o, u32 s) {
+    FIELD r, q;
+    CHAIN_MERGE(r.v, e, o, s);
+    return FIELD_sub_raw(&q, r, FIELD_P()) ? r : q;
+}
+
+// Montgomery reduction (lo + 2^256 hi) / 2^256 mod p of a value below p 2^256: the
+// carry-chain product's loop without its a * b rows (m reads word 0 with s added, which
+// the odd row then adds with its carry), then hi added to (lo + M p) / 2^256 <= p. For a
+// square below p^2, hi < p / 4 and one subtraction of p is enough.
+DEVICE FIELD FIELD_chains_reduce(const u32 *lo, FIELD hi) {
+    const FIELD p = FIELD_P();
+    u32 e[LIMBS], o[LIMBS], e8 = 0, o8 = 0, s = 0;
+    UNROLL for (int k = 0; k < LIMBS; k++) { e[k] = lo[k]; o[k] = 0; }
+    UNROLL for (int i = 0; i < LIMBS; i++) {
+        u32 m = (e[0] + s) * FIELD_INV;
+        CHAIN_ROW_AFTER_ADD(e[0], s, o, o8, p.v[1], p.v[3], p.v[5], p.v[7], m);
+        CHAIN_ROW(e, e8, p.v[0], p.v[2], p.v[4], p.v[6], m);
+        FIELD_chains_shift(e, o, &e8, &o8, &s);
+    }
+    FIELD r, q;
+    CHAIN_MERGE(r.v, e, o, s);
+    FIELD_add_raw(&r, r, hi);
+    return FIELD_sub_raw(&q, r, p) ? r : q;
+}
+#endif
+
 // Montgomery product a * b / 2^(32 LIMBS) mod p (CIOS), inlined where it is called;
 // FIELD_mul below is the called (not inlined) form most code uses.
 DEVICE FIELD FIELD_mul_inline(FIELD a, FIELD b) {
@@ -95,9 +138,9 @@ DEVICE FIELD FIELD_mul_inline(FIELD a, FIELD b) {
     // the running sum kept as T = s + E + e8 2^256 + 2^32 (O + o8 2^256), the products of
     // even limbs added into E and those of odd limbs into O. Each 64-bit product then lands
     // on a word pair that is also a register pair, so a row of four products is four
-    // IMAD.WIDE.U32 with carries (common.h). Dividing by 2^32 swaps the roles: O is the
-    // new E, E's words from 2 up the new O, and E's word 1 the new s. Every partial sum
-    // stays below 2^287 (a, b < p < 2^254), so no carry is lost, and T < 2p at the end.
+    // IMAD.WIDE.U32 with carries (common.h). Dividing by 2^32 swaps the roles
+    // (FIELD_chains_shift). Every partial sum stays below 2^287 (a, b < p < 2^254), so no
+    // carry is lost, and T < 2p at the end.
     const FIELD p = FIELD_P();
     u32 e[LIMBS], o[LIMBS], e8 = 0, o8 = 0, s = 0;
     UNROLL for (int k = 0; k < LIMBS; k++) { e[k] = 0; o[k] = 0; }
@@ -107,20 +150,9 @@ DEVICE FIELD FIELD_mul_inline(FIELD a, FIELD b) {
         u32 m = e[0] * FIELD_INV;
         CHAIN_ROW(e, e8, p.v[0], p.v[2], p.v[4], p.v[6], m);
         CHAIN_ROW(o, o8, p.v[1], p.v[3], p.v[5], p.v[7], m);
-        // e[0] is now 0: divide by 2^32.
-        s = e[1];
-        u32 shifted[LIMBS];
-        UNROLL for (int k = 0; k < LIMBS - 2; k++) shifted[k] = e[k + 2];
-        shifted[LIMBS - 2] = e8;
-        shifted[LIMBS - 1] = 0;
-        UNROLL for (int k = 0; k < LIMBS; k++) { e[k] = o[k]; o[k] = shifted[k]; }
-        e8 = o8;
-        o8 = 0;
+        FIELD_chains_shift(e, o, &e8, &o8, &s);
     }
-    // T < 2p < 2^255 leaves e8, o[7] and o8 zero.
-    FIELD r, q;
-    CHAIN_MERGE(r.v, e, o, s);
-    return FIELD_sub_raw(&q, r, p) ? r : q;
+    return FIELD_chains_result(e, o, s);
 #elif defined(MUL_NOCARRY)
     // The "no-carry" CIOS (as in gnark-crypto): the product and the reduction share one
     // loop and no word above the top is kept. Valid because the modulus' top word is below
@@ -179,7 +211,107 @@ DEVICE FIELD FIELD_mul_inline(FIELD a, FIELD b) {
 
 DEVICE_CALL FIELD FIELD_mul(FIELD a, FIELD b) { return FIELD_mul_inline(a, b); }
 
-DEVICE FIELD FIELD_sqr(FIELD a) { return FIELD_mul(a, a); }
+// a^2 / 2^(32 LIMBS) mod p. With carry chains, a dedicated square: the 28 products a_i a_j
+// (i < j) once, doubled, plus the 8 squares a_i^2, then one Montgomery reduction: 36 + 64
+// limb products where the product takes 128. Elsewhere the product itself.
+DEVICE FIELD FIELD_sqr_inline(FIELD a) {
+#if defined(MUL_CHAINS) && defined(__CUDACC__)
+    // Off-diagonal products by word position: od holds those that land on odd word pairs
+    // (2k + 1, 2k + 2), ev those on even ones, so that each row is a carry chain of
+    // IMAD.WIDE. Rows run in the order that leaves each row's carry word holding at most
+    // earlier carries.
+    const u32 *x = a.v;
+    u32 ev[2 * LIMBS], od[2 * LIMBS];
+    UNROLL for (int k = 0; k < 2 * LIMBS; k++) { ev[k] = 0; od[k] = 0; }
+    CHAIN_ROW(od + 1, od[9], x[1], x[3], x[5], x[7], x[0]);
+    CHAIN_ROW3(ev + 2, ev[8], x[2], x[4], x[6], x[0]);
+    CHAIN_ROW3(od + 3, od[9], x[2], x[4], x[6], x[1]);
+    CHAIN_ROW3(ev + 4, ev[10], x[3], x[5], x[7], x[1]);
+    CHAIN_ROW3(od + 5, od[11], x[3], x[5], x[7], x[2]);
+    CHAIN_ROW2(ev + 6, ev[10], x[4], x[6], x[2]);
+    CHAIN_ROW2(od + 7, od[11], x[4], x[6], x[3]);
+    CHAIN_ROW2(ev + 8, ev[12], x[5], x[7], x[3]);
+    CHAIN_ROW2(od + 9, od[13], x[5], x[7], x[4]);
+    CHAIN_ROW1(ev + 10, ev[12], x[6], x[4]);
+    CHAIN_ROW1(od + 11, od[13], x[6], x[5]);
+    CHAIN_ROW1(ev + 12, ev[14], x[7], x[5]);
+    CHAIN_ROW1(od + 13, od[15], x[7], x[6]);
+    // t = 2 (ev + od) + the diagonal, below p^2 < 2^508: no carry leaves word 15.
+    u32 sum[2 * LIMBS], t[2 * LIMBS], c, unused;
+    CHAIN_ADD8(sum, ev, od, c);
+    CHAIN_ADD8_CARRY_IN(sum + LIMBS, ev + LIMBS, od + LIMBS, c, unused);
+    CHAIN_ADD8(t, sum, sum, c);
+    CHAIN_ADD8_CARRY_IN(t + LIMBS, sum + LIMBS, sum + LIMBS, c, unused);
+    CHAIN_DIAGONAL(t, x);
+    FIELD hi;
+    UNROLL for (int k = 0; k < LIMBS; k++) hi.v[k] = t[LIMBS + k];
+    return FIELD_chains_reduce(t, hi);
+#else
+    return FIELD_mul_inline(a, a);
+#endif
+}
+
+DEVICE_CALL FIELD FIELD_sqr(FIELD a) { return FIELD_sqr_inline(a); }
+
+// (a b + c d) / 2^(32 LIMBS) mod p with one reduction instead of two: the CIOS loop adds
+// both products' rows before each step's reduction row. The sum stays below 2 p^2 < p R
+// (R = 2^(32 LIMBS) > 4p), so the result is below 2p before its one subtraction, and
+// every partial sum below 3p R < 2^288, which the carry words hold. The point formulas
+// use it for Y3 = R (Q - X3) - Y1 PPP with -Y1 (ec.h). The no-carry product's bound does
+// not cover two products: it adds two products.
+DEVICE FIELD FIELD_mul_sum_inline(FIELD a, FIELD b, FIELD c, FIELD d) {
+#if defined(MUL_CHAINS) && defined(__CUDACC__)
+    const FIELD p = FIELD_P();
+    u32 e[LIMBS], o[LIMBS], e8 = 0, o8 = 0, s = 0;
+    UNROLL for (int k = 0; k < LIMBS; k++) { e[k] = 0; o[k] = 0; }
+    UNROLL for (int i = 0; i < LIMBS; i++) {
+        CHAIN_ROW_AFTER_ADD(e[0], s, o, o8, a.v[1], a.v[3], a.v[5], a.v[7], b.v[i]);
+        CHAIN_ROW(e, e8, a.v[0], a.v[2], a.v[4], a.v[6], b.v[i]);
+        CHAIN_ROW(o, o8, c.v[1], c.v[3], c.v[5], c.v[7], d.v[i]);
+        CHAIN_ROW(e, e8, c.v[0], c.v[2], c.v[4], c.v[6], d.v[i]);
+        u32 m = e[0] * FIELD_INV;
+        CHAIN_ROW(e, e8, p.v[0], p.v[2], p.v[4], p.v[6], m);
+        CHAIN_ROW(o, o8, p.v[1], p.v[3], p.v[5], p.v[7], m);
+        FIELD_chains_shift(e, o, &e8, &o8, &s);
+    }
+    return FIELD_chains_result(e, o, s);
+#elif defined(MUL_NOCARRY)
+    return FIELD_add(FIELD_mul_inline(a, b), FIELD_mul_inline(c, d));
+#else
+    const FIELD p = FIELD_P();
+    u32 t[LIMBS + 2];
+    UNROLL for (int i = 0; i < LIMBS + 2; i++) t[i] = 0;
+    UNROLL for (int i = 0; i < LIMBS; i++) {
+        u64 x = 0, y = 0;
+        UNROLL for (int j = 0; j < LIMBS; j++) {
+            x = (u64)t[j] + (u64)a.v[j] * b.v[i] + (x >> 32);
+            y = (u64)(u32)x + (u64)c.v[j] * d.v[i] + (y >> 32);
+            t[j] = (u32)y;
+        }
+        u64 top = (u64)t[LIMBS] + (x >> 32) + (y >> 32);
+        t[LIMBS] = (u32)top;
+        t[LIMBS + 1] += (u32)(top >> 32);
+        u32 m = t[0] * FIELD_INV;
+        u64 z = (u64)t[0] + (u64)m * p.v[0];
+        UNROLL for (int j = 1; j < LIMBS; j++) {
+            z = (u64)t[j] + (u64)m * p.v[j] + (z >> 32);
+            t[j - 1] = (u32)z;
+        }
+        z = (u64)t[LIMBS] + (z >> 32);
+        t[LIMBS - 1] = (u32)z;
+        t[LIMBS] = t[LIMBS + 1] + (u32)(z >> 32);
+        t[LIMBS + 1] = 0;
+    }
+    FIELD r, q;
+    UNROLL for (int i = 0; i < LIMBS; i++) r.v[i] = t[i];
+    u32 borrow = FIELD_sub_raw(&q, r, p);
+    return (t[LIMBS] != 0 || !borrow) ? q : r;
+#endif
+}
+
+DEVICE_CALL FIELD FIELD_mul_sum(FIELD a, FIELD b, FIELD c, FIELD d) {
+    return FIELD_mul_sum_inline(a, b, c, d);
+}
 
 // a^-1 = a^(p-2) (Fermat); 0 stays 0. Only used when bases are loaded, so its speed does
 // not matter.
@@ -198,13 +330,15 @@ DEVICE FIELD FIELD_inverse(FIELD a) {
 DEVICE_CALL FIELD FIELD_add_called(FIELD a, FIELD b) { return FIELD_add(a, b); }
 DEVICE_CALL FIELD FIELD_sub_called(FIELD a, FIELD b) { return FIELD_sub(a, b); }
 
-// Unit-test kernel: out[4i..4i+4] = a*b, a+b, a-b, a^2 for the host to compare with arkworks.
+// Unit-test kernel: out[5i..5i+5] = a*b, a+b, a-b, a^2, a*b + (a-b)(a+b) for the host to
+// compare with arkworks.
 KERNEL void FIELD_selftest(GLOBAL const FIELD *a, GLOBAL const FIELD *b, GLOBAL FIELD *out, u32 count) {
     u32 i = GLOBAL_ID();
     if (i >= count) return;
     FIELD x = a[i], y = b[i];
-    out[4 * i] = FIELD_mul(x, y);
-    out[4 * i + 1] = FIELD_add_called(x, y);
-    out[4 * i + 2] = FIELD_sub_called(x, y);
-    out[4 * i + 3] = FIELD_sqr(x);
+    out[5 * i] = FIELD_mul(x, y);
+    out[5 * i + 1] = FIELD_add_called(x, y);
+    out[5 * i + 2] = FIELD_sub_called(x, y);
+    out[5 * i + 3] = FIELD_sqr(x);
+    out[5 * i + 4] = FIELD_mul_sum(x, y, FIELD_sub(x, y), FIELD_add(x, y));
 }
