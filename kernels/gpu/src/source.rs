@@ -239,6 +239,7 @@ mod tests {
             "Fq_selftest",
             "Fr_selftest",
             "Fq2_selftest",
+            "Fr_twiddle_selftest",
             "msm_digits",
             "msm_scatter",
             "msm_carry_runs",
