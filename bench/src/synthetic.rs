@@ -249,6 +249,9 @@ mod tests {
         let row = compare_synthetic(&cpu, 10, 2, 1).expect("runs");
         assert!(row.all_equal, "{row:?}");
         assert_eq!(row.runs, 1);
-        assert!(row.phases_ms.iter().any(|(n, _)| n.starts_with("msm H")));
+        assert!(row
+            .phases_ms
+            .iter()
+            .any(|(n, _)| n.starts_with("quotient and msm H")));
     }
 }

@@ -132,6 +132,37 @@ pub fn coset_quotient<F: FftField, A: Ntt<F> + ?Sized>(
     backend.coset_quotient_unchecked(a, b, coset_gen)
 }
 
+/// `sum h[i] * bases[i]` for the quotient `h` of [`coset_quotient`]: what a Groth16 proof
+/// needs of it, in one call so that a device backend multiplies `h` where it made it
+/// ([`Msm::quotient_msm_unchecked`]). Otherwise the two steps, and `a` then holds `h`
+/// (`b`, as after [`coset_quotient`], is unspecified).
+pub fn quotient_msm<G: CurveGroup, A: Msm<G> + Ntt<G::ScalarField> + ?Sized>(
+    backend: &A,
+    bases: &Bases<G>,
+    a: &mut [G::ScalarField],
+    b: &mut [G::ScalarField],
+    coset_gen: G::ScalarField,
+    config: &MsmConfig,
+) -> Result<G> {
+    if a.len() != b.len() {
+        return Err(AccelError::LengthMismatch {
+            what: "quotient vectors",
+            expected: a.len(),
+            got: b.len(),
+        });
+    }
+    check_msm_lengths(bases, a.len())?;
+    check_owner(Backend::info(backend).name, bases)?;
+    if !check_ntt_batch(&[&mut *a], Some(coset_gen))? {
+        return Ok(G::zero());
+    }
+    if let Some(sum) = backend.quotient_msm_unchecked(bases, a, b, coset_gen, config)? {
+        return Ok(sum);
+    }
+    backend.coset_quotient_unchecked(a, b, coset_gen)?;
+    backend.msm_unchecked(bases, a, config)
+}
+
 /// [`Ntt::coset_quotient_unchecked`] with the pointwise products on the host's cores and
 /// the transforms through `backend`: the trait's default, and a device backend's fallback.
 pub fn coset_quotient_on_host<F: FftField, A: Ntt<F> + ?Sized>(

@@ -217,6 +217,24 @@ pub trait Msm<G: CurveGroup>: Backend {
     ) -> Result<G> {
         self.msm_unchecked(bases, scalars.scalars(), config)
     }
+
+    /// `sum h[i] * bases[i]` for the Groth16 quotient `h` that
+    /// [`Ntt::coset_quotient_unchecked`] makes of `a` and `b`, where the backend can make
+    /// `h` and multiply it without `h` leaving it: a GPU keeps it on the device, two
+    /// transfers of the whole vector fewer. `None` (the default): not offered here or not
+    /// possible now (out of device memory); [`crate::quotient_msm`] then runs the two steps.
+    /// `a` and `b` are only read. Their lengths are equal, a power of two within the
+    /// field's two-adicity and at most the bases' (checked by [`crate::quotient_msm`]).
+    fn quotient_msm_unchecked(
+        &self,
+        _bases: &Bases<G>,
+        _a: &[G::ScalarField],
+        _b: &[G::ScalarField],
+        _coset_gen: G::ScalarField,
+        _config: &MsmConfig,
+    ) -> Result<Option<G>> {
+        Ok(None)
+    }
 }
 
 /// Number-theoretic transforms over one field.

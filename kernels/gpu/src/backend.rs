@@ -210,6 +210,33 @@ impl<D: Device, P: DeviceCurve> Msm<Projective<P>> for GpuBackend<D> {
             config.window_bits,
         )?)
     }
+
+    /// The quotient made on the device (`ntt::quotient_on_device`) is multiplied there:
+    /// its download and the MSM's upload of the same n scalars are skipped. Out of device
+    /// memory anywhere, or too many scalars for one sort: `None`, and the caller's two
+    /// steps chunk and fall back as they do on their own.
+    fn quotient_msm_unchecked(
+        &self,
+        bases: &Bases<Projective<P>>,
+        a: &[Fr],
+        b: &[Fr],
+        coset_gen: Fr,
+        config: &MsmConfig,
+    ) -> Result<Option<Projective<P>>> {
+        let resident = self.bases(bases)?;
+        let window = config.window_bits;
+        if a.len() < 2 || !msm::fits_one_sort(a.len(), window) {
+            return Ok(None);
+        }
+        let sum = ntt::quotient_on_device(&self.dev, &self.twiddles, a, b, coset_gen)
+            .map(|h| msm::DeviceScalars::new(h, a.len()))
+            .and_then(|h| msm::msm_device_scalars(&self.dev, resident, &h, window));
+        match sum {
+            Ok(sum) => Ok(Some(sum)),
+            Err(GpuError::OutOfMemory { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
 }
 
 impl<D: Device> Ntt<Fr> for GpuBackend<D> {

@@ -197,6 +197,21 @@ pub struct DeviceScalars<B> {
     len: usize,
 }
 
+impl<B> DeviceScalars<B> {
+    /// The first `len` scalars (Montgomery form, as [`upload_scalars`] leaves them) of a
+    /// buffer made on the device, such as a Groth16 quotient.
+    pub fn new(buf: B, len: usize) -> Self {
+        Self { buf, len }
+    }
+}
+
+/// Whether [`msm_device_scalars`] takes `n` scalars at window `window` (default width
+/// otherwise) in one sort, which it must: it cannot split device-resident scalars.
+pub fn fits_one_sort(n: usize, window: Option<u32>) -> bool {
+    let c = window.unwrap_or_else(|| window_bits(n));
+    !too_many_pairs(n, c)
+}
+
 /// Uploads `scalars` for [`msm_device_scalars`].
 pub fn upload_scalars<D: Device>(dev: &D, scalars: &[Fr]) -> Result<DeviceScalars<D::Buffer>> {
     Ok(DeviceScalars {

@@ -305,6 +305,19 @@ pub fn coset_quotient<D: Device>(
     b: &[Fr],
     coset: Fr,
 ) -> Result<()> {
+    let h = quotient_on_device(dev, twiddles, a, b, coset)?;
+    download_in_place(dev, &h, a)
+}
+
+/// [`coset_quotient`] without the download: the quotient stays in the returned device
+/// buffer (for the H MSM, `GpuBackend::quotient_msm_unchecked`).
+pub fn quotient_on_device<D: Device>(
+    dev: &D,
+    twiddles: &Twiddles<D>,
+    a: &[Fr],
+    b: &[Fr],
+    coset: Fr,
+) -> Result<D::Buffer> {
     let n = a.len();
     if n < 2 || b.len() != n {
         return Err(GpuError::InvalidInput(format!(
@@ -330,7 +343,7 @@ pub fn coset_quotient<D: Device>(
         n,
         &[Arg::Buf(&buf_a), Arg::Buf(&buf_b), Arg::Buf(&buf_c)],
     )?;
-    download_in_place(dev, &buf_a, a)
+    Ok(buf_a)
 }
 
 /// Downloads `buf` over `v`. A failure there must not look like "out of memory", which

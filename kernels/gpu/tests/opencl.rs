@@ -372,7 +372,24 @@ fn out_of_device_memory_chunks_the_msm_and_moves_the_ntt_to_the_cpu() {
     let cpu = kernels_cpu::CpuBackend::new(0).expect("cpu backend");
     kernels_accel::coset_quotient(&cpu, &mut want_a, &mut want_b, coset).expect("cpu quotient");
     assert_eq!(a, want_a);
-    assert!(backend.device().refusals.load(Ordering::Relaxed) > after_ntt);
+    let after_quotient = backend.device().refusals.load(Ordering::Relaxed);
+    assert!(after_quotient > after_ntt);
+
+    // The H MSM of a 2^13 quotient: the device makes the quotient, but its MSM's bucket
+    // array does not fit, so the quotient and the chunked MSM run as two steps.
+    let mut a: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
+    let mut b: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
+    let (mut want_a, mut want_b) = (a.clone(), b.clone());
+    let coset = Fr::get_root_of_unity(2 * n as u64).expect("a 2^14-th root of unity");
+    let loaded =
+        kernels_accel::load_bases::<G1Projective, _>(&backend, &bases, &config).expect("bases");
+    let got = kernels_accel::quotient_msm(&backend, &loaded, &mut a, &mut b, coset, &config)
+        .expect("quotient msm in two steps");
+    let on_cpu = kernels_accel::load_bases::<G1Projective, _>(&cpu, &bases, &config).expect("cpu");
+    let want = kernels_accel::quotient_msm(&cpu, &on_cpu, &mut want_a, &mut want_b, coset, &config)
+        .expect("cpu quotient msm");
+    assert_eq!(got, want);
+    assert!(backend.device().refusals.load(Ordering::Relaxed) > after_quotient);
 }
 
 /// The bucket sums give every thread an equal slice of the sorted entries; how many

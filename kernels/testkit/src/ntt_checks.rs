@@ -1,10 +1,11 @@
-use ark_bn254::{Bn254, Fr};
+use ark_bn254::{Bn254, Fr, G1Projective};
+use ark_ec::VariableBaseMSM;
 use ark_ff::{FftField, One, Zero};
 use ark_poly::{EvaluationDomain, Radix2EvaluationDomain};
-use kernels_accel::{AccelError, Accelerator, NttConfig};
+use kernels_accel::{AccelError, Accelerator, MsmConfig, NttConfig};
 use rand::rngs::StdRng;
 
-use crate::inputs::random_scalars;
+use crate::inputs::{random_g1_bases, random_scalars};
 use crate::{Report, SuiteOptions};
 
 pub(crate) fn run(
@@ -37,6 +38,10 @@ pub(crate) fn run(
         check(
             "quotient agrees with ark-poly",
             quotient_agrees_with_ark_poly(backend, &input),
+        );
+        check(
+            "quotient msm agrees with arkworks",
+            quotient_msm_agrees_with_arkworks(backend, &input, rng),
         );
     }
     let mut check = |case: &str, outcome: Result<(), String>| {
@@ -88,6 +93,27 @@ pub(crate) fn run(
             kernels_accel::coset_quotient(backend, &mut a, &mut b, Fr::zero()),
             |e| matches!(e, AccelError::InvalidInput(_)),
         ),
+    );
+    let bases = random_g1_bases(4, rng);
+    let on_device =
+        kernels_accel::load_bases::<G1Projective, _>(backend, &bases, &MsmConfig::default());
+    let (mut a, mut b) = (vec![Fr::one(); 8], vec![Fr::one(); 8]);
+    check(
+        "a quotient msm of more scalars than bases",
+        on_device.map_err(|e| e.to_string()).and_then(|on_device| {
+            expect_err(
+                kernels_accel::quotient_msm::<G1Projective, _>(
+                    backend,
+                    &on_device,
+                    &mut a,
+                    &mut b,
+                    Fr::from(5u64),
+                    &MsmConfig::default(),
+                )
+                .map(|_| ()),
+                |e| matches!(e, AccelError::LengthMismatch { .. }),
+            )
+        }),
     );
     check(
         "sizes beyond the two-adicity",
@@ -163,6 +189,37 @@ fn quotient_agrees_with_ark_poly(
     backend: &dyn Accelerator<Bn254>,
     input: &[Fr],
 ) -> Result<(), String> {
+    let (other, g, want) = reference_quotient(input)?;
+    let (mut a, mut b) = (input.to_vec(), other);
+    kernels_accel::coset_quotient(backend, &mut a, &mut b, g).map_err(|e| e.to_string())?;
+    same("quotient", &a, &want)
+}
+
+/// `quotient_msm` (the H MSM of a proof: on a GPU, the quotient multiplied where it was
+/// made) against arkworks' MSM of ark-poly's quotient, with one base more than scalars.
+fn quotient_msm_agrees_with_arkworks(
+    backend: &dyn Accelerator<Bn254>,
+    input: &[Fr],
+    rng: &mut StdRng,
+) -> Result<(), String> {
+    let (other, g, want) = reference_quotient(input)?;
+    let bases = random_g1_bases(input.len() + 1, rng);
+    let want = G1Projective::msm(&bases[..input.len()], &want).map_err(|e| format!("{e:?}"))?;
+    let config = MsmConfig::default();
+    let on_device = kernels_accel::load_bases::<G1Projective, _>(backend, &bases, &config)
+        .map_err(|e| e.to_string())?;
+    let (mut a, mut b) = (input.to_vec(), other);
+    let got = kernels_accel::quotient_msm(backend, &on_device, &mut a, &mut b, g, &config)
+        .map_err(|e| e.to_string())?;
+    if got != want {
+        return Err(format!("quotient msm {got} != arkworks {want}"));
+    }
+    Ok(())
+}
+
+/// The second vector, the odd coset's generator and ark-poly's quotient for
+/// [`quotient_agrees_with_ark_poly`].
+fn reference_quotient(input: &[Fr]) -> Result<(Vec<Fr>, Fr, Vec<Fr>), String> {
     let n = input.len();
     let domain = Radix2EvaluationDomain::<Fr>::new(n).ok_or("ark-poly has no such domain")?;
     let g = Fr::get_root_of_unity(2 * n as u64).ok_or("no 2n-th root of unity")?;
@@ -178,9 +235,7 @@ fn quotient_agrees_with_ark_poly(
     let c: Vec<Fr> = input.iter().zip(&other).map(|(x, y)| *x * y).collect();
     let (ea, eb, ec) = (on_coset(input), on_coset(&other), on_coset(&c));
     let want: Vec<Fr> = (0..n).map(|i| ea[i] * eb[i] - ec[i]).collect();
-    let (mut a, mut b) = (input.to_vec(), other);
-    kernels_accel::coset_quotient(backend, &mut a, &mut b, g).map_err(|e| e.to_string())?;
-    same("quotient", &a, &want)
+    Ok((other, g, want))
 }
 
 fn batch_equals_singles(backend: &dyn Accelerator<Bn254>, input: &[Fr]) -> Result<(), String> {
