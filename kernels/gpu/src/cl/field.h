@@ -101,6 +101,16 @@ DEVICE void FIELD_chains_shift(u32 *e, u32 *o, u32 *e8, u32 *o8, u32 *s) {
     *o8 = 0;
 }
 
+// The reduction half of one carry-chain CIOS step, once the step's products are in:
+// m from word 0, its rows of p, then the division by 2^32.
+DEVICE void FIELD_chains_reduce_step(u32 *e, u32 *o, u32 *e8, u32 *o8, u32 *s) {
+    const FIELD p = FIELD_P();
+    u32 m = e[0] * FIELD_INV;
+    CHAIN_ROW(e, *e8, p.v[0], p.v[2], p.v[4], p.v[6], m);
+    CHAIN_ROW(o, *o8, p.v[1], p.v[3], p.v[5], p.v[7], m);
+    FIELD_chains_shift(e, o, e8, o8, s);
+}
+
 // The final T = s + E + 2^32 O (< 2p < 2^255, which leaves e8, o[7] and o8 zero) reduced
 // below p.
 DEVICE FIELD FIELD_chains_result(const u32 *e, const u32 *o, u32 s) {
@@ -141,16 +151,12 @@ DEVICE FIELD FIELD_mul_inline(FIELD a, FIELD b) {
     // IMAD.WIDE.U32 with carries (common.h). Dividing by 2^32 swaps the roles
     // (FIELD_chains_shift). Every partial sum stays below 2^287 (a, b < p < 2^254), so no
     // carry is lost, and T < 2p at the end.
-    const FIELD p = FIELD_P();
     u32 e[LIMBS], o[LIMBS], e8 = 0, o8 = 0, s = 0;
     UNROLL for (int k = 0; k < LIMBS; k++) { e[k] = 0; o[k] = 0; }
     UNROLL for (int i = 0; i < LIMBS; i++) {
         CHAIN_ROW_AFTER_ADD(e[0], s, o, o8, a.v[1], a.v[3], a.v[5], a.v[7], b.v[i]);
         CHAIN_ROW(e, e8, a.v[0], a.v[2], a.v[4], a.v[6], b.v[i]);
-        u32 m = e[0] * FIELD_INV;
-        CHAIN_ROW(e, e8, p.v[0], p.v[2], p.v[4], p.v[6], m);
-        CHAIN_ROW(o, o8, p.v[1], p.v[3], p.v[5], p.v[7], m);
-        FIELD_chains_shift(e, o, &e8, &o8, &s);
+        FIELD_chains_reduce_step(e, o, &e8, &o8, &s);
     }
     return FIELD_chains_result(e, o, s);
 #elif defined(MUL_NOCARRY)
@@ -261,7 +267,6 @@ DEVICE_CALL FIELD FIELD_sqr(FIELD a) { return FIELD_sqr_inline(a); }
 // not cover two products: it adds two products.
 DEVICE FIELD FIELD_mul_sum_inline(FIELD a, FIELD b, FIELD c, FIELD d) {
 #if defined(MUL_CHAINS) && defined(__CUDACC__)
-    const FIELD p = FIELD_P();
     u32 e[LIMBS], o[LIMBS], e8 = 0, o8 = 0, s = 0;
     UNROLL for (int k = 0; k < LIMBS; k++) { e[k] = 0; o[k] = 0; }
     UNROLL for (int i = 0; i < LIMBS; i++) {
@@ -269,10 +274,7 @@ DEVICE FIELD FIELD_mul_sum_inline(FIELD a, FIELD b, FIELD c, FIELD d) {
         CHAIN_ROW(e, e8, a.v[0], a.v[2], a.v[4], a.v[6], b.v[i]);
         CHAIN_ROW(o, o8, c.v[1], c.v[3], c.v[5], c.v[7], d.v[i]);
         CHAIN_ROW(e, e8, c.v[0], c.v[2], c.v[4], c.v[6], d.v[i]);
-        u32 m = e[0] * FIELD_INV;
-        CHAIN_ROW(e, e8, p.v[0], p.v[2], p.v[4], p.v[6], m);
-        CHAIN_ROW(o, o8, p.v[1], p.v[3], p.v[5], p.v[7], m);
-        FIELD_chains_shift(e, o, &e8, &o8, &s);
+        FIELD_chains_reduce_step(e, o, &e8, &o8, &s);
     }
     return FIELD_chains_result(e, o, s);
 #elif defined(MUL_NOCARRY)
