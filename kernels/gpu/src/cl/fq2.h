@@ -12,11 +12,13 @@ DEVICE Fq2 Fq2_sub(Fq2 a, Fq2 b) { a.c0 = Fq_sub(a.c0, b.c0); a.c1 = Fq_sub(a.c1
 DEVICE Fq2 Fq2_double(Fq2 a) { return Fq2_add(a, a); }
 DEVICE Fq2 Fq2_neg(Fq2 a) { a.c0 = Fq_neg(a.c0); a.c1 = Fq_neg(a.c1); return a; }
 
-// Karatsuba: three Fq products.
+// Karatsuba: three Fq products, inlined here (Fq2_mul itself is called from the G2
+// formulas): three calls fewer per Fq2 product, and ptxas gave G2_sum_chunks 200 registers
+// instead of 232 and G2_reduce_buckets 40% fewer spilled bytes.
 DEVICE_CALL Fq2 Fq2_mul(Fq2 a, Fq2 b) {
-    Fq aa = Fq_mul(a.c0, b.c0);
-    Fq bb = Fq_mul(a.c1, b.c1);
-    Fq s = Fq_mul(Fq_add(a.c0, a.c1), Fq_add(b.c0, b.c1));
+    Fq aa = Fq_mul_inline(a.c0, b.c0);
+    Fq bb = Fq_mul_inline(a.c1, b.c1);
+    Fq s = Fq_mul_inline(Fq_add(a.c0, a.c1), Fq_add(b.c0, b.c1));
     Fq2 r;
     r.c0 = Fq_sub(aa, bb);
     r.c1 = Fq_sub(Fq_sub(s, aa), bb);
@@ -25,9 +27,9 @@ DEVICE_CALL Fq2 Fq2_mul(Fq2 a, Fq2 b) {
 
 // (a0 + a1 u)^2 = (a0 + a1)(a0 - a1) + 2 a0 a1 u: two Fq products.
 DEVICE_CALL Fq2 Fq2_sqr(Fq2 a) {
-    Fq p = Fq_mul(a.c0, a.c1);
+    Fq p = Fq_mul_inline(a.c0, a.c1);
     Fq2 r;
-    r.c0 = Fq_mul(Fq_add(a.c0, a.c1), Fq_sub(a.c0, a.c1));
+    r.c0 = Fq_mul_inline(Fq_add(a.c0, a.c1), Fq_sub(a.c0, a.c1));
     r.c1 = Fq_double(p);
     return r;
 }
