@@ -2,9 +2,11 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use kernels_accel::BackendKind;
 use prover_server::{AppState, Config};
 
 use super::{open, BackendArgs};
@@ -81,7 +83,14 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode> {
     let info = backend.info();
     eprintln!("backend {} on {}", info.name, info.device);
     let listen = config.listen.clone();
-    let state = AppState::with_build_info(config, backend, appliance::build_info::info())
+    // Jobs a GPU or FPGA fails on its device are proved again on the CPU (`cpu_fallback`).
+    let fallback: Option<prover_server::jobs::FallbackOpener> = (info.name != "cpu").then(|| {
+        let threads = config.threads;
+        let open: prover_server::jobs::FallbackOpener =
+            Arc::new(move || appliance::registry(threads).open(BackendKind::Cpu, 0));
+        open
+    });
+    let state = AppState::with_build_info(config, backend, fallback, appliance::build_info::info())
         .context("cannot start the appliance")?;
     let enclave = &state.enclave;
     eprintln!(

@@ -80,4 +80,13 @@ pub enum Groth16Error {
     Accel(#[from] kernels_accel::AccelError),
 }
 
+impl Groth16Error {
+    /// True when the device failed rather than the input (see
+    /// [`kernels_accel::AccelError::is_device_fault`]): the same proof may succeed on
+    /// another backend.
+    pub fn is_device_fault(&self) -> bool {
+        matches!(self, Groth16Error::Accel(e) if e.is_device_fault())
+    }
+}
+
 pub type Result<T> = std::result::Result<T, Groth16Error>;

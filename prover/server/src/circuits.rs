@@ -2,8 +2,8 @@
 //! witness generator compiled once.
 
 use std::collections::HashMap;
-use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
 
 use ark_bn254::{Bn254, Fr};
 use kernels_accel::Accelerator;
@@ -12,17 +12,32 @@ use prover_witness::WitnessCalculator;
 
 use crate::ServerError;
 
+/// Where a circuit's zkey can be read again. A key resident on a GPU keeps no host copy
+/// of its points, so the CPU fallback (jobs.rs) loads its own key from here, on first need.
+#[derive(Clone, Debug)]
+pub enum ZkeySource {
+    /// Compiled into the binary (the bundled sample).
+    Static(&'static [u8]),
+    /// A file: configured, or registered over the API into the data directory.
+    File(PathBuf),
+}
+
 pub struct Circuit {
     pub id: String,
     pub key: CircuitKey,
     pub witness: WitnessCalculator,
+    source: ZkeySource,
+    /// The key resident in the fallback backend, once a job needed it.
+    fallback_key: Mutex<Option<Arc<CircuitKey>>>,
 }
 
 impl Circuit {
+    /// `zkey` is the content of `source`, already read by the caller.
     pub fn load(
         backend: &dyn Accelerator<Bn254>,
         id: &str,
         zkey: &[u8],
+        source: ZkeySource,
         wasm: &[u8],
     ) -> Result<Self, ServerError> {
         let pk = ProvingKey::from_bytes(zkey)?;
@@ -38,7 +53,38 @@ impl Circuit {
             id: id.to_string(),
             key: CircuitKey::load(backend, pk)?,
             witness,
+            source,
+            fallback_key: Mutex::new(None),
         })
+    }
+
+    /// The key resident in `fallback` (always the same backend), loaded from the zkey's
+    /// source on the first call. A zkey file replaced since the circuit was loaded is
+    /// refused: its proofs would not verify against this circuit's key.
+    pub fn fallback_key(
+        &self,
+        fallback: &dyn Accelerator<Bn254>,
+    ) -> Result<Arc<CircuitKey>, ServerError> {
+        let mut slot = self.fallback_key.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(key) = slot.as_ref() {
+            return Ok(Arc::clone(key));
+        }
+        let bytes = match &self.source {
+            ZkeySource::Static(b) => std::borrow::Cow::Borrowed(*b),
+            ZkeySource::File(path) => std::fs::read(path)
+                .map(std::borrow::Cow::Owned)
+                .map_err(|e| ServerError::Config(format!("{}: {e}", path.display())))?,
+        };
+        let key = CircuitKey::load(fallback, ProvingKey::from_bytes(&bytes)?)?;
+        if key.vk != self.key.vk {
+            return Err(ServerError::Config(format!(
+                "circuit {}: its zkey changed since it was loaded",
+                self.id
+            )));
+        }
+        let key = Arc::new(key);
+        *slot = Some(Arc::clone(&key));
+        Ok(key)
     }
 
     pub fn n_public(&self) -> usize {

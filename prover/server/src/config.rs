@@ -31,6 +31,11 @@ pub struct Config {
     pub queue_capacity: usize,
     /// A job running longer than this fails (its worker thread is abandoned).
     pub job_timeout_secs: u64,
+    /// When a GPU or FPGA backend fails a proof with a device fault (a driver error, not
+    /// bad input), or its proof fails the self-check, prove the job again on the CPU
+    /// backend instead of failing it: slower, but a market job is not lost. The CPU loads
+    /// a circuit's key on first need (the zkey is read again) and keeps it.
+    pub cpu_fallback: bool,
     /// Largest request body on job and Kalypso routes.
     pub max_body_bytes: usize,
     /// Largest circuit upload (zkey + wasm) on `POST /v1/circuits`.
@@ -54,6 +59,7 @@ impl Default for Config {
             operator_address: None,
             queue_capacity: 1024,
             job_timeout_secs: 600,
+            cpu_fallback: true,
             max_body_bytes: 16 << 20,
             max_upload_bytes: 2 << 30,
             bundled_sample: true,

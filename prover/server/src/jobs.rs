@@ -4,12 +4,14 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ark_bn254::{Bn254, Fr};
-use kernels_accel::Accelerator;
-use prover_groth16::{proof_to_json, public_signals, verify, PhaseTimings};
+use kernels_accel::{AccelError, Accelerator};
+use prover_groth16::{
+    proof_to_json, public_signals, verify, CircuitKey, PhaseTimings, Proof, VerifyingKey,
+};
 use tokio::sync::{oneshot, Notify};
 
 use crate::circuits::Circuit;
@@ -233,10 +235,12 @@ async fn process(state: &AppState, id: u64) -> Result<Option<JobRecord>, ServerE
         (_, Err(e)) => Err(e.to_string()),
         (Some(input), Ok(circuit)) => {
             let backend = state.backend.clone();
+            let fallback = state.fallback.clone();
             let expected = record.expected_public.clone();
             let redact = record.ephemeral;
             let task = tokio::task::spawn_blocking(move || {
-                run_job(&*backend, &circuit, &input, expected, redact)
+                let fallback = fallback.as_deref();
+                run_job(&*backend, fallback, &circuit, &input, expected, redact)
             });
             let limit = Duration::from_secs(state.config.job_timeout_secs.max(1));
             match tokio::time::timeout(limit, task).await {
@@ -250,6 +254,9 @@ async fn process(state: &AppState, id: u64) -> Result<Option<JobRecord>, ServerE
     match outcome {
         Ok((proof, timings)) => {
             state.metrics.observe_prove(proof.prove_ms / 1e3, &timings);
+            if proof.fallback.is_some() {
+                state.metrics.cpu_fallback();
+            }
             record.state = JobState::Done;
             record.proof = Some(proof);
         }
@@ -302,11 +309,13 @@ pub(crate) fn decimal(x: &Fr) -> String {
     x.to_string()
 }
 
-/// Witness, proof, and the self-check that keeps an invalid proof from ever being returned.
+/// Witness, proof, and the self-check that keeps an invalid proof from ever being returned;
+/// with `fallback`, a proof the backend fails on its device is made again on the CPU.
 /// `redact`: the inputs may be secret (ephemeral Kalypso jobs, whose errors are stored and
 /// readable by job id), so witness errors leave out input values and circuit logs.
 fn run_job(
     backend: &dyn Accelerator<Bn254>,
+    fallback: Option<&Fallback>,
     circuit: &Circuit,
     input: &JobInput,
     expected_public: Option<Vec<String>>,
@@ -327,26 +336,109 @@ fn run_job(
             return Err(public_mismatch(&public_dec, &expected, redact));
         }
     }
-    let mut timings = PhaseTimings::default();
-    let proof = prover_groth16::prove(
-        backend,
-        &circuit.key,
-        &witness,
-        &mut rand::rngs::OsRng,
-        &mut timings,
-    )
-    .map_err(|e| e.to_string())?;
-    match verify(&circuit.key.vk, &public, &proof) {
-        Ok(true) => {}
-        Ok(false) => return Err("the proof failed its self-check; not returned".into()),
-        Err(e) => return Err(e.to_string()),
-    }
+    let vk = &circuit.key.vk;
+    let (proof, timings, fallback_reason) = match (
+        prove_verified(backend, &circuit.key, vk, &witness, &public),
+        fallback,
+    ) {
+        (Ok((proof, timings)), _) => (proof, timings, None),
+        (Err(failed), Some(fallback)) if failed.device => {
+            let info = backend.info();
+            let reason = format!("{} on {}: {}", info.name, info.device, failed.message);
+            tracing::warn!(
+                "circuit {}: {reason}; proving the job again on the CPU",
+                circuit.id
+            );
+            let (proof, timings) = fallback
+                .prove(circuit, &witness, &public)
+                .map_err(|e| format!("{reason}; then on the CPU: {e}"))?;
+            (proof, timings, Some(reason))
+        }
+        (Err(failed), _) => return Err(failed.message),
+    };
     Ok((
         ProofRecord {
             proof_json: proof_to_json(&proof),
             public: public_dec,
             prove_ms: started.elapsed().as_secs_f64() * 1e3,
+            fallback: fallback_reason,
         },
         timings,
     ))
+}
+
+/// Why one backend made no proof.
+struct Failed {
+    message: String,
+    /// The device failed (a driver error, or a proof that does not verify although the
+    /// witness satisfied the circuit), not the input: another backend may succeed.
+    device: bool,
+}
+
+/// A proof on `backend` with `key`, returned only if it verifies against `vk`.
+fn prove_verified(
+    backend: &dyn Accelerator<Bn254>,
+    key: &CircuitKey,
+    vk: &VerifyingKey,
+    witness: &[Fr],
+    public: &[Fr],
+) -> Result<(Proof, PhaseTimings), Failed> {
+    let mut timings = PhaseTimings::default();
+    let proof = prover_groth16::prove(backend, key, witness, &mut rand::rngs::OsRng, &mut timings)
+        .map_err(|e| Failed {
+            device: e.is_device_fault(),
+            message: e.to_string(),
+        })?;
+    match verify(vk, public, &proof) {
+        Ok(true) => Ok((proof, timings)),
+        Ok(false) => Err(Failed {
+            message: "the proof failed its self-check; not returned".into(),
+            device: true,
+        }),
+        Err(e) => Err(Failed {
+            message: e.to_string(),
+            device: false,
+        }),
+    }
+}
+
+/// Opens the backend that proves a job again when the main one fails it on its device.
+pub type FallbackOpener =
+    Arc<dyn Fn() -> Result<Arc<dyn Accelerator<Bn254>>, AccelError> + Send + Sync>;
+
+/// The CPU backend that jobs fall back to (`cpu_fallback` in the config), opened on the
+/// first job that needs it, with each circuit's key loaded there on first need too.
+pub struct Fallback {
+    open: FallbackOpener,
+    backend: Mutex<Option<Arc<dyn Accelerator<Bn254>>>>,
+}
+
+impl Fallback {
+    pub fn new(open: FallbackOpener) -> Self {
+        Self {
+            open,
+            backend: Mutex::new(None),
+        }
+    }
+
+    fn backend(&self) -> Result<Arc<dyn Accelerator<Bn254>>, String> {
+        let mut slot = lock(&self.backend);
+        if let Some(b) = slot.as_ref() {
+            return Ok(Arc::clone(b));
+        }
+        let b = (self.open)().map_err(|e| e.to_string())?;
+        *slot = Some(Arc::clone(&b));
+        Ok(b)
+    }
+
+    fn prove(
+        &self,
+        circuit: &Circuit,
+        witness: &[Fr],
+        public: &[Fr],
+    ) -> Result<(Proof, PhaseTimings), String> {
+        let backend = self.backend()?;
+        let key = circuit.fallback_key(&*backend).map_err(|e| e.to_string())?;
+        prove_verified(&*backend, &key, &circuit.key.vk, witness, public).map_err(|f| f.message)
+    }
 }

@@ -38,9 +38,9 @@ use prover_groth16::G2Order;
 pub use config::{Config, MarketConfig};
 pub use error::ServerError;
 
-use circuits::{Circuit, Circuits};
+use circuits::{Circuit, Circuits, ZkeySource};
 use enclave::Enclave;
-use jobs::JobQueue;
+use jobs::{Fallback, FallbackOpener, JobQueue};
 use metrics::Metrics;
 use store::JobStore;
 
@@ -54,6 +54,15 @@ pub mod sample {
     pub const INPUT: &str = include_str!("../../../samples/multiplier/input.json");
     /// `c` is the circuit's public input; `out` (the first public signal) is its output.
     pub const PUBLIC_INPUTS: &[&str] = &["c"];
+}
+
+/// The build info of tests: this crate's version, nothing else known.
+pub fn test_build_info() -> BuildInfo {
+    BuildInfo {
+        version: env!("CARGO_PKG_VERSION").into(),
+        kernel_source_sha256: "unknown".into(),
+        backends: "unknown".into(),
+    }
 }
 
 /// A Kalypso market as the appliance serves it.
@@ -90,6 +99,8 @@ fn input_width(inputs: &[(String, usize)]) -> usize {
 pub struct Inner {
     pub config: Config,
     pub backend: Arc<dyn Accelerator<Bn254>>,
+    /// Proves jobs again that `backend` fails on its device (`cpu_fallback`).
+    pub fallback: Option<Arc<Fallback>>,
     pub circuits: Circuits,
     /// Markets served; the operator may change them at run time (`PUT /v1/markets/{id}`).
     pub markets: RwLock<HashMap<String, Market>>,
@@ -120,24 +131,26 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// [`AppState::with_build_info`] with this crate's version as the build info (tests).
+    /// [`AppState::with_build_info`] with this crate's version as the build info and no
+    /// fallback backend (tests).
     pub fn new(config: Config, backend: Arc<dyn Accelerator<Bn254>>) -> Result<Self, ServerError> {
-        let build_info = BuildInfo {
-            version: env!("CARGO_PKG_VERSION").into(),
-            kernel_source_sha256: "unknown".into(),
-            backends: "unknown".into(),
-        };
-        Self::with_build_info(config, backend, build_info)
+        Self::with_build_info(config, backend, None, test_build_info())
     }
 
     /// Opens the store, loads circuits (bundled, configured, registered earlier), checks
     /// the markets, opens the appliance key and attester (binding `build_info`), and
-    /// re-queues jobs a previous run left unfinished.
+    /// re-queues jobs a previous run left unfinished. `fallback` opens the CPU backend for
+    /// jobs that `backend` fails on its device; `None` (or `cpu_fallback = false`): such
+    /// jobs fail.
     pub fn with_build_info(
         config: Config,
         backend: Arc<dyn Accelerator<Bn254>>,
+        fallback: Option<FallbackOpener>,
         build_info: BuildInfo,
     ) -> Result<Self, ServerError> {
+        let fallback = fallback
+            .filter(|_| config.cpu_fallback)
+            .map(|open| Arc::new(Fallback::new(open)));
         let store = JobStore::open(&config.data_dir)?;
         let circuits = Circuits::default();
         if config.bundled_sample {
@@ -145,6 +158,7 @@ impl AppState {
                 &*backend,
                 sample::ID,
                 sample::ZKEY,
+                ZkeySource::Static(sample::ZKEY),
                 sample::WASM,
             )?);
         }
@@ -158,6 +172,7 @@ impl AppState {
                 &*backend,
                 &c.id,
                 &read(&c.zkey)?,
+                ZkeySource::File(c.zkey.clone()),
                 &read(&c.wasm)?,
             )?);
         }
@@ -169,6 +184,7 @@ impl AppState {
         let state = AppState(Arc::new(Inner {
             config,
             backend,
+            fallback,
             circuits,
             markets: RwLock::new(markets),
             store,
@@ -239,7 +255,7 @@ fn load_registered(
             entry.path().join("circuit.wasm"),
         );
         match (std::fs::read(&zkey), std::fs::read(&wasm)) {
-            (Ok(z), Ok(w)) => match Circuit::load(backend, &id, &z, &w) {
+            (Ok(z), Ok(w)) => match Circuit::load(backend, &id, &z, ZkeySource::File(zkey), &w) {
                 Ok(c) => circuits.insert(c),
                 Err(e) => tracing::error!("registered circuit {id} no longer loads: {e}"),
             },

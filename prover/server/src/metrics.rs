@@ -26,6 +26,7 @@ struct Inner {
     prove_sum: f64,
     prove_count: u64,
     phase_seconds: Vec<(String, f64)>,
+    cpu_fallbacks: u64,
 }
 
 impl Metrics {
@@ -54,6 +55,14 @@ impl Metrics {
                 None => m.phase_seconds.push((name.to_string(), d.as_secs_f64())),
             }
         }
+    }
+
+    /// A job's proof was made by the CPU fallback after the main backend's device failed.
+    pub fn cpu_fallback(&self) {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .cpu_fallbacks += 1;
     }
 
     pub fn count(&self, state: JobState) -> u64 {
@@ -106,6 +115,9 @@ impl Metrics {
                 esc(name)
             );
         }
+        let _ = writeln!(out, "# HELP appliance_cpu_fallbacks_total Jobs proved on the CPU after the backend's device failed them.");
+        let _ = writeln!(out, "# TYPE appliance_cpu_fallbacks_total counter");
+        let _ = writeln!(out, "appliance_cpu_fallbacks_total {}", m.cpu_fallbacks);
         let _ = writeln!(
             out,
             "# HELP appliance_backend_info The proving backend and its device."

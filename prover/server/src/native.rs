@@ -11,7 +11,7 @@ use prover_groth16::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::circuits::{self, Circuit};
+use crate::circuits::{self, Circuit, ZkeySource};
 use crate::config::G2OrderConfig;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::jobs;
@@ -110,6 +110,7 @@ fn view(r: &JobRecord) -> Value {
         "attempts": r.attempts,
         "error": r.error,
         "prove_ms": r.proof.as_ref().map(|p| p.prove_ms),
+        "fallback": r.proof.as_ref().and_then(|p| p.fallback.as_ref()),
     })
 }
 
@@ -250,10 +251,14 @@ pub async fn register_circuit(
         ));
     }
     let backend = state.backend.clone();
+    let dir = circuits::stored_dir(&state.config.data_dir, &id);
+    // Written there below, before the circuit is served.
+    let source = ZkeySource::File(dir.join("circuit.zkey"));
     let (load_id, z, w) = (id.clone(), zkey.clone(), wasm.clone());
-    let circuit = tokio::task::spawn_blocking(move || Circuit::load(&*backend, &load_id, &z, &w))
-        .await
-        .map_err(|e| ServerError::Internal(e.to_string()))??;
+    let circuit =
+        tokio::task::spawn_blocking(move || Circuit::load(&*backend, &load_id, &z, source, &w))
+            .await
+            .map_err(|e| ServerError::Internal(e.to_string()))??;
     // A replacement must still serve the markets that use this id: a circuit with fewer
     // public signals than a market names would leave that market unservable (and dropped
     // at the next start).
@@ -273,7 +278,6 @@ pub async fn register_circuit(
             narrower.join(", ")
         )));
     }
-    let dir = circuits::stored_dir(&state.config.data_dir, &id);
     let store = |name: &str, bytes: &[u8]| {
         std::fs::create_dir_all(&dir)
             .and_then(|_| std::fs::write(dir.join(name), bytes))

@@ -87,6 +87,9 @@ pub struct ProofRecord {
     /// Public signals in decimal.
     pub public: Vec<String>,
     pub prove_ms: f64,
+    /// Why the CPU fallback made this proof: what the main backend's device failed with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

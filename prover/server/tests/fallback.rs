@@ -1,0 +1,290 @@
+//! Jobs a device backend fails on its device are proved again on the CPU (`cpu_fallback`),
+//! checked with a device double whose MSMs fail the way a GPU can: a driver error, or a
+//! wrong sum.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use ark_bn254::{Bn254, Fr};
+use ark_ec::CurveGroup;
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use http_body_util::BodyExt;
+use kernels_accel::{
+    AccelError, Accelerator, Backend, BackendInfo, Bases, Msm, MsmConfig, Ntt, NttConfig,
+};
+use kernels_cpu::CpuBackend;
+use prover_groth16::{proof_from_json, verify};
+use prover_server::config::CircuitConfig;
+use prover_server::jobs::FallbackOpener;
+use prover_server::{app, jobs, test_build_info, AppState, Config};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+const NAME: &str = "testgpu";
+const DEVICE: &str = "a card with injected faults";
+
+#[derive(Clone, Copy)]
+enum Fault {
+    /// Every MSM fails as a CUDA kernel does after an illegal address.
+    Driver,
+    /// Every MSM returns its sum plus the generator.
+    WrongSum,
+}
+
+/// The CPU backend's arithmetic behind a device backend's name, with its MSMs faulty.
+struct Faulty {
+    cpu: CpuBackend,
+    fault: Fault,
+}
+
+impl Backend for Faulty {
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            name: NAME,
+            device: DEVICE.into(),
+            memory_bytes: None,
+            compute_units: 1,
+        }
+    }
+}
+
+impl<G: CurveGroup> Msm<G> for Faulty
+where
+    CpuBackend: Msm<G>,
+{
+    fn load_bases_unchecked(
+        &self,
+        points: &[G::Affine],
+        config: &MsmConfig,
+    ) -> kernels_accel::Result<Bases<G>> {
+        let cpu = self.cpu.load_bases_unchecked(points, config)?;
+        Ok(Bases::new(NAME, points.len(), cpu))
+    }
+
+    fn msm_unchecked(
+        &self,
+        bases: &Bases<G>,
+        scalars: &[G::ScalarField],
+        config: &MsmConfig,
+    ) -> kernels_accel::Result<G> {
+        let cpu = bases.resident::<Bases<G>>(NAME)?;
+        let sum = self.cpu.msm_unchecked(cpu, scalars, config)?;
+        match self.fault {
+            Fault::Driver => Err(AccelError::Device {
+                backend: NAME,
+                device: DEVICE.into(),
+                code: 700,
+                message: "an illegal memory access was encountered".into(),
+            }),
+            Fault::WrongSum => Ok(sum + G::generator()),
+        }
+    }
+}
+
+impl Ntt<Fr> for Faulty {
+    fn ntt_unchecked(
+        &self,
+        data: &mut [&mut [Fr]],
+        config: &NttConfig<Fr>,
+    ) -> kernels_accel::Result<()> {
+        self.cpu.ntt_unchecked(data, config)
+    }
+}
+
+/// A fresh directory under the system's temporary one, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let d = std::env::temp_dir().join(format!("server-fallback-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("temp dir");
+        Self(d)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn sample_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../samples/multiplier")
+        .join(name)
+}
+
+/// A started appliance on the faulty device. `opens` counts the fallback's openings;
+/// `None` for it: no fallback offered.
+fn started(
+    dir: &TempDir,
+    fault: Fault,
+    opens: Option<Arc<AtomicUsize>>,
+    tweak: impl FnOnce(&mut Config),
+) -> AppState {
+    let mut config = Config {
+        data_dir: dir.0.join("data"),
+        ..Config::default()
+    };
+    tweak(&mut config);
+    let backend: Arc<dyn Accelerator<Bn254>> = Arc::new(Faulty {
+        cpu: CpuBackend::new(1).expect("cpu"),
+        fault,
+    });
+    let fallback = opens.map(|opens| {
+        let open: FallbackOpener = Arc::new(move || {
+            opens.fetch_add(1, Ordering::SeqCst);
+            let cpu: Arc<dyn Accelerator<Bn254>> = Arc::new(CpuBackend::new(1)?);
+            Ok(cpu)
+        });
+        open
+    });
+    let state =
+        AppState::with_build_info(config, backend, fallback, test_build_info()).expect("state");
+    tokio::spawn(jobs::run_worker(state.clone()));
+    state
+}
+
+async fn call(state: &AppState, req: Request<Body>) -> (StatusCode, String) {
+    let resp = app(state.clone()).oneshot(req).await.expect("response");
+    let status = resp.status();
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+async fn get(state: &AppState, uri: &str) -> (StatusCode, String) {
+    call(state, Request::get(uri).body(Body::empty()).expect("req")).await
+}
+
+/// Submits the multiplier's input (a = 3, b = 11, c = 7) for `circuit` and returns the
+/// finished job's status.
+async fn prove(state: &AppState, circuit: &str) -> Value {
+    let body = json!({ "circuit": circuit, "input": { "a": "3", "b": "11", "c": "7" } });
+    let req = Request::post("/v1/jobs")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .expect("req");
+    let (s, body) = call(state, req).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{body}");
+    let id = serde_json::from_str::<Value>(&body).expect("json")["id"]
+        .as_u64()
+        .expect("id");
+    let (s, body) = get(state, &format!("/v1/jobs/{id}?wait_ms=60000")).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    serde_json::from_str(&body).expect("json")
+}
+
+/// The job's proof, checked against the circuit's key here (not only by the server).
+async fn assert_proof_verifies(state: &AppState, job: &Value, circuit: &str) {
+    let id = job["id"].as_u64().expect("id");
+    let (s, body) = get(state, &format!("/v1/jobs/{id}/proof")).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let v: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["public"], json!(["234", "7"]));
+    let proof = proof_from_json(&v["proof"].to_string()).expect("snarkjs proof");
+    let key = &state.circuits.get(circuit).expect("circuit").key;
+    let public = [Fr::from(234u64), Fr::from(7u64)];
+    assert!(verify(&key.vk, &public, &proof).expect("verify"));
+}
+
+async fn fallbacks_metric(state: &AppState) -> String {
+    let (_, metrics) = get(state, "/metrics").await;
+    metrics
+        .lines()
+        .find(|l| l.starts_with("appliance_cpu_fallbacks_total "))
+        .expect("fallback counter")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_driver_error_is_proved_again_on_the_cpu() {
+    let dir = TempDir::new("driver");
+    let opens = Arc::new(AtomicUsize::new(0));
+    let state = started(&dir, Fault::Driver, Some(opens.clone()), |_| {});
+    for round in 1..=2 {
+        let job = prove(&state, "sample").await;
+        assert_eq!(job["state"], "done", "{job}");
+        let reason = job["fallback"].as_str().expect("fallback reason");
+        for part in [NAME, DEVICE, "driver code 700", "illegal memory access"] {
+            assert!(reason.contains(part), "{reason}");
+        }
+        assert_proof_verifies(&state, &job, "sample").await;
+        assert_eq!(
+            fallbacks_metric(&state).await,
+            format!("appliance_cpu_fallbacks_total {round}")
+        );
+    }
+    // The CPU backend (and the circuit's key there) is made once.
+    assert_eq!(opens.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_device_result_fails_the_self_check_and_the_cpu_proves_it() {
+    let dir = TempDir::new("wrong");
+    // A circuit from files: the fallback reads its zkey again.
+    let state = started(&dir, Fault::WrongSum, Some(Arc::default()), |c| {
+        c.bundled_sample = false;
+        c.circuits = vec![CircuitConfig {
+            id: "mult".into(),
+            zkey: sample_file("circuit_final.zkey"),
+            wasm: sample_file("circuit.wasm"),
+        }];
+    });
+    let job = prove(&state, "mult").await;
+    assert_eq!(job["state"], "done", "{job}");
+    let reason = job["fallback"].as_str().expect("fallback reason");
+    assert!(reason.contains("self-check"), "{reason}");
+    assert_proof_verifies(&state, &job, "mult").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_fallback_the_job_fails_with_the_device_error() {
+    for (name, opens, tweak) in [("off", Some(Arc::default()), false), ("none", None, true)] {
+        let dir = TempDir::new(name);
+        let state = started(&dir, Fault::Driver, opens, |c| c.cpu_fallback = tweak);
+        let job = prove(&state, "sample").await;
+        assert_eq!(job["state"], "failed", "{job}");
+        let error = job["error"].as_str().expect("error");
+        for part in [NAME, DEVICE, "driver code 700"] {
+            assert!(error.contains(part), "{error}");
+        }
+        assert_eq!(job["fallback"], Value::Null);
+        assert_eq!(
+            fallbacks_metric(&state).await,
+            "appliance_cpu_fallbacks_total 0"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zkey_file_changed_since_loading_fails_the_fallback_with_both_reasons() {
+    let other = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/groth16/range_check/circuit_final.zkey");
+    let other = std::fs::read(other).expect("another circuit's zkey");
+    for (name, replacement, why) in [
+        ("junk", b"not a zkey".to_vec(), "magic"),
+        ("other", other, "changed since it was loaded"),
+    ] {
+        let dir = TempDir::new(name);
+        let zkey = dir.0.join("circuit.zkey");
+        std::fs::copy(sample_file("circuit_final.zkey"), &zkey).expect("copy");
+        let state = started(&dir, Fault::Driver, Some(Arc::default()), |c| {
+            c.bundled_sample = false;
+            c.circuits = vec![CircuitConfig {
+                id: "mult".into(),
+                zkey: zkey.clone(),
+                wasm: sample_file("circuit.wasm"),
+            }];
+        });
+        std::fs::write(&zkey, replacement).expect("overwrite");
+        let job = prove(&state, "mult").await;
+        assert_eq!(job["state"], "failed", "{job}");
+        let error = job["error"].as_str().expect("error");
+        for part in ["driver code 700", "then on the CPU", why] {
+            assert!(error.contains(part), "{error}");
+        }
+    }
+}
