@@ -10,6 +10,7 @@ use kernels_accel::Accelerator;
 use prover_groth16::{CircuitKey, ProvingKey};
 use prover_witness::WitnessCalculator;
 
+use crate::jobs::Fallback;
 use crate::ServerError;
 
 /// Where a circuit's zkey can be read again. A key resident on a GPU keeps no host copy
@@ -24,17 +25,24 @@ pub enum ZkeySource {
 
 pub struct Circuit {
     pub id: String,
-    pub key: CircuitKey,
+    /// In the main backend, or in the fallback's when it did not fit there
+    /// (`on_fallback`).
+    pub key: Arc<CircuitKey>,
     pub witness: WitnessCalculator,
+    /// Why the key is in the fallback backend (the device could not hold it): every job
+    /// of the circuit then runs there. `None`: in the main backend.
+    pub on_fallback: Option<String>,
     source: ZkeySource,
     /// The key resident in the fallback backend, once a job needed it.
     fallback_key: Mutex<Option<Arc<CircuitKey>>>,
 }
 
 impl Circuit {
-    /// `zkey` is the content of `source`, already read by the caller.
+    /// `zkey` is the content of `source`, already read by the caller. A key the device
+    /// cannot hold (a device fault while loading it) goes to `fallback` when there is one.
     pub fn load(
         backend: &dyn Accelerator<Bn254>,
+        fallback: Option<&Fallback>,
         id: &str,
         zkey: &[u8],
         source: ZkeySource,
@@ -49,12 +57,27 @@ impl Circuit {
                 pk.header.n_vars
             )));
         }
+        let (key, on_fallback) = match (CircuitKey::load(backend, pk), fallback) {
+            (Ok(key), _) => (key, None),
+            (Err(e), Some(fallback)) if e.is_device_fault() => {
+                let reason = format!("the circuit's key is on the CPU: {e}");
+                tracing::warn!("circuit {id}: {reason}");
+                let cpu = fallback.backend().map_err(ServerError::Config)?;
+                // The first parse went into the failed load.
+                let pk = ProvingKey::from_bytes(zkey)?;
+                (CircuitKey::load(&*cpu, pk)?, Some(reason))
+            }
+            (Err(e), _) => return Err(e.into()),
+        };
+        let key = Arc::new(key);
+        let fallback_key = Mutex::new(on_fallback.as_ref().map(|_| Arc::clone(&key)));
         Ok(Self {
             id: id.to_string(),
-            key: CircuitKey::load(backend, pk)?,
+            key,
             witness,
+            on_fallback,
             source,
-            fallback_key: Mutex::new(None),
+            fallback_key,
         })
     }
 

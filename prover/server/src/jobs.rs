@@ -336,19 +336,24 @@ fn run_job(
             return Err(public_mismatch(&public_dec, &expected, redact));
         }
     }
-    let vk = &circuit.key.vk;
-    let (proof, timings, fallback_reason) = match (
-        prove_verified(backend, &circuit.key, vk, &witness, &public),
-        fallback,
-    ) {
+    // A circuit whose key the device could not hold runs on the fallback only.
+    let first = match &circuit.on_fallback {
+        None => prove_verified(backend, &circuit.key, &circuit.key.vk, &witness, &public),
+        Some(why) => Err(Failed {
+            message: why.clone(),
+            device: true,
+        }),
+    };
+    let (proof, timings, fallback_reason) = match (first, fallback) {
         (Ok((proof, timings)), _) => (proof, timings, None),
         (Err(failed), Some(fallback)) if failed.device => {
-            let info = backend.info();
-            let reason = format!("{} on {}: {}", info.name, info.device, failed.message);
-            tracing::warn!(
-                "circuit {}: {reason}; proving the job again on the CPU",
-                circuit.id
-            );
+            let reason = failed.message;
+            if circuit.on_fallback.is_none() {
+                tracing::warn!(
+                    "circuit {}: {reason}; proving the job again on the CPU",
+                    circuit.id
+                );
+            }
             let (proof, timings) = fallback
                 .prove(circuit, &witness, &public)
                 .map_err(|e| format!("{reason}; then on the CPU: {e}"))?;
@@ -391,10 +396,17 @@ fn prove_verified(
         })?;
     match verify(vk, public, &proof) {
         Ok(true) => Ok((proof, timings)),
-        Ok(false) => Err(Failed {
-            message: "the proof failed its self-check; not returned".into(),
-            device: true,
-        }),
+        Ok(false) => {
+            let info = backend.info();
+            Err(Failed {
+                message: format!(
+                    "the proof made by backend `{}` device `{}` failed its self-check; not \
+                     returned",
+                    info.name, info.device
+                ),
+                device: true,
+            })
+        }
         Err(e) => Err(Failed {
             message: e.to_string(),
             device: false,
@@ -421,7 +433,7 @@ impl Fallback {
         }
     }
 
-    fn backend(&self) -> Result<Arc<dyn Accelerator<Bn254>>, String> {
+    pub(crate) fn backend(&self) -> Result<Arc<dyn Accelerator<Bn254>>, String> {
         let mut slot = lock(&self.backend);
         if let Some(b) = slot.as_ref() {
             return Ok(Arc::clone(b));

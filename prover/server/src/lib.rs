@@ -151,11 +151,13 @@ impl AppState {
         let fallback = fallback
             .filter(|_| config.cpu_fallback)
             .map(|open| Arc::new(Fallback::new(open)));
+        let on_device_or_cpu = fallback.as_deref();
         let store = JobStore::open(&config.data_dir)?;
         let circuits = Circuits::default();
         if config.bundled_sample {
             circuits.insert(Circuit::load(
                 &*backend,
+                on_device_or_cpu,
                 sample::ID,
                 sample::ZKEY,
                 ZkeySource::Static(sample::ZKEY),
@@ -170,13 +172,14 @@ impl AppState {
             };
             circuits.insert(Circuit::load(
                 &*backend,
+                on_device_or_cpu,
                 &c.id,
                 &read(&c.zkey)?,
                 ZkeySource::File(c.zkey.clone()),
                 &read(&c.wasm)?,
             )?);
         }
-        load_registered(&config.data_dir, &*backend, &circuits)?;
+        load_registered(&config.data_dir, &*backend, on_device_or_cpu, &circuits)?;
         let markets = build_markets(&config, &circuits)?;
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| ServerError::Config(format!("{}: {e}", config.data_dir.display())))?;
@@ -239,6 +242,7 @@ impl AppState {
 fn load_registered(
     data_dir: &Path,
     backend: &dyn Accelerator<Bn254>,
+    fallback: Option<&Fallback>,
     circuits: &Circuits,
 ) -> Result<(), ServerError> {
     let dir = data_dir.join("circuits");
@@ -255,10 +259,12 @@ fn load_registered(
             entry.path().join("circuit.wasm"),
         );
         match (std::fs::read(&zkey), std::fs::read(&wasm)) {
-            (Ok(z), Ok(w)) => match Circuit::load(backend, &id, &z, ZkeySource::File(zkey), &w) {
-                Ok(c) => circuits.insert(c),
-                Err(e) => tracing::error!("registered circuit {id} no longer loads: {e}"),
-            },
+            (Ok(z), Ok(w)) => {
+                match Circuit::load(backend, fallback, &id, &z, ZkeySource::File(zkey), &w) {
+                    Ok(c) => circuits.insert(c),
+                    Err(e) => tracing::error!("registered circuit {id} no longer loads: {e}"),
+                }
+            }
             _ => tracing::error!(
                 "registered circuit {id} is missing its files in {}",
                 entry.path().display()

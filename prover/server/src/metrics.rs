@@ -57,7 +57,7 @@ impl Metrics {
         }
     }
 
-    /// A job's proof was made by the CPU fallback after the main backend's device failed.
+    /// A job's proof was made by the CPU fallback (see `Metrics::render`).
     pub fn cpu_fallback(&self) {
         self.inner
             .lock()
@@ -115,7 +115,7 @@ impl Metrics {
                 esc(name)
             );
         }
-        let _ = writeln!(out, "# HELP appliance_cpu_fallbacks_total Jobs proved on the CPU after the backend's device failed them.");
+        let _ = writeln!(out, "# HELP appliance_cpu_fallbacks_total Jobs proved on the CPU because the backend's device failed them or cannot hold their circuit's key.");
         let _ = writeln!(out, "# TYPE appliance_cpu_fallbacks_total counter");
         let _ = writeln!(out, "appliance_cpu_fallbacks_total {}", m.cpu_fallbacks);
         let _ = writeln!(

@@ -204,6 +204,7 @@ pub async fn list_circuits(State(state): State<AppState>) -> Json<Value> {
                 "n_vars": c.key.header.n_vars,
                 "n_public": c.n_public(),
                 "domain_size": c.key.header.domain_size,
+                "on_cpu_fallback": c.on_fallback,
             })
         })
         .collect();
@@ -251,14 +252,16 @@ pub async fn register_circuit(
         ));
     }
     let backend = state.backend.clone();
+    let fallback = state.fallback.clone();
     let dir = circuits::stored_dir(&state.config.data_dir, &id);
     // Written there below, before the circuit is served.
     let source = ZkeySource::File(dir.join("circuit.zkey"));
     let (load_id, z, w) = (id.clone(), zkey.clone(), wasm.clone());
-    let circuit =
-        tokio::task::spawn_blocking(move || Circuit::load(&*backend, &load_id, &z, source, &w))
-            .await
-            .map_err(|e| ServerError::Internal(e.to_string()))??;
+    let circuit = tokio::task::spawn_blocking(move || {
+        Circuit::load(&*backend, fallback.as_deref(), &load_id, &z, source, &w)
+    })
+    .await
+    .map_err(|e| ServerError::Internal(e.to_string()))??;
     // A replacement must still serve the markets that use this id: a circuit with fewer
     // public signals than a market names would leave that market unservable (and dropped
     // at the next start).
@@ -290,6 +293,7 @@ pub async fn register_circuit(
         "n_vars": circuit.key.header.n_vars,
         "n_public": circuit.n_public(),
         "domain_size": circuit.key.header.domain_size,
+        "on_cpu_fallback": circuit.on_fallback,
     });
     state.circuits.insert(circuit);
     Ok((StatusCode::CREATED, Json(body)).into_response())

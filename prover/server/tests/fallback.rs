@@ -1,6 +1,6 @@
 //! Jobs a device backend fails on its device are proved again on the CPU (`cpu_fallback`),
-//! checked with a device double whose MSMs fail the way a GPU can: a driver error, or a
-//! wrong sum.
+//! and circuits whose key the device cannot hold are served from it, checked with a device
+//! double that fails the way a GPU can: a driver error, a wrong sum, no memory for bases.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,7 +18,7 @@ use kernels_cpu::CpuBackend;
 use prover_groth16::{proof_from_json, verify};
 use prover_server::config::CircuitConfig;
 use prover_server::jobs::FallbackOpener;
-use prover_server::{app, jobs, test_build_info, AppState, Config};
+use prover_server::{app, jobs, test_build_info, AppState, Config, ServerError};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -31,6 +31,8 @@ enum Fault {
     Driver,
     /// Every MSM returns its sum plus the generator.
     WrongSum,
+    /// No memory for any base set.
+    NoMemory,
 }
 
 /// The CPU backend's arithmetic behind a device backend's name, with its MSMs faulty.
@@ -59,6 +61,13 @@ where
         points: &[G::Affine],
         config: &MsmConfig,
     ) -> kernels_accel::Result<Bases<G>> {
+        if let Fault::NoMemory = self.fault {
+            return Err(AccelError::OutOfDeviceMemory {
+                backend: NAME,
+                device: DEVICE.into(),
+                needed: 64 * points.len() as u64,
+            });
+        }
         let cpu = self.cpu.load_bases_unchecked(points, config)?;
         Ok(Bases::new(NAME, points.len(), cpu))
     }
@@ -78,7 +87,7 @@ where
                 code: 700,
                 message: "an illegal memory access was encountered".into(),
             }),
-            Fault::WrongSum => Ok(sum + G::generator()),
+            Fault::WrongSum | Fault::NoMemory => Ok(sum + G::generator()),
         }
     }
 }
@@ -117,14 +126,14 @@ fn sample_file(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A started appliance on the faulty device. `opens` counts the fallback's openings;
-/// `None` for it: no fallback offered.
-fn started(
+/// An appliance on the faulty device. `opens` counts the fallback's openings; `None` for
+/// it: no fallback offered.
+fn open_state(
     dir: &TempDir,
     fault: Fault,
     opens: Option<Arc<AtomicUsize>>,
     tweak: impl FnOnce(&mut Config),
-) -> AppState {
+) -> Result<AppState, ServerError> {
     let mut config = Config {
         data_dir: dir.0.join("data"),
         ..Config::default()
@@ -142,8 +151,17 @@ fn started(
         });
         open
     });
-    let state =
-        AppState::with_build_info(config, backend, fallback, test_build_info()).expect("state");
+    AppState::with_build_info(config, backend, fallback, test_build_info())
+}
+
+/// [`open_state`] with its worker running.
+fn started(
+    dir: &TempDir,
+    fault: Fault,
+    opens: Option<Arc<AtomicUsize>>,
+    tweak: impl FnOnce(&mut Config),
+) -> AppState {
+    let state = open_state(dir, fault, opens, tweak).expect("state");
     tokio::spawn(jobs::run_worker(state.clone()));
     state
 }
@@ -287,4 +305,41 @@ async fn a_zkey_file_changed_since_loading_fails_the_fallback_with_both_reasons(
             assert!(error.contains(part), "{error}");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_the_device_cannot_hold_is_served_from_the_cpu() {
+    let dir = TempDir::new("nomem");
+    let opens = Arc::new(AtomicUsize::new(0));
+    let state = started(&dir, Fault::NoMemory, Some(opens.clone()), |_| {});
+    let (s, body) = get(&state, "/v1/circuits").await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let listed: Value = serde_json::from_str(&body).expect("json");
+    let why = listed["circuits"][0]["on_cpu_fallback"]
+        .as_str()
+        .expect("on the CPU")
+        .to_string();
+    assert!(
+        why.contains("out of memory") && why.contains(DEVICE),
+        "{why}"
+    );
+    for round in 1..=2 {
+        let job = prove(&state, "sample").await;
+        assert_eq!(job["state"], "done", "{job}");
+        assert_eq!(job["fallback"].as_str(), Some(why.as_str()));
+        assert_proof_verifies(&state, &job, "sample").await;
+        assert_eq!(
+            fallbacks_metric(&state).await,
+            format!("appliance_cpu_fallbacks_total {round}")
+        );
+    }
+    assert_eq!(opens.load(Ordering::SeqCst), 1);
+
+    // Without the fallback such a circuit cannot be served: the appliance does not start.
+    let dir = TempDir::new("nomem-off");
+    let err = open_state(&dir, Fault::NoMemory, None, |_| {})
+        .err()
+        .expect("no state")
+        .to_string();
+    assert!(err.contains("out of memory") && err.contains(NAME), "{err}");
 }
