@@ -34,7 +34,8 @@ pub struct Config {
     /// When a GPU or FPGA backend fails a proof with a device fault (a driver error, not
     /// bad input), or its proof fails the self-check, prove the job again on the CPU
     /// backend instead of failing it: slower, but a market job is not lost. The CPU loads
-    /// a circuit's key on first need (the zkey is read again) and keeps it.
+    /// a circuit's key on first need (the zkey is read again) and keeps it. A circuit
+    /// whose key the device cannot hold is then served from the CPU instead of refused.
     pub cpu_fallback: bool,
     /// Largest request body on job and Kalypso routes.
     pub max_body_bytes: usize,
