@@ -254,8 +254,8 @@ async fn process(state: &AppState, id: u64) -> Result<Option<JobRecord>, ServerE
     match outcome {
         Ok((proof, timings)) => {
             state.metrics.observe_prove(proof.prove_ms / 1e3, &timings);
-            if proof.fallback.is_some() {
-                state.metrics.cpu_fallback();
+            if let Some(reason) = &proof.fallback {
+                state.metrics.cpu_fallback(reason);
             }
             record.state = JobState::Done;
             record.proof = Some(proof);
@@ -389,11 +389,32 @@ fn prove_verified(
     public: &[Fr],
 ) -> Result<(Proof, PhaseTimings), Failed> {
     let mut timings = PhaseTimings::default();
-    let proof = prover_groth16::prove(backend, key, witness, &mut rand::rngs::OsRng, &mut timings)
-        .map_err(|e| Failed {
+    // A panic in a backend is its bug, not the input's: the job may still be proved
+    // elsewhere. (The backends recover the locks a panic poisons.)
+    let proved = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        prover_groth16::prove(backend, key, witness, &mut rand::rngs::OsRng, &mut timings)
+    }));
+    let proof = match proved {
+        Ok(result) => result.map_err(|e| Failed {
             device: e.is_device_fault(),
             message: e.to_string(),
-        })?;
+        })?,
+        Err(panic) => {
+            let info = backend.info();
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            return Err(Failed {
+                message: format!(
+                    "backend `{}` device `{}` panicked while proving: {what}",
+                    info.name, info.device
+                ),
+                device: true,
+            });
+        }
+    };
     match verify(vk, public, &proof) {
         Ok(true) => Ok((proof, timings)),
         Ok(false) => {

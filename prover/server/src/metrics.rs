@@ -27,6 +27,7 @@ struct Inner {
     prove_count: u64,
     phase_seconds: Vec<(String, f64)>,
     cpu_fallbacks: u64,
+    last_fallback: Option<String>,
 }
 
 impl Metrics {
@@ -57,12 +58,17 @@ impl Metrics {
         }
     }
 
-    /// A job's proof was made by the CPU fallback (see `Metrics::render`).
-    pub fn cpu_fallback(&self) {
-        self.inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .cpu_fallbacks += 1;
+    /// A job's proof was made by the CPU fallback, for `reason`.
+    pub fn cpu_fallback(&self, reason: &str) {
+        let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        m.cpu_fallbacks += 1;
+        m.last_fallback = Some(reason.to_string());
+    }
+
+    /// Jobs the CPU fallback proved, and the reason of the latest.
+    pub fn cpu_fallbacks(&self) -> (u64, Option<String>) {
+        let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        (m.cpu_fallbacks, m.last_fallback.clone())
     }
 
     pub fn count(&self, state: JobState) -> u64 {

@@ -318,10 +318,15 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
         (None, true) => "draining",
         (None, false) => "ok",
     };
+    // Jobs the device failed and the CPU proved: still healthy (the jobs were served), but
+    // an operator should look at the card (a sticky driver error needs a restart).
+    let (cpu_fallbacks, last_fallback) = state.metrics.cpu_fallbacks();
     let body = Json(serde_json::json!({
         "status": status_text,
         "backend": info.name,
         "device": info.device,
+        "cpu_fallbacks": cpu_fallbacks,
+        "last_fallback": last_fallback,
         "queue_depth": state.queue.depth(),
         "circuits": state.circuits.ids(),
         "enclave_address": prover_attest::key::address_hex(&state.enclave.key.address()),

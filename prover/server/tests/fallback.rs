@@ -33,6 +33,8 @@ enum Fault {
     WrongSum,
     /// No memory for any base set.
     NoMemory,
+    /// Every MSM panics (a backend bug).
+    Panic,
 }
 
 /// The CPU backend's arithmetic behind a device backend's name, with its MSMs faulty.
@@ -88,6 +90,7 @@ where
                 message: "an illegal memory access was encountered".into(),
             }),
             Fault::WrongSum | Fault::NoMemory => Ok(sum + G::generator()),
+            Fault::Panic => panic!("injected backend bug"),
         }
     }
 }
@@ -237,6 +240,13 @@ async fn a_driver_error_is_proved_again_on_the_cpu() {
     }
     // The CPU backend (and the circuit's key there) is made once.
     assert_eq!(opens.load(Ordering::SeqCst), 1);
+    // Still healthy (the jobs were served), with the device's trouble in view.
+    let (s, body) = get(&state, "/healthz").await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let health: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(health["cpu_fallbacks"], 2, "{health}");
+    let last = health["last_fallback"].as_str().expect("last reason");
+    assert!(last.contains("driver code 700"), "{last}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -256,6 +266,20 @@ async fn a_wrong_device_result_fails_the_self_check_and_the_cpu_proves_it() {
     let reason = job["fallback"].as_str().expect("fallback reason");
     assert!(reason.contains("self-check"), "{reason}");
     assert_proof_verifies(&state, &job, "mult").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_panic_is_proved_again_on_the_cpu() {
+    let dir = TempDir::new("panic");
+    let state = started(&dir, Fault::Panic, Some(Arc::default()), |_| {});
+    let job = prove(&state, "sample").await;
+    assert_eq!(job["state"], "done", "{job}");
+    let reason = job["fallback"].as_str().expect("fallback reason");
+    assert!(
+        reason.contains("panicked") && reason.contains("injected backend bug"),
+        "{reason}"
+    );
+    assert_proof_verifies(&state, &job, "sample").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
