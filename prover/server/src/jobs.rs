@@ -390,7 +390,8 @@ fn prove_verified(
 ) -> Result<(Proof, PhaseTimings), Failed> {
     let mut timings = PhaseTimings::default();
     // A panic in a backend is its bug, not the input's: the job may still be proved
-    // elsewhere. (The backends recover the locks a panic poisons.)
+    // elsewhere. (A lock the panic poisoned makes the GPU backend's later calls fail as
+    // driver errors, which fall back too.)
     let proved = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         prover_groth16::prove(backend, key, witness, &mut rand::rngs::OsRng, &mut timings)
     }));
