@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Args;
 use kernels_accel::BackendKind;
+use prover_server::jobs::FallbackOpener;
 use prover_server::{AppState, Config};
 
 use super::{open, BackendArgs};
@@ -75,7 +76,7 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode> {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
-    let (backend, _) = open(&BackendArgs {
+    let (backend, threads) = open(&BackendArgs {
         backend: config.backend.clone(),
         device: config.device,
         threads: config.threads,
@@ -84,14 +85,24 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode> {
     eprintln!("backend {} on {}", info.name, info.device);
     let listen = config.listen.clone();
     // Jobs a GPU or FPGA fails on its device are proved again on the CPU (`cpu_fallback`).
-    let fallback: Option<prover_server::jobs::FallbackOpener> = (info.name != "cpu").then(|| {
-        let threads = config.threads;
-        let open: prover_server::jobs::FallbackOpener =
+    let on_cpu = info.name == BackendKind::Cpu.name();
+    let fallback = (!on_cpu).then(|| {
+        let open: FallbackOpener =
             Arc::new(move || appliance::registry(threads).open(BackendKind::Cpu, 0));
         open
     });
     let state = AppState::with_build_info(config, backend, fallback, appliance::build_info::info())
         .context("cannot start the appliance")?;
+    if !on_cpu {
+        eprintln!(
+            "cpu fallback: {}",
+            if state.fallback.is_some() {
+                "on (a job the device fails is proved again on the CPU)"
+            } else {
+                "off (cpu_fallback = false: a job the device fails fails)"
+            }
+        );
+    }
     let enclave = &state.enclave;
     eprintln!(
         "appliance key {} ({}); attestation: {}",

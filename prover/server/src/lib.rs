@@ -151,13 +151,12 @@ impl AppState {
         let fallback = fallback
             .filter(|_| config.cpu_fallback)
             .map(|open| Arc::new(Fallback::new(open)));
-        let on_device_or_cpu = fallback.as_deref();
         let store = JobStore::open(&config.data_dir)?;
         let circuits = Circuits::default();
         if config.bundled_sample {
             circuits.insert(Circuit::load(
                 &*backend,
-                on_device_or_cpu,
+                fallback.as_deref(),
                 sample::ID,
                 sample::ZKEY,
                 ZkeySource::Static(sample::ZKEY),
@@ -172,14 +171,14 @@ impl AppState {
             };
             circuits.insert(Circuit::load(
                 &*backend,
-                on_device_or_cpu,
+                fallback.as_deref(),
                 &c.id,
                 &read(&c.zkey)?,
                 ZkeySource::File(c.zkey.clone()),
                 &read(&c.wasm)?,
             )?);
         }
-        load_registered(&config.data_dir, &*backend, on_device_or_cpu, &circuits)?;
+        load_registered(&config.data_dir, &*backend, fallback.as_deref(), &circuits)?;
         let markets = build_markets(&config, &circuits)?;
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| ServerError::Config(format!("{}: {e}", config.data_dir.display())))?;
