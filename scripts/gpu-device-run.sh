@@ -66,8 +66,10 @@ done
 if [ "${MODE:-tables}" = targets ]; then
   # The targets alone (a short call, e.g. on another kind of card): resident G1 MSM
   # at 2^20 and 2^24 and resident NTT up to 2^24, each checked against arkworks / ark-poly.
-  step "targets: resident G1 MSM 2^20, 2^24; resident NTT 2^20..2^24"
-  APPLIANCE_GPU_TRACE=1 timeout 90 .gpu/gpu-resident --backend cuda --op msm --log-n 20,24 --runs 5 2>&1 \
+  # Scatter ranges: 0 is one launch per window (before NOTES 23), the default 24 MiB.
+  step "targets: resident G1 MSM 2^20, 2^24 (scatter ranges default, 0, 12, 48 MiB); resident NTT 2^20..2^24"
+  APPLIANCE_GPU_TRACE=1 timeout 120 .gpu/gpu-resident --backend cuda --op msm --log-n 20,24 --runs 5 \
+    --scatter-kib 0,12288,49152 2>&1 \
     | grep -e "^device" -e "^msm" -e "trace msm G1 n=16777216 c=20"
   timeout 40 .gpu/gpu-resident --backend cuda --log-n 20,22,24 --runs 10 2>&1 | grep "^ntt"
   step done
@@ -92,7 +94,7 @@ if [ "${MODE:-tables}" = ab ]; then
   for bin in gpu-resident gpu-resident-base; do
     [ -x .gpu/$bin ] || continue
     step "A/B: resident G1 MSM 2^20, 2^24 and NTT 2^16..2^24 with .gpu/$bin"
-    windows=""; [ $bin = gpu-resident ] && windows="--window ${WINDOWS:-18,19}"
+    windows=""; [ $bin = gpu-resident ] && windows="--window ${WINDOWS:-18,19} --scatter-kib 0,12288,49152"
     APPLIANCE_GPU_TRACE=1 timeout 100 .gpu/$bin --backend cuda --op msm --log-n 20,24 --runs 5 \
       $windows 2>&1 | grep -e "^msm" -e "trace msm G1 n=16777216 c=20"
     timeout 60 .gpu/$bin --backend cuda --log-n 16,18,20,22,24 --runs 10 2>&1 | grep "^ntt"

@@ -6,7 +6,8 @@
 //! against ark-poly / arkworks.
 //!
 //! `cargo run --release -p kernels-gpu --features cuda,opencl --example gpu-resident -- \
-//!     --backend cuda|opencl [--op ntt|msm] [--log-n 16,20,24] [--runs 10] [--window 19,21]`
+//!     --backend cuda|opencl [--op ntt|msm] [--log-n 16,20,24] [--runs 10] [--window 19,21] \
+//!     [--scatter-kib 0,49152]`
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -18,16 +19,20 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use kernels_gpu::convert::{download_fr, fr_words};
-use kernels_gpu::msm::{load_bases, msm_device_scalars, msm_sorted, sort_scalars, upload_scalars};
+use kernels_gpu::msm::{
+    load_bases, msm_device_scalars, msm_sorted, sort_scalars, upload_scalars, SCATTER_KIB_ENV,
+};
 use kernels_gpu::ntt::{transform, Twiddles};
 use kernels_gpu::Device;
 
 const USAGE: &str = "
 usage: gpu-resident --backend cuda|opencl [--op ntt|msm] [--log-n 16,18,20,22,24] [--runs 10]
-                    [--window 19,21]
-  --op ntt   forward NTT of data resident on the device (default)
-  --op msm   G1 MSM with bases and scalars resident, then of scalars sorted once
-  --window   MSM window widths to time besides the default one (each result checked too)
+                    [--window 19,21] [--scatter-kib 0,49152]
+  --op ntt        forward NTT of data resident on the device (default)
+  --op msm        G1 MSM with bases and scalars resident, then of scalars sorted once
+  --window        MSM window widths to time besides the default one (each result checked too)
+  --scatter-kib   MSM scatter ranges (APPLIANCE_GPU_SCATTER_KIB; 0: one launch per window)
+                  to time besides the default one (each result checked too)
   every size is checked against ark-poly / arkworks before it is timed";
 
 struct Args {
@@ -36,6 +41,7 @@ struct Args {
     log_n: Vec<u32>,
     runs: usize,
     windows: Vec<u32>,
+    scatter_kib: Vec<u32>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -45,6 +51,7 @@ fn parse() -> Result<Args, String> {
         log_n: vec![16, 18, 20, 22, 24],
         runs: 10,
         windows: Vec::new(),
+        scatter_kib: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -61,6 +68,7 @@ fn parse() -> Result<Args, String> {
             "--log-n" => args.log_n = u32_list(&value, "log n")?,
             "--runs" => args.runs = value.parse().map_err(|_| "bad --runs".to_string())?,
             "--window" => args.windows = u32_list(&value, "window")?,
+            "--scatter-kib" => args.scatter_kib = u32_list(&value, "scatter range")?,
             _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
         }
     }
@@ -134,7 +142,7 @@ fn one_ntt<D: Device>(dev: &D, log_n: u32, runs: usize) -> Result<bool, String> 
 
 /// One G1 MSM size: bases and scalars resident, checked against arkworks, then the median
 /// time of the MSM alone and the scalars' upload time. Returns false on a mismatch.
-fn one_msm<D: Device>(dev: &D, log_n: u32, runs: usize, windows: &[u32]) -> Result<bool, String> {
+fn one_msm<D: Device>(dev: &D, log_n: u32, runs: usize, args: &Args) -> Result<bool, String> {
     let n = 1usize << log_n;
     let mut rng = StdRng::seed_from_u64(u64::from(log_n));
     let bases: Vec<G1Affine> = kernels_testkit::random_g1_bases(n, &mut rng);
@@ -156,13 +164,29 @@ fn one_msm<D: Device>(dev: &D, log_n: u32, runs: usize, windows: &[u32]) -> Resu
         "msm g1 2^{log_n:<2}  {}  scalar upload {upload_ms:>8.2} ms  equal to arkworks: {same}",
         resident_times(&times)
     );
-    for &c in windows {
+    for &c in &args.windows {
         let times = timed_msms(runs, ours, || {
             msm_device_scalars(dev, &resident, &on_device, Some(c)).map(Some)
         })?;
         println!(
             "msm g1 2^{log_n:<2}  {}  window {c}",
             resident_times(&times)
+        );
+    }
+    // The scatter reads its setting at every MSM; this program's only thread sets it.
+    let setting = std::env::var_os(SCATTER_KIB_ENV);
+    for &kib in &args.scatter_kib {
+        std::env::set_var(SCATTER_KIB_ENV, kib.to_string());
+        let times = timed_msms(runs, ours, || {
+            msm_device_scalars(dev, &resident, &on_device, None).map(Some)
+        });
+        match &setting {
+            Some(v) => std::env::set_var(SCATTER_KIB_ENV, v),
+            None => std::env::remove_var(SCATTER_KIB_ENV),
+        }
+        println!(
+            "msm g1 2^{log_n:<2}  {}  scatter ranges of {kib} KiB",
+            resident_times(&times?)
         );
     }
 
@@ -205,7 +229,7 @@ fn run_all<D: Device>(dev: &D, args: &Args) -> Result<bool, String> {
     let mut all = true;
     for &log_n in &args.log_n {
         all &= if args.msm {
-            one_msm(dev, log_n, args.runs, &args.windows)?
+            one_msm(dev, log_n, args.runs, args)?
         } else {
             one_ntt(dev, log_n, args.runs)?
         };

@@ -42,6 +42,7 @@ pub enum GpuError {
 impl GpuError {
     /// A lock of the driver's state that a panicking thread left poisoned: `what` names the
     /// lock (the "call" of the error), the driver code is 0.
+    #[cfg(any(feature = "cuda", feature = "opencl"))]
     pub(crate) fn poisoned(backend: &'static str, device: &str, what: &'static str) -> Self {
         GpuError::Driver {
             backend,

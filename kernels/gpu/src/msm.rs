@@ -1,6 +1,6 @@
 //! MSM host logic, written once over [`Device`]. On the device: signed window digits and a
 //! counting sort of (bucket, point) pairs (atomic counts, a prefix sum over the bucket
-//! counts, atomic scatter), bucket sums through a segment tree (oversized buckets are cut
+//! counts, atomic scatter in bucket ranges sized for the L2 cache), bucket sums through a segment tree (oversized buckets are cut
 //! into many segments, laid out on the device), the bucket reduction, and the per-window
 //! sums. The host combines the few window sums with doublings.
 
@@ -36,6 +36,13 @@ const REDUCE_THREADS_PER_UNIT: usize = 256;
 const REDUCE_SEGMENT: std::ops::RangeInclusive<usize> = 8..=32;
 /// Points each thread adds per level of the window sums.
 const WINDOW_GROUP: usize = 8;
+/// Most bytes of entries one scatter launch writes into, by default (KiB; 24 MiB): the part
+/// of the L2 cache (50 MB on an H100) its random 4-byte writes may fill before their sectors
+/// are complete. Overridden by [`SCATTER_KIB_ENV`].
+const SCATTER_KIB: usize = 24 << 10;
+/// Environment variable: [`SCATTER_KIB`] for A/B runs on a card; 0 scatters each window in
+/// one launch.
+pub const SCATTER_KIB_ENV: &str = "APPLIANCE_GPU_SCATTER_KIB";
 
 /// Bases resident on the device, as affine points (infinity as zeros), followed by
 /// `copies - 1` shifted copies when precomputation was asked for. `P` keeps G1 bases from
@@ -554,22 +561,31 @@ fn sort_on_device<D: Device>(
         return Ok(None);
     }
     let entries = dev.alloc_zeroed(total as usize)?;
+    let nb = 1u32 << (c - 1);
+    let parts = scatter_parts(total, wk, nb, scatter_range_bytes()?);
     let (wk, n_bases, offset) = (count_u32(wk)?, count_u32(n_bases)?, count_u32(offset)?);
     for w in 0..count_u32(windows)? {
-        dev.launch(
-            "msm_scatter",
-            n,
-            &[
-                Arg::Buf(&digits),
-                Arg::Buf(&cursor),
-                Arg::Buf(&entries),
-                Arg::U32(c),
-                Arg::U32(w),
-                Arg::U32(wk),
-                Arg::U32(n_bases),
-                Arg::U32(offset),
-            ],
-        )?;
+        for part in 0..parts {
+            // Buckets [lo, hi) of the window: one contiguous range of slots.
+            let lo = (u64::from(nb) * u64::from(part) / u64::from(parts)) as u32;
+            let hi = (u64::from(nb) * u64::from(part + 1) / u64::from(parts)) as u32;
+            dev.launch(
+                "msm_scatter",
+                n,
+                &[
+                    Arg::Buf(&digits),
+                    Arg::Buf(&cursor),
+                    Arg::Buf(&entries),
+                    Arg::U32(c),
+                    Arg::U32(w),
+                    Arg::U32(wk),
+                    Arg::U32(n_bases),
+                    Arg::U32(offset),
+                    Arg::U32(lo),
+                    Arg::U32(hi),
+                ],
+            )?;
+        }
     }
     Trace::mark(dev, trace, "scatter")?;
     Ok(Some(Sorted {
@@ -581,6 +597,39 @@ fn sort_on_device<D: Device>(
             owners: buckets,
         },
     }))
+}
+
+/// [`SCATTER_KIB`] in bytes, or the value of [`SCATTER_KIB_ENV`] when set.
+fn scatter_range_bytes() -> Result<usize> {
+    range_bytes_from(std::env::var(SCATTER_KIB_ENV))
+}
+
+fn range_bytes_from(var: std::result::Result<String, std::env::VarError>) -> Result<usize> {
+    let kib = match var {
+        Err(std::env::VarError::NotPresent) => SCATTER_KIB,
+        Ok(v) => v.trim().parse::<usize>().map_err(|_| {
+            GpuError::InvalidInput(format!(
+                "{SCATTER_KIB_ENV}={v:?}: expected a whole number of KiB (0: one launch per window)"
+            ))
+        })?,
+        Err(e) => return Err(GpuError::InvalidInput(format!("{SCATTER_KIB_ENV}: {e}"))),
+    };
+    Ok(kib.saturating_mul(1 << 10))
+}
+
+/// Launches per window of the scatter, each taking an equal share of the window's `nb`
+/// buckets: enough that a share's slots (4 bytes per entry, `total` entries over `wk` bucket
+/// sets) fit in `range_bytes`. A window's entries lie in one range of slots per launch only
+/// if the launch keeps to a range of buckets, so each launch reads all of the window's
+/// digits and writes those in its share: section 21 of bench/NOTES.md found the scatter
+/// bound by where its random writes land (one launch per window instead of all windows at
+/// once: 19.0 -> 10.8 ms at 2^24), and a 2^24 window's 67 MB of slots exceed an H100's L2.
+fn scatter_parts(total: u32, wk: usize, nb: u32, range_bytes: usize) -> u32 {
+    if range_bytes == 0 || wk == 0 {
+        return 1;
+    }
+    let window_bytes = (total as usize * 4).div_ceil(wk);
+    window_bytes.div_ceil(range_bytes).clamp(1, nb as usize) as u32
 }
 
 /// Bucket sums: equal slices of the sorted entries per thread (`POINT_sum_chunks`), then
@@ -693,6 +742,47 @@ fn sum_runs<D: Device, P: DeviceCurve>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_scatter_splits_only_windows_whose_slots_exceed_the_range() {
+        let mib = 1usize << 20;
+        // 2^24 points in 13 windows (c = 20): 67 MB of slots per window.
+        let total = 13u32 << 24;
+        assert_eq!(scatter_parts(total, 13, 1 << 19, 24 * mib), 3);
+        assert_eq!(
+            scatter_parts(total, 13, 1 << 19, 0),
+            1,
+            "0: one launch per window"
+        );
+        // Shifted copies: 13 windows over 7 bucket sets make each set's range larger.
+        assert_eq!(scatter_parts(total, 7, 1 << 19, 24 * mib), 5);
+        // 2^20 points: 4 MB per window.
+        assert_eq!(scatter_parts(15 << 20, 15, 1 << 15, 24 * mib), 1);
+        // Never more launches than buckets, never none.
+        assert_eq!(scatter_parts(u32::MAX, 1, 2, 1), 2);
+        assert_eq!(scatter_parts(0, 13, 1 << 19, 24 * mib), 1);
+    }
+
+    #[test]
+    fn the_scatter_range_setting_is_kib_and_refuses_anything_else() {
+        use std::env::VarError;
+        let bytes = |v: &str| range_bytes_from(Ok(v.to_string()));
+        assert_eq!(
+            range_bytes_from(Err(VarError::NotPresent)).ok(),
+            Some(24 << 20)
+        );
+        assert_eq!(bytes(" 512 ").ok(), Some(512 << 10));
+        assert_eq!(bytes("0").ok(), Some(0));
+        for bad in ["", "24M", "-1", "1.5"] {
+            let e = bytes(bad).expect_err(bad).to_string();
+            assert!(e.contains(SCATTER_KIB_ENV) && e.contains("KiB"), "{e}");
+        }
+        let e = range_bytes_from(Err(VarError::NotUnicode("\u{ff}".into())));
+        assert!(e
+            .expect_err("not unicode")
+            .to_string()
+            .contains(SCATTER_KIB_ENV));
+    }
 
     #[test]
     fn window_widths_grow_past_16_only_for_large_msms() {

@@ -41,20 +41,23 @@ KERNEL void msm_digits(GLOBAL const Fr *scalars, GLOBAL u32 *digits, GLOBAL u32 
     }
 }
 
-// Thread i places its (point, sign) pair of window w at the next free slot of its bucket;
-// cursor starts as the exclusive prefix sum of the counts. The host launches one window at
-// a time: a window's slots are one contiguous range, so the random 4-byte writes of a launch
-// stay in a range the L2 cache can hold and combine, where all windows at once sent them
-// across the whole array to memory. The order inside a bucket varies from run to run; the
-// bucket sums, as group elements, do not.
+// Thread i places its (point, sign) pair of window w at the next free slot of its bucket,
+// if the bucket is one of [lo, hi) of the window; cursor starts as the exclusive prefix sum
+// of the counts. The host launches one window, or one range of a window's buckets, at a
+// time: such a range's slots are contiguous, so the random 4-byte writes of a launch stay in
+// a range the L2 cache can hold and combine, where all windows at once sent them across the
+// whole array to memory (msm.rs, scatter_parts). The order inside a bucket varies from run
+// to run; the bucket sums, as group elements, do not.
 KERNEL void msm_scatter(GLOBAL const u32 *digits, GLOBAL u32 *cursor, GLOBAL u32 *entries,
-                        u32 c, u32 w, u32 wk, u32 n_bases, u32 offset, u32 count) {
+                        u32 c, u32 w, u32 wk, u32 n_bases, u32 offset, u32 lo, u32 hi,
+                        u32 count) {
     u32 i = GLOBAL_ID();
     if (i >= count) return;
     u32 nb = 1u << (c - 1);
     u32 d = digits[w * count + i];
-    if (d) {
-        u32 slot = ATOMIC_ADD(&cursor[(w % wk) * nb + (d >> 1) - 1], 1u);
+    u32 m = (d >> 1) - 1;
+    if (d && m >= lo && m < hi) {
+        u32 slot = ATOMIC_ADD(&cursor[(w % wk) * nb + m], 1u);
         u32 point = (w / wk) * n_bases + offset + i;
         entries[slot] = (point << 1) | (d & 1);
     }
