@@ -87,6 +87,15 @@ impl Groth16Error {
     pub fn is_device_fault(&self) -> bool {
         matches!(self, Groth16Error::Accel(e) if e.is_device_fault())
     }
+
+    /// True when the device had no memory for the work: a fault of its size, which a
+    /// restart does not mend, unlike a driver error.
+    pub fn is_out_of_device_memory(&self) -> bool {
+        matches!(
+            self,
+            Groth16Error::Accel(kernels_accel::AccelError::OutOfDeviceMemory { .. })
+        )
+    }
 }
 
 pub type Result<T> = std::result::Result<T, Groth16Error>;

@@ -244,7 +244,10 @@ async fn process(state: &AppState, id: u64) -> Result<Option<JobRecord>, ServerE
             });
             let limit = Duration::from_secs(state.config.job_timeout_secs.max(1));
             match tokio::time::timeout(limit, task).await {
-                Ok(Ok(result)) => result,
+                Ok(Ok((result, verdict))) => {
+                    state.metrics.device_verdict(verdict);
+                    result
+                }
                 Ok(Err(join)) => Err(format!("the prover crashed: {join}")),
                 Err(_) => Err(format!("timed out after {}s", limit.as_secs())),
             }
@@ -309,6 +312,21 @@ pub(crate) fn decimal(x: &Fr) -> String {
     x.to_string()
 }
 
+/// What one job showed of the backend's device, for the health check
+/// ([`crate::metrics::Metrics::device_verdict`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceVerdict {
+    /// The device made a proof that verified.
+    Worked,
+    /// The device failed in a way that points at it, and that a restart (a fresh driver
+    /// context) may mend: a driver error, a panic, a proof that does not verify. Running
+    /// out of memory is not one: a restart does not change it.
+    Faulted,
+    /// The job did not get as far as the device (a bad input, a circuit served from the
+    /// CPU), or failed for a reason not the device's.
+    Silent,
+}
+
 /// Witness, proof, and the self-check that keeps an invalid proof from ever being returned;
 /// with `fallback`, a proof the backend fails on its device is made again on the CPU.
 /// `redact`: the inputs may be secret (ephemeral Kalypso jobs, whose errors are stored and
@@ -320,6 +338,29 @@ fn run_job(
     input: &JobInput,
     expected_public: Option<Vec<String>>,
     redact: bool,
+) -> (Result<(ProofRecord, PhaseTimings), String>, DeviceVerdict) {
+    let mut verdict = DeviceVerdict::Silent;
+    let result = prove_job(
+        backend,
+        fallback,
+        circuit,
+        input,
+        expected_public,
+        redact,
+        &mut verdict,
+    );
+    (result, verdict)
+}
+
+/// [`run_job`]'s work, setting `verdict` once the device has been tried.
+fn prove_job(
+    backend: &dyn Accelerator<Bn254>,
+    fallback: Option<&Fallback>,
+    circuit: &Circuit,
+    input: &JobInput,
+    expected_public: Option<Vec<String>>,
+    redact: bool,
+    verdict: &mut DeviceVerdict,
 ) -> Result<(ProofRecord, PhaseTimings), String> {
     let started = Instant::now();
     let witness = match input {
@@ -342,7 +383,13 @@ fn run_job(
         Some(why) => Err(Failed {
             message: why.clone(),
             device: true,
+            suspect: false,
         }),
+    };
+    *verdict = match &first {
+        Ok(_) => DeviceVerdict::Worked,
+        Err(f) if f.suspect => DeviceVerdict::Faulted,
+        Err(_) => DeviceVerdict::Silent,
     };
     let (proof, timings, fallback_reason) = match (first, fallback) {
         (Ok((proof, timings)), _) => (proof, timings, None),
@@ -378,6 +425,8 @@ struct Failed {
     /// The device failed (a driver error, or a proof that does not verify although the
     /// witness satisfied the circuit), not the input: another backend may succeed.
     device: bool,
+    /// The failure points at the device itself (see [`DeviceVerdict::Faulted`]).
+    suspect: bool,
 }
 
 /// A proof on `backend` with `key`, returned only if it verifies against `vk`.
@@ -398,6 +447,7 @@ fn prove_verified(
     let proof = match proved {
         Ok(result) => result.map_err(|e| Failed {
             device: e.is_device_fault(),
+            suspect: e.is_device_fault() && !e.is_out_of_device_memory(),
             message: e.to_string(),
         })?,
         Err(panic) => {
@@ -413,6 +463,7 @@ fn prove_verified(
                     info.name, info.device
                 ),
                 device: true,
+                suspect: true,
             });
         }
     };
@@ -427,11 +478,13 @@ fn prove_verified(
                     info.name, info.device
                 ),
                 device: true,
+                suspect: true,
             })
         }
         Err(e) => Err(Failed {
             message: e.to_string(),
             device: false,
+            suspect: false,
         }),
     }
 }

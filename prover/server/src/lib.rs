@@ -15,6 +15,7 @@ pub mod jobs;
 mod kalypso;
 pub mod metrics;
 mod native;
+pub use native::DEVICE_FAILING_STREAK;
 mod openapi;
 pub mod store;
 

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use kernels_accel::BackendInfo;
 use prover_groth16::PhaseTimings;
 
+use crate::jobs::DeviceVerdict;
 use crate::store::JobState;
 
 const BUCKETS: [f64; 12] = [
@@ -28,6 +29,7 @@ struct Inner {
     phase_seconds: Vec<(String, f64)>,
     cpu_fallbacks: u64,
     last_fallback: Option<String>,
+    device_fault_streak: u64,
 }
 
 impl Metrics {
@@ -63,6 +65,23 @@ impl Metrics {
         let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         m.cpu_fallbacks += 1;
         m.last_fallback = Some(reason.to_string());
+    }
+
+    /// Counts the device's faults since it last made a verified proof.
+    pub fn device_verdict(&self, verdict: DeviceVerdict) {
+        let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        match verdict {
+            DeviceVerdict::Worked => m.device_fault_streak = 0,
+            DeviceVerdict::Faulted => m.device_fault_streak += 1,
+            DeviceVerdict::Silent => {}
+        }
+    }
+
+    /// Jobs in a row whose device attempt faulted ([`DeviceVerdict::Faulted`]), since the
+    /// device last made a verified proof.
+    pub fn device_fault_streak(&self) -> u64 {
+        let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        m.device_fault_streak
     }
 
     /// Jobs the CPU fallback proved, and the reason of the latest.
@@ -124,6 +143,13 @@ impl Metrics {
         let _ = writeln!(out, "# HELP appliance_cpu_fallbacks_total Jobs proved on the CPU because the backend's device failed them or cannot hold their circuit's key.");
         let _ = writeln!(out, "# TYPE appliance_cpu_fallbacks_total counter");
         let _ = writeln!(out, "appliance_cpu_fallbacks_total {}", m.cpu_fallbacks);
+        let _ = writeln!(out, "# HELP appliance_device_fault_streak Jobs in a row whose device attempt faulted (driver error, panic, proof failing its self-check) since the device last made a verified proof.");
+        let _ = writeln!(out, "# TYPE appliance_device_fault_streak gauge");
+        let _ = writeln!(
+            out,
+            "appliance_device_fault_streak {}",
+            m.device_fault_streak
+        );
         let _ = writeln!(
             out,
             "# HELP appliance_backend_info The proving backend and its device."

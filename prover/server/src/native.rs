@@ -299,6 +299,9 @@ pub async fn register_circuit(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
+/// Jobs in a row the device must fault on before `/healthz` reports it failing.
+pub const DEVICE_FAILING_STREAK: u64 = 3;
+
 pub async fn healthz(State(state): State<AppState>) -> Response {
     let info = state.backend.info();
     let draining = state.is_shutting_down();
@@ -313,13 +316,26 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     if let Some(e) = &store {
         tracing::error!("health check: the job store fails: {e}");
     }
-    let status_text = match (&store, draining) {
-        (Some(_), _) => "store failing",
-        (None, true) => "draining",
-        (None, false) => "ok",
+    // A device that faulted on several jobs in a row and made no proof since: a sticky
+    // driver error (a CUDA context after an illegal address fails every later call) that
+    // only a fresh context mends, so the supervisor should restart the appliance. The
+    // CPU fallback, when on, proves the jobs meanwhile, and unfinished jobs survive the
+    // restart in the store. A single fault, or a device too small for a circuit, is not.
+    let streak = state.metrics.device_fault_streak();
+    let device_failing = streak >= DEVICE_FAILING_STREAK;
+    if device_failing {
+        tracing::error!(
+            "health check: backend `{}` device `{}` faulted on the last {streak} jobs",
+            info.name,
+            info.device
+        );
+    }
+    let status_text = match (&store, device_failing, draining) {
+        (Some(_), _, _) => "store failing",
+        (None, true, _) => "device failing",
+        (None, false, true) => "draining",
+        (None, false, false) => "ok",
     };
-    // Jobs the device failed and the CPU proved: still healthy (the jobs were served), but
-    // an operator should look at the card (a sticky driver error needs a restart).
     let (cpu_fallbacks, last_fallback) = state.metrics.cpu_fallbacks();
     let body = Json(serde_json::json!({
         "status": status_text,
@@ -327,12 +343,13 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
         "device": info.device,
         "cpu_fallbacks": cpu_fallbacks,
         "last_fallback": last_fallback,
+        "device_fault_streak": streak,
         "queue_depth": state.queue.depth(),
         "circuits": state.circuits.ids(),
         "enclave_address": prover_attest::key::address_hex(&state.enclave.key.address()),
         "attestation": state.enclave.attester.name(),
     }));
-    let status = if draining || store.is_some() {
+    let status = if draining || store.is_some() || device_failing {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
         StatusCode::OK

@@ -109,7 +109,7 @@ pub async fn document() -> Json<Value> {
                         "type": "object", "required": ["id", "zkey", "wasm"],
                         "properties": { "id": { "type": "string" }, "zkey": { "type": "string", "format": "binary" }, "wasm": { "type": "string", "format": "binary" } } } } } },
                     "responses": { "201": { "description": "registered" }, "401": error(), "4XX": error() } } },
-            "/healthz": { "get": { "summary": "Health", "responses": { "200": { "description": "ok" }, "503": { "description": "draining" } } } },
+            "/healthz": { "get": { "summary": "Health", "responses": { "200": { "description": "ok" }, "503": { "description": "draining, the job store failing, or the device faulting on several jobs in a row (restart the appliance)" } } } },
             "/metrics": { "get": { "summary": "Prometheus metrics", "responses": { "200": { "description": "text/plain" } } } }
         }
     }))

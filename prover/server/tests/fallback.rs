@@ -3,7 +3,7 @@
 //! double that fails the way a GPU can: a driver error, a wrong sum, no memory for bases.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use ark_bn254::{Bn254, Fr};
@@ -35,7 +35,14 @@ enum Fault {
     NoMemory,
     /// Every MSM panics (a backend bug).
     Panic,
+    /// Bases load, but every MSM runs out of device memory.
+    NoMemoryToProve,
+    /// As `Driver` until [`MENDED`] is set, then correct (one test uses it).
+    DriverUntilMended,
 }
+
+/// Mends the `DriverUntilMended` device.
+static MENDED: AtomicBool = AtomicBool::new(false);
 
 /// The CPU backend's arithmetic behind a device backend's name, with its MSMs faulty.
 struct Faulty {
@@ -91,6 +98,18 @@ where
             }),
             Fault::WrongSum | Fault::NoMemory => Ok(sum + G::generator()),
             Fault::Panic => panic!("injected backend bug"),
+            Fault::NoMemoryToProve => Err(AccelError::OutOfDeviceMemory {
+                backend: NAME,
+                device: DEVICE.into(),
+                needed: 1 << 40,
+            }),
+            Fault::DriverUntilMended if MENDED.load(Ordering::SeqCst) => Ok(sum),
+            Fault::DriverUntilMended => Err(AccelError::Device {
+                backend: NAME,
+                device: DEVICE.into(),
+                code: 700,
+                message: "an illegal memory access was encountered".into(),
+            }),
         }
     }
 }
@@ -366,4 +385,100 @@ async fn a_key_the_device_cannot_hold_is_served_from_the_cpu() {
         .expect("no state")
         .to_string();
     assert!(err.contains("out of memory") && err.contains(NAME), "{err}");
+}
+
+async fn health(state: &AppState) -> (StatusCode, Value) {
+    let (s, body) = get(state, "/healthz").await;
+    (s, serde_json::from_str(&body).expect("json"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_faulting_on_every_job_fails_the_health_check_until_it_proves_again() {
+    let dir = TempDir::new("streak");
+    let state = started(&dir, Fault::DriverUntilMended, Some(Arc::default()), |_| {});
+    for round in 1..=3u64 {
+        let job = prove(&state, "sample").await;
+        assert_eq!(job["state"], "done", "{job}");
+        assert!(job["fallback"].is_string(), "{job}");
+        let (s, h) = health(&state).await;
+        assert_eq!(h["device_fault_streak"], round, "{h}");
+        if round < prover_server::DEVICE_FAILING_STREAK {
+            assert_eq!(
+                (s, h["status"].as_str()),
+                (StatusCode::OK, Some("ok")),
+                "{h}"
+            );
+        } else {
+            // Jobs are still served (by the CPU), but a supervisor should restart it.
+            assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{h}");
+            assert_eq!(h["status"], "device failing", "{h}");
+        }
+    }
+    let (_, metrics) = get(&state, "/metrics").await;
+    assert!(
+        metrics.contains("\nappliance_device_fault_streak 3\n"),
+        "{metrics}"
+    );
+    // A proof the device makes again ends the streak.
+    MENDED.store(true, Ordering::SeqCst);
+    let job = prove(&state, "sample").await;
+    assert_eq!(
+        (job["state"].as_str(), &job["fallback"]),
+        (Some("done"), &Value::Null),
+        "{job}"
+    );
+    assert_proof_verifies(&state, &job, "sample").await;
+    let (s, h) = health(&state).await;
+    assert_eq!(
+        (s, h["status"].as_str(), &h["device_fault_streak"]),
+        (StatusCode::OK, Some("ok"), &json!(0)),
+        "{h}"
+    );
+}
+
+/// A device too small for a circuit's key, and jobs that fail on their input, say nothing
+/// against the device: a restart would change neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_memory_and_bad_inputs_do_not_count_against_the_device() {
+    let mut small = Vec::new();
+    for (name, fault) in [
+        ("nomem", Fault::NoMemory),
+        ("nomem-prove", Fault::NoMemoryToProve),
+    ] {
+        let dir = TempDir::new(name);
+        let state = started(&dir, fault, Some(Arc::default()), |_| {});
+        for _ in 0..prover_server::DEVICE_FAILING_STREAK {
+            let job = prove(&state, "sample").await;
+            assert_eq!(job["state"], "done", "{job}");
+            let reason = job["fallback"].as_str().expect("on the CPU");
+            assert!(reason.contains("out of memory"), "{reason}");
+        }
+        small.push((dir, state));
+    }
+    let dir = TempDir::new("streak-input");
+    let faulty = started(&dir, Fault::Driver, Some(Arc::default()), |_| {});
+    for _ in 0..prover_server::DEVICE_FAILING_STREAK {
+        // No `b`: the witness fails before any device work.
+        let body = json!({ "circuit": "sample", "input": { "a": "3", "c": "7" } });
+        let req = Request::post("/v1/jobs")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("req");
+        let (s, body) = call(&faulty, req).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{body}");
+        let id = serde_json::from_str::<Value>(&body).expect("json")["id"]
+            .as_u64()
+            .expect("id");
+        let (_, body) = get(&faulty, &format!("/v1/jobs/{id}?wait_ms=60000")).await;
+        let job: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(job["state"], "failed", "{job}");
+    }
+    for state in small.iter().map(|(_, s)| s).chain([&faulty]) {
+        let (s, h) = health(state).await;
+        assert_eq!(
+            (s, h["device_fault_streak"].as_u64()),
+            (StatusCode::OK, Some(0)),
+            "{h}"
+        );
+    }
 }
