@@ -240,7 +240,17 @@ async fn process(state: &AppState, id: u64) -> Result<Option<JobRecord>, ServerE
             let redact = record.ephemeral;
             let task = tokio::task::spawn_blocking(move || {
                 let fallback = fallback.as_deref();
-                run_job(&*backend, fallback, &circuit, &input, expected, redact)
+                let mut verdict = DeviceVerdict::Silent;
+                let result = run_job(
+                    &*backend,
+                    fallback,
+                    &circuit,
+                    &input,
+                    expected,
+                    redact,
+                    &mut verdict,
+                );
+                (result, verdict)
             });
             let limit = Duration::from_secs(state.config.job_timeout_secs.max(1));
             match tokio::time::timeout(limit, task).await {
@@ -330,30 +340,9 @@ pub enum DeviceVerdict {
 /// Witness, proof, and the self-check that keeps an invalid proof from ever being returned;
 /// with `fallback`, a proof the backend fails on its device is made again on the CPU.
 /// `redact`: the inputs may be secret (ephemeral Kalypso jobs, whose errors are stored and
-/// readable by job id), so witness errors leave out input values and circuit logs.
+/// readable by job id), so witness errors leave out input values and circuit logs. Sets
+/// `verdict` once the device has been tried.
 fn run_job(
-    backend: &dyn Accelerator<Bn254>,
-    fallback: Option<&Fallback>,
-    circuit: &Circuit,
-    input: &JobInput,
-    expected_public: Option<Vec<String>>,
-    redact: bool,
-) -> (Result<(ProofRecord, PhaseTimings), String>, DeviceVerdict) {
-    let mut verdict = DeviceVerdict::Silent;
-    let result = prove_job(
-        backend,
-        fallback,
-        circuit,
-        input,
-        expected_public,
-        redact,
-        &mut verdict,
-    );
-    (result, verdict)
-}
-
-/// [`run_job`]'s work, setting `verdict` once the device has been tried.
-fn prove_job(
     backend: &dyn Accelerator<Bn254>,
     fallback: Option<&Fallback>,
     circuit: &Circuit,
