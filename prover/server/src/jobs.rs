@@ -238,29 +238,40 @@ async fn process(state: &AppState, id: u64) -> Result<Option<JobRecord>, ServerE
             let fallback = state.fallback.clone();
             let expected = record.expected_public.clone();
             let redact = record.ephemeral;
+            let verdict = Arc::new(Mutex::new(DeviceVerdict::Silent));
+            let cell = Arc::clone(&verdict);
             let task = tokio::task::spawn_blocking(move || {
                 let fallback = fallback.as_deref();
-                let mut verdict = DeviceVerdict::Silent;
-                let result = run_job(
-                    &*backend,
-                    fallback,
-                    &circuit,
-                    &input,
-                    expected,
-                    redact,
-                    &mut verdict,
-                );
-                (result, verdict)
+                run_job(
+                    &*backend, fallback, &circuit, &input, expected, redact, &cell,
+                )
             });
             let limit = Duration::from_secs(state.config.job_timeout_secs.max(1));
-            match tokio::time::timeout(limit, task).await {
-                Ok(Ok((result, verdict))) => {
-                    state.metrics.device_verdict(verdict);
-                    result
-                }
+            let outcome = match tokio::time::timeout(limit, task).await {
+                Ok(Ok(result)) => result,
                 Ok(Err(join)) => Err(format!("the prover crashed: {join}")),
-                Err(_) => Err(format!("timed out after {}s", limit.as_secs())),
-            }
+                Err(_) => {
+                    let info = state.backend.info();
+                    let on_device = *lock(&verdict) == DeviceVerdict::Trying;
+                    Err(if on_device {
+                        format!(
+                            "timed out after {}s while backend `{}` device `{}` was proving",
+                            limit.as_secs(),
+                            info.name,
+                            info.device
+                        )
+                    } else {
+                        format!("timed out after {}s", limit.as_secs())
+                    })
+                }
+            };
+            // A device that has not answered within the job's time counts as faulted.
+            let verdict = match *lock(&verdict) {
+                DeviceVerdict::Trying => DeviceVerdict::Faulted,
+                v => v,
+            };
+            state.metrics.device_verdict(verdict);
+            outcome
         }
     };
     record.finished_ms = Some(now_ms());
@@ -335,13 +346,16 @@ pub enum DeviceVerdict {
     /// The job did not get as far as the device (a bad input, a circuit served from the
     /// CPU), or failed for a reason not the device's.
     Silent,
+    /// The device is proving the job (while it runs; a job that times out in this state
+    /// counts as faulted: the device did not answer).
+    Trying,
 }
 
 /// Witness, proof, and the self-check that keeps an invalid proof from ever being returned;
 /// with `fallback`, a proof the backend fails on its device is made again on the CPU.
 /// `redact`: the inputs may be secret (ephemeral Kalypso jobs, whose errors are stored and
-/// readable by job id), so witness errors leave out input values and circuit logs. Sets
-/// `verdict` once the device has been tried.
+/// readable by job id), so witness errors leave out input values and circuit logs. Keeps
+/// `verdict` on what the device did, for the health check.
 fn run_job(
     backend: &dyn Accelerator<Bn254>,
     fallback: Option<&Fallback>,
@@ -349,7 +363,7 @@ fn run_job(
     input: &JobInput,
     expected_public: Option<Vec<String>>,
     redact: bool,
-    verdict: &mut DeviceVerdict,
+    verdict: &Mutex<DeviceVerdict>,
 ) -> Result<(ProofRecord, PhaseTimings), String> {
     let started = Instant::now();
     let witness = match input {
@@ -368,14 +382,17 @@ fn run_job(
     }
     // A circuit whose key the device could not hold runs on the fallback only.
     let first = match &circuit.on_fallback {
-        None => prove_verified(backend, &circuit.key, &circuit.key.vk, &witness, &public),
+        None => {
+            *lock(verdict) = DeviceVerdict::Trying;
+            prove_verified(backend, &circuit.key, &circuit.key.vk, &witness, &public)
+        }
         Some(why) => Err(Failed {
             message: why.clone(),
             device: true,
             suspect: false,
         }),
     };
-    *verdict = match &first {
+    *lock(verdict) = match &first {
         Ok(_) => DeviceVerdict::Worked,
         Err(f) if f.suspect => DeviceVerdict::Faulted,
         Err(_) => DeviceVerdict::Silent,

@@ -73,7 +73,7 @@ impl Metrics {
         match verdict {
             DeviceVerdict::Worked => m.device_fault_streak = 0,
             DeviceVerdict::Faulted => m.device_fault_streak += 1,
-            DeviceVerdict::Silent => {}
+            DeviceVerdict::Silent | DeviceVerdict::Trying => {}
         }
     }
 

@@ -37,12 +37,16 @@ enum Fault {
     Panic,
     /// Bases load, but every MSM runs out of device memory.
     NoMemoryToProve,
+    /// Every MSM waits until [`RELEASED`] is set, then returns its sum (a hung kernel).
+    Hang,
     /// As `Driver` until [`MENDED`] is set, then correct (one test uses it).
     DriverUntilMended,
 }
 
 /// Mends the `DriverUntilMended` device.
 static MENDED: AtomicBool = AtomicBool::new(false);
+/// Lets the `Hang` device's MSMs return (one test uses it).
+static RELEASED: AtomicBool = AtomicBool::new(false);
 
 /// The CPU backend's arithmetic behind a device backend's name, with its MSMs faulty.
 struct Faulty {
@@ -103,6 +107,12 @@ where
                 device: DEVICE.into(),
                 needed: 1 << 40,
             }),
+            Fault::Hang => {
+                while !RELEASED.load(Ordering::SeqCst) {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Ok(sum)
+            }
             Fault::DriverUntilMended if MENDED.load(Ordering::SeqCst) => Ok(sum),
             Fault::DriverUntilMended => Err(AccelError::Device {
                 backend: NAME,
@@ -480,5 +490,35 @@ async fn no_memory_and_bad_inputs_do_not_count_against_the_device() {
             (StatusCode::OK, Some(0)),
             "{h}"
         );
+    }
+}
+
+/// A device that never answers: each job times out naming it, and after three the health
+/// check fails as for driver errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_that_never_answers_times_out_jobs_and_fails_the_health_check() {
+    /// Lets the hung MSMs return however the test ends: the runtime waits for them.
+    struct Release;
+    impl Drop for Release {
+        fn drop(&mut self) {
+            RELEASED.store(true, Ordering::SeqCst);
+        }
+    }
+    let _release = Release;
+    let dir = TempDir::new("hang");
+    let state = started(&dir, Fault::Hang, Some(Arc::default()), |c| {
+        c.job_timeout_secs = 1
+    });
+    for round in 1..=prover_server::DEVICE_FAILING_STREAK {
+        let job = prove(&state, "sample").await;
+        assert_eq!(job["state"], "failed", "{job}");
+        let error = job["error"].as_str().expect("error");
+        for part in ["timed out after 1s", NAME, DEVICE] {
+            assert!(error.contains(part), "{error}");
+        }
+        let (s, h) = health(&state).await;
+        assert_eq!(h["device_fault_streak"], round, "{h}");
+        let failing = round >= prover_server::DEVICE_FAILING_STREAK;
+        assert_eq!(s == StatusCode::SERVICE_UNAVAILABLE, failing, "{h}");
     }
 }
