@@ -247,26 +247,24 @@ async fn process(state: &AppState, id: u64) -> Result<Option<JobRecord>, ServerE
                 )
             });
             let limit = Duration::from_secs(state.config.job_timeout_secs.max(1));
-            let outcome = match tokio::time::timeout(limit, task).await {
+            let finished = tokio::time::timeout(limit, task).await;
+            let seen = *lock(&verdict);
+            let outcome = match finished {
                 Ok(Ok(result)) => result,
                 Ok(Err(join)) => Err(format!("the prover crashed: {join}")),
-                Err(_) => {
+                Err(_) if seen == DeviceVerdict::Trying => {
                     let info = state.backend.info();
-                    let on_device = *lock(&verdict) == DeviceVerdict::Trying;
-                    Err(if on_device {
-                        format!(
-                            "timed out after {}s while backend `{}` device `{}` was proving",
-                            limit.as_secs(),
-                            info.name,
-                            info.device
-                        )
-                    } else {
-                        format!("timed out after {}s", limit.as_secs())
-                    })
+                    Err(format!(
+                        "timed out after {}s while backend `{}` device `{}` was proving",
+                        limit.as_secs(),
+                        info.name,
+                        info.device
+                    ))
                 }
+                Err(_) => Err(format!("timed out after {}s", limit.as_secs())),
             };
             // A device that has not answered within the job's time counts as faulted.
-            let verdict = match *lock(&verdict) {
+            let verdict = match seen {
                 DeviceVerdict::Trying => DeviceVerdict::Faulted,
                 v => v,
             };

@@ -318,9 +318,10 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     }
     // A device that faulted (or did not answer in time) on several jobs in a row and made
     // no proof since: a sticky driver error (a CUDA context after an illegal address fails
-    // every later call) or a hung kernel, which only a fresh context mends, so the supervisor should restart the appliance. The
-    // CPU fallback, when on, proves the jobs meanwhile, and unfinished jobs survive the
-    // restart in the store. A single fault, or a device too small for a circuit, is not.
+    // every later call) or a hung kernel, which only a fresh context mends, so the
+    // supervisor should restart the appliance. The CPU fallback, when on, proves the jobs
+    // meanwhile, and unfinished jobs survive the restart in the store. A single fault, or
+    // a device too small for a circuit, is not.
     let streak = state.metrics.device_fault_streak();
     let device_failing = streak >= DEVICE_FAILING_STREAK;
     if device_failing {
