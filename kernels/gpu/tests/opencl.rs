@@ -12,16 +12,8 @@ use kernels_gpu::opencl::OpenClDevice;
 use kernels_gpu::{Arg, Device, GpuBackend};
 use kernels_testkit::{run_suite, SuiteOptions};
 
-fn device() -> Option<OpenClDevice> {
-    match OpenClDevice::open(0, false) {
-        Ok(d) => Some(d),
-        Err(e) if std::env::var_os("APPLIANCE_SKIP_OPENCL").is_some() => {
-            eprintln!("skipping: {e}");
-            None
-        }
-        Err(e) => panic!("no OpenCL device (set APPLIANCE_SKIP_OPENCL=1 to skip): {e}"),
-    }
-}
+mod common;
+use common::device;
 
 /// Values that stress carries and reductions, then random ones.
 fn samples<F: Field + UniformRand>(edge: &[F], count: usize) -> Vec<F> {

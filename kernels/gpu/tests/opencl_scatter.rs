@@ -10,7 +10,8 @@ use ark_ff::{UniformRand, Zero};
 use kernels_gpu::msm::{
     load_bases, msm, msm_device_scalars, msm_sorted, sort_scalars, upload_scalars, SCATTER_KIB_ENV,
 };
-use kernels_gpu::opencl::OpenClDevice;
+
+mod common;
 
 /// Random scalars with runs of circom's common values: 0, 1 and -1, and some repeated.
 fn skewed_scalars(n: usize, rng: &mut impl rand::Rng) -> Vec<Fr> {
@@ -29,14 +30,7 @@ fn skewed_scalars(n: usize, rng: &mut impl rand::Rng) -> Vec<Fr> {
 fn a_scatter_split_into_bucket_ranges_gives_arkworks_msm() {
     // 1 KiB of slots per launch: windows of ~1000 entries (4 KB) take 4 launches and more.
     std::env::set_var(SCATTER_KIB_ENV, "1");
-    let dev = match OpenClDevice::open(0, false) {
-        Ok(d) => d,
-        Err(e) if std::env::var_os("APPLIANCE_SKIP_OPENCL").is_some() => {
-            eprintln!("skipping: {e}");
-            return;
-        }
-        Err(e) => panic!("no OpenCL device (set APPLIANCE_SKIP_OPENCL=1 to skip): {e}"),
-    };
+    let Some(dev) = common::device() else { return };
     let mut rng = ark_std::test_rng();
     let n = 1100;
     let g1: Vec<G1Affine> = kernels_testkit::random_g1_bases(n, &mut rng);
