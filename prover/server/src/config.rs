@@ -29,7 +29,9 @@ pub struct Config {
     pub operator_address: Option<String>,
     /// Accepted-but-unfinished jobs beyond which submissions get 429 + Retry-After.
     pub queue_capacity: usize,
-    /// A job running longer than this fails (its worker thread is abandoned).
+    /// A job running longer than this fails (its worker thread is abandoned). If the device
+    /// was proving it, the CPU fallback (when on) gets the same time again, and the device
+    /// is kept from later jobs until that abandoned attempt returns.
     pub job_timeout_secs: u64,
     /// When a GPU or FPGA backend fails a proof with a device fault (a driver error, not
     /// bad input), or its proof fails the self-check, prove the job again on the CPU

@@ -30,6 +30,9 @@ pub struct JobQueue {
     waiters: Mutex<HashMap<u64, Vec<oneshot::Sender<JobRecord>>>>,
     /// Set when the worker has stopped for good: queued jobs will not run in this process.
     stopped: AtomicBool,
+    /// The latest job that ran out of time while its device attempt was in progress: until
+    /// that attempt returns, the device is not offered to later jobs.
+    stuck: Mutex<Option<(u64, Arc<Attempt>)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -48,6 +51,19 @@ impl JobQueue {
     fn push(&self, id: u64) {
         lock(&self.pending).push_back(id);
         self.notify.notify_one();
+    }
+
+    /// The job whose device attempt ran out of time and has not returned yet: the device is
+    /// still busy with it (a hung kernel holds it until the process ends).
+    pub fn device_held_by(&self) -> Option<u64> {
+        let mut stuck = lock(&self.stuck);
+        match stuck.as_ref() {
+            Some((job, attempt)) if attempt.verdict() == DeviceVerdict::Trying => Some(*job),
+            _ => {
+                *stuck = None;
+                None
+            }
+        }
     }
 
     /// Wakes the worker so it can notice shutdown.
@@ -233,44 +249,7 @@ async fn process(state: &AppState, id: u64) -> Result<Option<JobRecord>, ServerE
     let outcome = match (input, state.circuits.get(&record.circuit)) {
         (None, _) => Err("the job's input is gone".to_string()),
         (_, Err(e)) => Err(e.to_string()),
-        (Some(input), Ok(circuit)) => {
-            let backend = state.backend.clone();
-            let fallback = state.fallback.clone();
-            let expected = record.expected_public.clone();
-            let redact = record.ephemeral;
-            let verdict = Arc::new(Mutex::new(DeviceVerdict::Silent));
-            let cell = Arc::clone(&verdict);
-            let task = tokio::task::spawn_blocking(move || {
-                let fallback = fallback.as_deref();
-                run_job(
-                    &*backend, fallback, &circuit, &input, expected, redact, &cell,
-                )
-            });
-            let limit = Duration::from_secs(state.config.job_timeout_secs.max(1));
-            let finished = tokio::time::timeout(limit, task).await;
-            let seen = *lock(&verdict);
-            let outcome = match finished {
-                Ok(Ok(result)) => result,
-                Ok(Err(join)) => Err(format!("the prover crashed: {join}")),
-                Err(_) if seen == DeviceVerdict::Trying => {
-                    let info = state.backend.info();
-                    Err(format!(
-                        "timed out after {}s while backend `{}` device `{}` was proving",
-                        limit.as_secs(),
-                        info.name,
-                        info.device
-                    ))
-                }
-                Err(_) => Err(format!("timed out after {}s", limit.as_secs())),
-            };
-            // A device that has not answered within the job's time counts as faulted.
-            let verdict = match seen {
-                DeviceVerdict::Trying => DeviceVerdict::Faulted,
-                v => v,
-            };
-            state.metrics.device_verdict(verdict);
-            outcome
-        }
+        (Some(input), Ok(circuit)) => prove_in_time(state, &record, circuit, input).await,
     };
     record.finished_ms = Some(now_ms());
     match outcome {
@@ -294,6 +273,92 @@ async fn process(state: &AppState, id: u64) -> Result<Option<JobRecord>, ServerE
         tracing::error!("job {id}: storing its result: {e}");
     }
     Ok(Some(record))
+}
+
+/// Proves a job within `job_timeout_secs`. A device attempt that runs out of time is left
+/// behind (a thread cannot be stopped), the device is kept from later jobs until it
+/// returns, and the job is proved on the CPU fallback, if there is one, within the same
+/// time again. While the device is held, jobs go straight to the fallback (or fail at once
+/// without one) instead of queueing behind a kernel that may never return.
+async fn prove_in_time(
+    state: &AppState,
+    record: &JobRecord,
+    circuit: Arc<Circuit>,
+    input: JobInput,
+) -> Result<(ProofRecord, PhaseTimings), String> {
+    let info = state.backend.info();
+    let limit = Duration::from_secs(state.config.job_timeout_secs.max(1));
+    let held = state.queue.device_held_by().map(|job| {
+        format!(
+            "backend `{}` device `{}` has not answered since job {job} ran out of time on it",
+            info.name, info.device
+        )
+    });
+    let attempt = Arc::new(Attempt::default());
+    let input = Arc::new(input);
+    let run = |skip: Option<String>, attempt: Arc<Attempt>| {
+        let input = Arc::clone(&input);
+        let backend = state.backend.clone();
+        let fallback = state.fallback.clone();
+        let circuit = Arc::clone(&circuit);
+        let expected = record.expected_public.clone();
+        let redact = record.ephemeral;
+        let task = tokio::task::spawn_blocking(move || {
+            let job = JobRun {
+                circuit: &circuit,
+                input: &input,
+                expected_public: expected,
+                redact,
+                skip_device: skip,
+            };
+            run_job(&*backend, fallback.as_deref(), job, &attempt)
+        });
+        async move {
+            match tokio::time::timeout(limit, task).await {
+                Ok(Ok(result)) => Some(result),
+                Ok(Err(join)) => Some(Err(format!("the prover crashed: {join}"))),
+                Err(_) => None,
+            }
+        }
+    };
+    let finished = run(held, Arc::clone(&attempt)).await;
+    // Abandoned first, read second: a thread that returns in between does no more work.
+    attempt.abandoned.store(true, Ordering::SeqCst);
+    let seen = attempt.verdict();
+    // A device that has not answered within the job's time counts as faulted.
+    state.metrics.device_verdict(match seen {
+        DeviceVerdict::Trying => DeviceVerdict::Faulted,
+        v => v,
+    });
+    match finished {
+        Some(result) => result,
+        None if seen == DeviceVerdict::Trying => {
+            let reason = format!(
+                "timed out after {}s while backend `{}` device `{}` was proving",
+                limit.as_secs(),
+                info.name,
+                info.device
+            );
+            tracing::error!(
+                "job {}: {reason}; the device is kept from later jobs until it answers",
+                record.id
+            );
+            *lock(&state.queue.stuck) = Some((record.id, attempt));
+            if state.fallback.is_none() {
+                return Err(reason);
+            }
+            let retry = Arc::new(Attempt::default());
+            let finished = run(Some(reason.clone()), Arc::clone(&retry)).await;
+            retry.abandoned.store(true, Ordering::SeqCst);
+            finished.unwrap_or_else(|| {
+                Err(format!(
+                    "{reason}; then on the CPU: timed out after {}s",
+                    limit.as_secs()
+                ))
+            })
+        }
+        None => Err(format!("timed out after {}s", limit.as_secs())),
+    }
 }
 
 /// An error's text; with `redact`, a witness error's without input values or circuit logs.
@@ -333,7 +398,7 @@ pub(crate) fn decimal(x: &Fr) -> String {
 
 /// What one job showed of the backend's device, for the health check
 /// ([`crate::metrics::Metrics::device_verdict`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DeviceVerdict {
     /// The device made a proof that verified.
     Worked,
@@ -343,26 +408,68 @@ pub enum DeviceVerdict {
     Faulted,
     /// The job did not get as far as the device (a bad input, a circuit served from the
     /// CPU), or failed for a reason not the device's.
+    #[default]
     Silent,
     /// The device is proving the job (while it runs; a job that times out in this state
     /// counts as faulted: the device did not answer).
     Trying,
 }
 
+/// One job's proving thread, shared with the worker that waits for it.
+#[derive(Default)]
+pub(crate) struct Attempt {
+    verdict: Mutex<DeviceVerdict>,
+    /// Set once the worker stopped waiting: a thread that returns late does nothing more
+    /// (it would take the device, or the CPU, from the jobs after it).
+    abandoned: AtomicBool,
+}
+
+impl Attempt {
+    fn verdict(&self) -> DeviceVerdict {
+        *lock(&self.verdict)
+    }
+
+    fn set(&self, verdict: DeviceVerdict) {
+        *lock(&self.verdict) = verdict;
+    }
+
+    fn abandoned(&self) -> Result<(), String> {
+        if self.abandoned.load(Ordering::SeqCst) {
+            return Err("abandoned: the job ran out of time".into());
+        }
+        Ok(())
+    }
+}
+
+/// What a job proves, and how.
+struct JobRun<'a> {
+    circuit: &'a Circuit,
+    input: &'a JobInput,
+    expected_public: Option<Vec<String>>,
+    /// The inputs may be secret (ephemeral Kalypso jobs, whose errors are stored and
+    /// readable by job id): witness errors leave out input values and circuit logs.
+    redact: bool,
+    /// Why the device is not to be used for this job (it is held by a job that ran out of
+    /// time): the job goes to the fallback, or fails with this reason.
+    skip_device: Option<String>,
+}
+
 /// Witness, proof, and the self-check that keeps an invalid proof from ever being returned;
 /// with `fallback`, a proof the backend fails on its device is made again on the CPU.
-/// `redact`: the inputs may be secret (ephemeral Kalypso jobs, whose errors are stored and
-/// readable by job id), so witness errors leave out input values and circuit logs. Keeps
-/// `verdict` on what the device did, for the health check.
+/// Keeps `attempt`'s verdict on what the device did, for the health check.
 fn run_job(
     backend: &dyn Accelerator<Bn254>,
     fallback: Option<&Fallback>,
-    circuit: &Circuit,
-    input: &JobInput,
-    expected_public: Option<Vec<String>>,
-    redact: bool,
-    verdict: &Mutex<DeviceVerdict>,
+    job: JobRun<'_>,
+    attempt: &Attempt,
 ) -> Result<(ProofRecord, PhaseTimings), String> {
+    let JobRun {
+        circuit,
+        input,
+        expected_public,
+        redact,
+        skip_device,
+    } = job;
     let started = Instant::now();
     let witness = match input {
         JobInput::Json(json) => circuit
@@ -378,30 +485,38 @@ fn run_job(
             return Err(public_mismatch(&public_dec, &expected, redact));
         }
     }
-    // A circuit whose key the device could not hold runs on the fallback only.
-    let first = match &circuit.on_fallback {
-        None => {
-            *lock(verdict) = DeviceVerdict::Trying;
-            prove_verified(backend, &circuit.key, &circuit.key.vk, &witness, &public)
-        }
-        Some(why) => Err(Failed {
+    attempt.abandoned()?;
+    let first = if let Some(why) = skip_device {
+        // The device is still held by a job that ran out of time: it fails this one too.
+        Err(Failed {
+            message: why,
+            device: true,
+            suspect: true,
+        })
+    } else if let Some(why) = &circuit.on_fallback {
+        // A circuit whose key the device could not hold runs on the fallback only.
+        Err(Failed {
             message: why.clone(),
             device: true,
             suspect: false,
-        }),
+        })
+    } else {
+        attempt.set(DeviceVerdict::Trying);
+        prove_verified(backend, &circuit.key, &circuit.key.vk, &witness, &public)
     };
-    *lock(verdict) = match &first {
+    attempt.set(match &first {
         Ok(_) => DeviceVerdict::Worked,
         Err(f) if f.suspect => DeviceVerdict::Faulted,
         Err(_) => DeviceVerdict::Silent,
-    };
+    });
+    attempt.abandoned()?;
     let (proof, timings, fallback_reason) = match (first, fallback) {
         (Ok((proof, timings)), _) => (proof, timings, None),
         (Err(failed), Some(fallback)) if failed.device => {
             let reason = failed.message;
             if circuit.on_fallback.is_none() {
                 tracing::warn!(
-                    "circuit {}: {reason}; proving the job again on the CPU",
+                    "circuit {}: {reason}; proving the job on the CPU",
                     circuit.id
                 );
             }

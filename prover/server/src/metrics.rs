@@ -143,7 +143,7 @@ impl Metrics {
         let _ = writeln!(out, "# HELP appliance_cpu_fallbacks_total Jobs proved on the CPU because the backend's device failed them or cannot hold their circuit's key.");
         let _ = writeln!(out, "# TYPE appliance_cpu_fallbacks_total counter");
         let _ = writeln!(out, "appliance_cpu_fallbacks_total {}", m.cpu_fallbacks);
-        let _ = writeln!(out, "# HELP appliance_device_fault_streak Jobs in a row whose device attempt faulted (driver error, panic, proof failing its self-check) since the device last made a verified proof.");
+        let _ = writeln!(out, "# HELP appliance_device_fault_streak Jobs in a row whose device attempt faulted (driver error, panic, proof failing its self-check, no answer in time, device still held by a job that ran out of time) since the device last made a verified proof.");
         let _ = writeln!(out, "# TYPE appliance_device_fault_streak gauge");
         let _ = writeln!(
             out,

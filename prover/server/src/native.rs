@@ -321,8 +321,10 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     // every later call) or a hung kernel, which only a fresh context mends, so the
     // supervisor should restart the appliance. The CPU fallback, when on, proves the jobs
     // meanwhile, and unfinished jobs survive the restart in the store. A single fault, or
-    // a device too small for a circuit, is not.
+    // a device too small for a circuit, is not. While a job that ran out of time still holds
+    // the device, each later job counts as one it faulted on (the CPU proves them).
     let streak = state.metrics.device_fault_streak();
+    let held_by = state.queue.device_held_by();
     let device_failing = streak >= DEVICE_FAILING_STREAK;
     if device_failing {
         tracing::error!(
@@ -345,6 +347,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
         "cpu_fallbacks": cpu_fallbacks,
         "last_fallback": last_fallback,
         "device_fault_streak": streak,
+        "device_held_by_job": held_by,
         "queue_depth": state.queue.depth(),
         "circuits": state.circuits.ids(),
         "enclave_address": prover_attest::key::address_hex(&state.enclave.key.address()),

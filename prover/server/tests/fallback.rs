@@ -37,16 +37,14 @@ enum Fault {
     Panic,
     /// Bases load, but every MSM runs out of device memory.
     NoMemoryToProve,
-    /// Every MSM waits until [`RELEASED`] is set, then returns its sum (a hung kernel).
-    Hang,
+    /// Every MSM waits until its flag is set, then returns its sum (a hung kernel).
+    Hang(&'static AtomicBool),
     /// As `Driver` until [`MENDED`] is set, then correct (one test uses it).
     DriverUntilMended,
 }
 
 /// Mends the `DriverUntilMended` device.
 static MENDED: AtomicBool = AtomicBool::new(false);
-/// Lets the `Hang` device's MSMs return (one test uses it).
-static RELEASED: AtomicBool = AtomicBool::new(false);
 
 /// The CPU backend's arithmetic behind a device backend's name, with its MSMs faulty.
 struct Faulty {
@@ -107,8 +105,8 @@ where
                 device: DEVICE.into(),
                 needed: 1 << 40,
             }),
-            Fault::Hang => {
-                while !RELEASED.load(Ordering::SeqCst) {
+            Fault::Hang(released) => {
+                while !released.load(Ordering::SeqCst) {
                     std::thread::sleep(std::time::Duration::from_millis(10));
                 }
                 Ok(sum)
@@ -493,29 +491,96 @@ async fn no_memory_and_bad_inputs_do_not_count_against_the_device() {
     }
 }
 
-/// A device that never answers: each job times out naming it, and after three the health
-/// check fails as for driver errors.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_device_that_never_answers_times_out_jobs_and_fails_the_health_check() {
-    /// Lets the hung MSMs return however the test ends: the runtime waits for them.
-    struct Release;
-    impl Drop for Release {
-        fn drop(&mut self) {
-            RELEASED.store(true, Ordering::SeqCst);
-        }
+/// Lets a `Hang` device's MSMs return however a test ends: the runtime waits for them.
+struct Release(&'static AtomicBool);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
     }
-    let _release = Release;
-    let dir = TempDir::new("hang");
-    let state = started(&dir, Fault::Hang, Some(Arc::default()), |c| {
+}
+
+/// Asserts that the job failed and its error names each of `parts`.
+fn assert_failed_naming(job: &Value, parts: &[&str]) {
+    assert_eq!(job["state"], "failed", "{job}");
+    let error = job["error"].as_str().expect("error");
+    for part in parts {
+        assert!(error.contains(part), "{part:?} not in {error}");
+    }
+}
+
+/// A device that never answers: the job that runs out of time on it is proved on the CPU,
+/// the jobs after it go to the CPU at once (not to the held device), the health check
+/// fails after three, and once the kernel returns the device proves again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_that_never_answers_hands_its_jobs_to_the_cpu_until_it_answers() {
+    static HUNG: AtomicBool = AtomicBool::new(false);
+    let _release = Release(&HUNG);
+    let dir = TempDir::new("hang-fallback");
+    let opens = Arc::new(AtomicUsize::new(0));
+    let state = started(&dir, Fault::Hang(&HUNG), Some(opens.clone()), |c| {
         c.job_timeout_secs = 1
     });
-    for round in 1..=prover_server::DEVICE_FAILING_STREAK {
+    let first = prove(&state, "sample").await;
+    assert_eq!(first["state"], "done", "{first}");
+    let reason = first["fallback"].as_str().expect("fallback reason");
+    for part in ["timed out after 1s", NAME, DEVICE] {
+        assert!(reason.contains(part), "{reason}");
+    }
+    assert_proof_verifies(&state, &first, "sample").await;
+    let first_id = first["id"].as_u64().expect("id");
+    let (s, h) = health(&state).await;
+    assert_eq!((s, &h["device_fault_streak"]), (StatusCode::OK, &json!(1)));
+    assert_eq!(h["device_held_by_job"], first_id, "{h}");
+
+    let held = format!("has not answered since job {first_id} ran out of time");
+    for round in 2..=prover_server::DEVICE_FAILING_STREAK {
         let job = prove(&state, "sample").await;
-        assert_eq!(job["state"], "failed", "{job}");
-        let error = job["error"].as_str().expect("error");
-        for part in ["timed out after 1s", NAME, DEVICE] {
-            assert!(error.contains(part), "{error}");
-        }
+        assert_eq!(job["state"], "done", "{job}");
+        let reason = job["fallback"].as_str().expect("fallback reason");
+        assert!(reason.contains(&held), "{reason}");
+        assert_proof_verifies(&state, &job, "sample").await;
+        let (s, h) = health(&state).await;
+        assert_eq!(h["device_fault_streak"], round, "{h}");
+        let failing = round >= prover_server::DEVICE_FAILING_STREAK;
+        assert_eq!(s == StatusCode::SERVICE_UNAVAILABLE, failing, "{h}");
+    }
+    assert_eq!(opens.load(Ordering::SeqCst), 1);
+
+    // The kernel returns: its late proof is dropped, and the device is offered again.
+    HUNG.store(true, Ordering::SeqCst);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !health(&state).await.1["device_held_by_job"].is_null() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the released job never returned"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let job = prove(&state, "sample").await;
+    assert_eq!(job["state"], "done", "{job}");
+    assert!(job["fallback"].is_null(), "{job}");
+    let (s, h) = health(&state).await;
+    assert_eq!((s, &h["device_fault_streak"]), (StatusCode::OK, &json!(0)));
+    let (_, first_again) = get(&state, &format!("/v1/jobs/{first_id}")).await;
+    assert!(first_again.contains("timed out after 1s"), "{first_again}");
+}
+
+/// Without the fallback: the job that runs out of time on the device fails naming it, and
+/// the jobs after it fail at once with why instead of each waiting out its time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_fallback_a_held_device_fails_later_jobs_at_once() {
+    static HUNG: AtomicBool = AtomicBool::new(false);
+    let _release = Release(&HUNG);
+    let dir = TempDir::new("hang");
+    let state = started(&dir, Fault::Hang(&HUNG), None, |c| c.job_timeout_secs = 1);
+    let first = prove(&state, "sample").await;
+    assert_failed_naming(&first, &["timed out after 1s", NAME, DEVICE]);
+    let first_id = first["id"].as_u64().expect("id");
+    let held = format!("has not answered since job {first_id} ran out of time");
+    for round in 2..=prover_server::DEVICE_FAILING_STREAK {
+        let job = prove(&state, "sample").await;
+        assert_failed_naming(&job, &[&held, NAME, DEVICE]);
         let (s, h) = health(&state).await;
         assert_eq!(h["device_fault_streak"], round, "{h}");
         let failing = round >= prover_server::DEVICE_FAILING_STREAK;
