@@ -131,7 +131,7 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
@@ -145,6 +145,46 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode> {
         prover_server::serve(state, listener).await?;
         eprintln!("stopped");
         Ok::<_, anyhow::Error>(())
-    })?;
+    });
+    stop_runtime(runtime);
+    served?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Drops the runtime without waiting for its blocking threads. `serve` returns once requests
+/// and the job in progress have finished; a thread still running then is a device attempt
+/// abandoned by a job that ran out of time (a hung kernel cannot be stopped), and dropping
+/// the runtime would wait for it forever: a SIGTERM would never end the process.
+fn stop_runtime(runtime: tokio::runtime::Runtime) {
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    use super::stop_runtime;
+
+    #[test]
+    fn a_blocking_thread_that_never_returns_does_not_hold_the_process() {
+        static RELEASED: AtomicBool = AtomicBool::new(false);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .expect("runtime");
+        runtime.spawn_blocking(|| {
+            while !RELEASED.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        let (done, stopped) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            stop_runtime(runtime);
+            let _ = done.send(());
+        });
+        let outcome = stopped.recv_timeout(Duration::from_secs(30));
+        RELEASED.store(true, Ordering::SeqCst);
+        outcome.expect("the runtime stopped although a blocking thread still ran");
+    }
 }
