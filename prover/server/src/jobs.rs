@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ark_bn254::{Bn254, Fr};
-use kernels_accel::{AccelError, Accelerator};
+use kernels_accel::{AccelError, Accelerator, BackendKind};
 use prover_groth16::{
     proof_to_json, public_signals, verify, CircuitKey, PhaseTimings, Proof, VerifyingKey,
 };
@@ -407,7 +407,7 @@ pub enum DeviceVerdict {
     /// out of memory is not one: a restart does not change it.
     Faulted,
     /// The job did not get as far as the device (a bad input, a circuit served from the
-    /// CPU), or failed for a reason not the device's.
+    /// CPU), or failed for a reason not the device's; every job of the CPU backend.
     #[default]
     Silent,
     /// The device is proving the job (while it runs; a job that times out in this state
@@ -486,6 +486,9 @@ fn run_job(
         }
     }
     attempt.abandoned()?;
+    // The CPU backend has no device: what happens on it says nothing for the health check,
+    // and a job too slow for its time there does not keep the next job from it.
+    let on_device = backend.info().name != BackendKind::Cpu.name();
     let first = if let Some(why) = skip_device {
         // The device is still held by a job that ran out of time: it fails this one too.
         Err(Failed {
@@ -501,10 +504,13 @@ fn run_job(
             suspect: false,
         })
     } else {
-        attempt.set(DeviceVerdict::Trying);
+        if on_device {
+            attempt.set(DeviceVerdict::Trying);
+        }
         prove_verified(backend, &circuit.key, &circuit.key.vk, &witness, &public)
     };
     attempt.set(match &first {
+        _ if !on_device => DeviceVerdict::Silent,
         Ok(_) => DeviceVerdict::Worked,
         Err(f) if f.suspect => DeviceVerdict::Faulted,
         Err(_) => DeviceVerdict::Silent,

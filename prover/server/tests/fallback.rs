@@ -39,6 +39,8 @@ enum Fault {
     NoMemoryToProve,
     /// Every MSM waits until its flag is set, then returns its sum (a hung kernel).
     Hang(&'static AtomicBool),
+    /// As `Hang`, behind the CPU backend's name (a job too slow for its time on the CPU).
+    SlowCpu(&'static AtomicBool),
     /// As `Driver` until [`MENDED`] is set, then correct (one test uses it).
     DriverUntilMended,
 }
@@ -52,10 +54,19 @@ struct Faulty {
     fault: Fault,
 }
 
+impl Faulty {
+    fn name(&self) -> &'static str {
+        match self.fault {
+            Fault::SlowCpu(_) => "cpu",
+            _ => NAME,
+        }
+    }
+}
+
 impl Backend for Faulty {
     fn info(&self) -> BackendInfo {
         BackendInfo {
-            name: NAME,
+            name: self.name(),
             device: DEVICE.into(),
             memory_bytes: None,
             compute_units: 1,
@@ -80,7 +91,7 @@ where
             });
         }
         let cpu = self.cpu.load_bases_unchecked(points, config)?;
-        Ok(Bases::new(NAME, points.len(), cpu))
+        Ok(Bases::new(self.name(), points.len(), cpu))
     }
 
     fn msm_unchecked(
@@ -89,7 +100,7 @@ where
         scalars: &[G::ScalarField],
         config: &MsmConfig,
     ) -> kernels_accel::Result<G> {
-        let cpu = bases.resident::<Bases<G>>(NAME)?;
+        let cpu = bases.resident::<Bases<G>>(self.name())?;
         let sum = self.cpu.msm_unchecked(cpu, scalars, config)?;
         match self.fault {
             Fault::Driver => Err(AccelError::Device {
@@ -105,7 +116,7 @@ where
                 device: DEVICE.into(),
                 needed: 1 << 40,
             }),
-            Fault::Hang(released) => {
+            Fault::Hang(released) | Fault::SlowCpu(released) => {
                 while !released.load(Ordering::SeqCst) {
                     std::thread::sleep(std::time::Duration::from_millis(10));
                 }
@@ -586,4 +597,28 @@ async fn without_the_fallback_a_held_device_fails_later_jobs_at_once() {
         let failing = round >= prover_server::DEVICE_FAILING_STREAK;
         assert_eq!(s == StatusCode::SERVICE_UNAVAILABLE, failing, "{h}");
     }
+}
+
+/// The CPU backend has no device to hold or to fault: a job too slow for its time there
+/// fails as a plain timeout, the next job is offered to it as usual, and the health check
+/// stays ok (a restart would not make the CPU faster).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_too_slow_for_the_cpu_backend_is_a_timeout_not_a_device_fault() {
+    static SLOW: AtomicBool = AtomicBool::new(false);
+    let _release = Release(&SLOW);
+    let dir = TempDir::new("slow-cpu");
+    let state = started(&dir, Fault::SlowCpu(&SLOW), None, |c| {
+        c.job_timeout_secs = 1
+    });
+    let first = prove(&state, "sample").await;
+    assert_eq!(first["state"], "failed", "{first}");
+    assert_eq!(first["error"], "timed out after 1s", "{first}");
+    let (s, h) = health(&state).await;
+    assert_eq!(s, StatusCode::OK, "{h}");
+    assert_eq!(h["device_fault_streak"], 0, "{h}");
+    assert!(h["device_held_by_job"].is_null(), "{h}");
+    SLOW.store(true, Ordering::SeqCst);
+    let job = prove(&state, "sample").await;
+    assert_eq!(job["state"], "done", "{job}");
+    assert_proof_verifies(&state, &job, "sample").await;
 }
