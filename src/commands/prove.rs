@@ -136,11 +136,14 @@ pub fn prove(args: &ProveArgs) -> Result<ExitCode> {
     if !args.no_verify {
         let t = Instant::now();
         if !verify(&key.vk, &public, &proof)? {
-            let name = backend.info().name;
-            let hint = if name == "cpu" {
+            let info = backend.info();
+            let hint = if info.is_cpu() {
                 String::new()
             } else {
-                format!("; if `--backend cpu` proves it, the {name} backend computed wrongly")
+                format!(
+                    "; if `--backend cpu` proves it, the {} backend computed wrongly",
+                    info.name
+                )
             };
             bail!(
                 "the proof does not verify against the key, so nothing was written: most likely \

@@ -85,15 +85,14 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode> {
     eprintln!("backend {} on {}", info.name, info.device);
     let listen = config.listen.clone();
     // Jobs a GPU or FPGA fails on its device are proved again on the CPU (`cpu_fallback`).
-    let on_cpu = info.name == BackendKind::Cpu.name();
-    let fallback = (!on_cpu).then(|| {
+    let fallback = (!info.is_cpu()).then(|| {
         let open: FallbackOpener =
             Arc::new(move || appliance::registry(threads).open(BackendKind::Cpu, 0));
         open
     });
     let state = AppState::with_build_info(config, backend, fallback, appliance::build_info::info())
         .context("cannot start the appliance")?;
-    if !on_cpu {
+    if !info.is_cpu() {
         eprintln!(
             "cpu fallback: {}",
             if state.fallback.is_some() {

@@ -20,6 +20,14 @@ pub struct BackendInfo {
     pub compute_units: usize,
 }
 
+impl BackendInfo {
+    /// The CPU backend: no device apart from the host, so nothing to fall back from and no
+    /// device to fault or to hang.
+    pub fn is_cpu(&self) -> bool {
+        self.name == crate::BackendKind::Cpu.name()
+    }
+}
+
 /// Common to every backend.
 pub trait Backend: Send + Sync {
     fn info(&self) -> BackendInfo;

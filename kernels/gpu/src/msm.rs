@@ -1,8 +1,9 @@
 //! MSM host logic, written once over [`Device`]. On the device: signed window digits and a
 //! counting sort of (bucket, point) pairs (atomic counts, a prefix sum over the bucket
-//! counts, atomic scatter in bucket ranges sized for the L2 cache), bucket sums through a segment tree (oversized buckets are cut
-//! into many segments, laid out on the device), the bucket reduction, and the per-window
-//! sums. The host combines the few window sums with doublings.
+//! counts, atomic scatter in bucket ranges sized for the L2 cache), bucket sums through a
+//! segment tree (oversized buckets are cut into many segments, laid out on the device), the
+//! bucket reduction, and the per-window sums. The host combines the few window sums with
+//! doublings.
 
 use std::marker::PhantomData;
 

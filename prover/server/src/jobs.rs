@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ark_bn254::{Bn254, Fr};
-use kernels_accel::{AccelError, Accelerator, BackendKind};
+use kernels_accel::{AccelError, Accelerator};
 use prover_groth16::{
     proof_to_json, public_signals, verify, CircuitKey, PhaseTimings, Proof, VerifyingKey,
 };
@@ -323,13 +323,9 @@ async fn prove_in_time(
     };
     let finished = run(held, Arc::clone(&attempt)).await;
     // Abandoned first, read second: a thread that returns in between does no more work.
-    attempt.abandoned.store(true, Ordering::SeqCst);
+    attempt.abandon();
     let seen = attempt.verdict();
-    // A device that has not answered within the job's time counts as faulted.
-    state.metrics.device_verdict(match seen {
-        DeviceVerdict::Trying => DeviceVerdict::Faulted,
-        v => v,
-    });
+    state.metrics.device_verdict(seen);
     match finished {
         Some(result) => result,
         None if seen == DeviceVerdict::Trying => {
@@ -349,7 +345,7 @@ async fn prove_in_time(
             }
             let retry = Arc::new(Attempt::default());
             let finished = run(Some(reason.clone()), Arc::clone(&retry)).await;
-            retry.abandoned.store(true, Ordering::SeqCst);
+            retry.abandon();
             finished.unwrap_or_else(|| {
                 Err(format!(
                     "{reason}; then on the CPU: timed out after {}s",
@@ -433,6 +429,10 @@ impl Attempt {
         *lock(&self.verdict) = verdict;
     }
 
+    fn abandon(&self) {
+        self.abandoned.store(true, Ordering::SeqCst);
+    }
+
     fn abandoned(&self) -> Result<(), String> {
         if self.abandoned.load(Ordering::SeqCst) {
             return Err("abandoned: the job ran out of time".into());
@@ -488,7 +488,7 @@ fn run_job(
     attempt.abandoned()?;
     // The CPU backend has no device: what happens on it says nothing for the health check,
     // and a job too slow for its time there does not keep the next job from it.
-    let on_device = backend.info().name != BackendKind::Cpu.name();
+    let on_device = !backend.info().is_cpu();
     let first = if let Some(why) = skip_device {
         // The device is still held by a job that ran out of time: it fails this one too.
         Err(Failed {

@@ -67,13 +67,15 @@ impl Metrics {
         m.last_fallback = Some(reason.to_string());
     }
 
-    /// Counts the device's faults since it last made a verified proof.
+    /// Counts the device's faults since it last made a verified proof, from the verdict a
+    /// job ended with: one that ended with the device still proving (out of time) counts
+    /// as faulted, the device did not answer.
     pub fn device_verdict(&self, verdict: DeviceVerdict) {
         let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         match verdict {
             DeviceVerdict::Worked => m.device_fault_streak = 0,
-            DeviceVerdict::Faulted => m.device_fault_streak += 1,
-            DeviceVerdict::Silent | DeviceVerdict::Trying => {}
+            DeviceVerdict::Faulted | DeviceVerdict::Trying => m.device_fault_streak += 1,
+            DeviceVerdict::Silent => {}
         }
     }
 
