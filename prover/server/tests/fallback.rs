@@ -221,7 +221,15 @@ async fn get(state: &AppState, uri: &str) -> (StatusCode, String) {
 /// Submits the multiplier's input (a = 3, b = 11, c = 7) for `circuit` and returns the
 /// finished job's status.
 async fn prove(state: &AppState, circuit: &str) -> Value {
-    let body = json!({ "circuit": circuit, "input": { "a": "3", "b": "11", "c": "7" } });
+    submit_and_wait(
+        state,
+        json!({ "circuit": circuit, "input": { "a": "3", "b": "11", "c": "7" } }),
+    )
+    .await
+}
+
+/// Submits a job and returns its status once it has finished.
+async fn submit_and_wait(state: &AppState, body: Value) -> Value {
     let req = Request::post("/v1/jobs")
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(body.to_string()))
@@ -411,6 +419,24 @@ async fn health(state: &AppState) -> (StatusCode, Value) {
     (s, serde_json::from_str(&body).expect("json"))
 }
 
+/// The health check after the device's `faults`-th fault in a row: ok below the streak
+/// that fails it, then 503 `device failing` (jobs are still served by the CPU, but a
+/// supervisor should restart the appliance).
+async fn assert_faults_counted(state: &AppState, faults: u64) {
+    let (s, h) = health(state).await;
+    assert_eq!(h["device_fault_streak"], faults, "{h}");
+    if faults < prover_server::DEVICE_FAILING_STREAK {
+        assert_eq!(
+            (s, h["status"].as_str()),
+            (StatusCode::OK, Some("ok")),
+            "{h}"
+        );
+    } else {
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{h}");
+        assert_eq!(h["status"], "device failing", "{h}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_faulting_on_every_job_fails_the_health_check_until_it_proves_again() {
     let dir = TempDir::new("streak");
@@ -419,19 +445,7 @@ async fn a_device_faulting_on_every_job_fails_the_health_check_until_it_proves_a
         let job = prove(&state, "sample").await;
         assert_eq!(job["state"], "done", "{job}");
         assert!(job["fallback"].is_string(), "{job}");
-        let (s, h) = health(&state).await;
-        assert_eq!(h["device_fault_streak"], round, "{h}");
-        if round < prover_server::DEVICE_FAILING_STREAK {
-            assert_eq!(
-                (s, h["status"].as_str()),
-                (StatusCode::OK, Some("ok")),
-                "{h}"
-            );
-        } else {
-            // Jobs are still served (by the CPU), but a supervisor should restart it.
-            assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{h}");
-            assert_eq!(h["status"], "device failing", "{h}");
-        }
+        assert_faults_counted(&state, round).await;
     }
     let (_, metrics) = get(&state, "/metrics").await;
     assert!(
@@ -479,17 +493,7 @@ async fn no_memory_and_bad_inputs_do_not_count_against_the_device() {
     for _ in 0..prover_server::DEVICE_FAILING_STREAK {
         // No `b`: the witness fails before any device work.
         let body = json!({ "circuit": "sample", "input": { "a": "3", "c": "7" } });
-        let req = Request::post("/v1/jobs")
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_string()))
-            .expect("req");
-        let (s, body) = call(&faulty, req).await;
-        assert_eq!(s, StatusCode::ACCEPTED, "{body}");
-        let id = serde_json::from_str::<Value>(&body).expect("json")["id"]
-            .as_u64()
-            .expect("id");
-        let (_, body) = get(&faulty, &format!("/v1/jobs/{id}?wait_ms=60000")).await;
-        let job: Value = serde_json::from_str(&body).expect("json");
+        let job = submit_and_wait(&faulty, body).await;
         assert_eq!(job["state"], "failed", "{job}");
     }
     for state in small.iter().map(|(_, s)| s).chain([&faulty]) {
@@ -551,10 +555,7 @@ async fn a_device_that_never_answers_hands_its_jobs_to_the_cpu_until_it_answers(
         let reason = job["fallback"].as_str().expect("fallback reason");
         assert!(reason.contains(&held), "{reason}");
         assert_proof_verifies(&state, &job, "sample").await;
-        let (s, h) = health(&state).await;
-        assert_eq!(h["device_fault_streak"], round, "{h}");
-        let failing = round >= prover_server::DEVICE_FAILING_STREAK;
-        assert_eq!(s == StatusCode::SERVICE_UNAVAILABLE, failing, "{h}");
+        assert_faults_counted(&state, round).await;
     }
     assert_eq!(opens.load(Ordering::SeqCst), 1);
 
@@ -592,10 +593,7 @@ async fn without_the_fallback_a_held_device_fails_later_jobs_at_once() {
     for round in 2..=prover_server::DEVICE_FAILING_STREAK {
         let job = prove(&state, "sample").await;
         assert_failed_naming(&job, &[&held, NAME, DEVICE]);
-        let (s, h) = health(&state).await;
-        assert_eq!(h["device_fault_streak"], round, "{h}");
-        let failing = round >= prover_server::DEVICE_FAILING_STREAK;
-        assert_eq!(s == StatusCode::SERVICE_UNAVAILABLE, failing, "{h}");
+        assert_faults_counted(&state, round).await;
     }
 }
 
