@@ -22,11 +22,17 @@ pub enum AccelError {
         code: i64,
         message: String,
     },
-    #[error("backend `{backend}` device `{device}` is out of memory: needed {needed} bytes")]
+    /// `message` names the driver call that failed (and the size when known), `code` is
+    /// the driver's out-of-memory code.
+    #[error(
+        "backend `{backend}` device `{device}` is out of memory (driver code {code}): {message}"
+    )]
     OutOfDeviceMemory {
         backend: &'static str,
         device: String,
         needed: u64,
+        code: i64,
+        message: String,
     },
     #[error("length mismatch in {what}: expected {expected}, got {got}")]
     LengthMismatch {

@@ -225,7 +225,7 @@ impl<D: Device, P: DeviceCurve> Msm<Projective<P>> for GpuBackend<D> {
     ) -> Result<Option<Projective<P>>> {
         let resident = self.bases(bases)?;
         let window = config.window_bits;
-        if a.len() < 2 || !msm::fits_one_sort(a.len(), window) {
+        if a.len() < 2 || !resident.fits_one_sort(a.len(), window) {
             return Ok(None);
         }
         let sum = ntt::quotient_on_device(&self.dev, &self.twiddles, a, b, coset_gen)

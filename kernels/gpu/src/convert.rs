@@ -18,7 +18,9 @@ pub const FIELD_WORDS: usize = crate::source::LIMBS;
 pub trait DeviceField: Field {
     const WORDS: usize;
     fn push_words(&self, out: &mut Vec<u32>);
-    fn from_words(w: &[u32]) -> Result<Self>;
+    /// `None` for a value that is not reduced: the device keeps every value reduced, so
+    /// the caller reports a corrupt result of its device.
+    fn from_words(w: &[u32]) -> Option<Self>;
 }
 
 fn push_bigint(b: &BigInt<4>, out: &mut Vec<u32>) {
@@ -39,29 +41,22 @@ fn bigint_from_words(w: &[u32]) -> BigInt<4> {
 }
 
 macro_rules! prime_device_field {
-    ($t:ty, $name:literal) => {
+    ($t:ty) => {
         impl DeviceField for $t {
             const WORDS: usize = FIELD_WORDS;
             fn push_words(&self, out: &mut Vec<u32>) {
                 push_bigint(&self.0, out);
             }
-            fn from_words(w: &[u32]) -> Result<Self> {
+            fn from_words(w: &[u32]) -> Option<Self> {
                 let b = bigint_from_words(w);
-                // The device keeps every value reduced; anything else means a fault.
-                if b >= <$t as ark_ff::PrimeField>::MODULUS {
-                    return Err(GpuError::InvalidInput(format!(
-                        "device returned an unreduced {} value",
-                        $name
-                    )));
-                }
-                Ok(<$t>::new_unchecked(b))
+                (b < <$t as ark_ff::PrimeField>::MODULUS).then(|| <$t>::new_unchecked(b))
             }
         }
     };
 }
 
-prime_device_field!(Fq, "Fq");
-prime_device_field!(Fr, "Fr");
+prime_device_field!(Fq);
+prime_device_field!(Fr);
 
 impl DeviceField for Fq2 {
     const WORDS: usize = 2 * FIELD_WORDS;
@@ -69,9 +64,9 @@ impl DeviceField for Fq2 {
         self.c0.push_words(out);
         self.c1.push_words(out);
     }
-    fn from_words(w: &[u32]) -> Result<Self> {
+    fn from_words(w: &[u32]) -> Option<Self> {
         let (a, b) = w.split_at(FIELD_WORDS.min(w.len()));
-        Ok(Fq2::new(Fq::from_words(a)?, Fq::from_words(b)?))
+        Some(Fq2::new(Fq::from_words(a)?, Fq::from_words(b)?))
     }
 }
 
@@ -84,12 +79,15 @@ fn fr_to_words(v: &[Fr]) -> Vec<u32> {
     out
 }
 
-/// Words back into scalars.
-fn fr_from_words(w: &[u32], out: &mut [Fr]) -> Result<()> {
+/// Words back into scalars; false if one is not reduced.
+fn fr_from_words(w: &[u32], out: &mut [Fr]) -> bool {
     for (x, chunk) in out.iter_mut().zip(w.chunks_exact(FIELD_WORDS)) {
-        *x = Fr::from_words(chunk)?;
+        match Fr::from_words(chunk) {
+            Some(v) => *x = v,
+            None => return false,
+        }
     }
-    Ok(())
+    true
 }
 
 // `Fr` is `Fp(BigInt([u64; 4]), PhantomData)`: 32 bytes, the limbs at offset 0 and nothing
@@ -125,15 +123,25 @@ pub fn download_fr<D: Device>(dev: &D, buf: &D::Buffer, v: &mut [Fr]) -> Result<
         };
         dev.download(buf, words)?;
         if v.iter().any(|x| x.0 >= Fr::MODULUS) {
-            return Err(GpuError::InvalidInput(
-                "device returned an unreduced Fr value".into(),
-            ));
+            return Err(corrupt(dev, "an unreduced Fr value"));
         }
         Ok(())
     } else {
         let mut words = vec![0u32; v.len() * FIELD_WORDS];
         dev.download(buf, &mut words)?;
-        fr_from_words(&words, v)
+        if !fr_from_words(&words, v) {
+            return Err(corrupt(dev, "an unreduced Fr value"));
+        }
+        Ok(())
+    }
+}
+
+/// The error for a value from `dev` that no kernel makes.
+pub(crate) fn corrupt<D: Device>(dev: &D, what: &'static str) -> GpuError {
+    GpuError::CorruptResult {
+        backend: dev.backend(),
+        device: dev.device_name().to_string(),
+        what,
     }
 }
 
@@ -177,29 +185,63 @@ pub fn xyzz_words<P: DeviceCurve>() -> usize {
 /// One XYZZ point (x = X/ZZ, y = Y/ZZZ; ZZ = 0 is infinity) to a projective arkworks point.
 /// arkworks' Jacobian form has x = X/Z^2, y = Y/Z^3; with Z = ZZZ/ZZ... avoided by taking
 /// Z = ZZ * ZZZ: then X' = X ZZ ZZZ^2 and Y' = Y ZZ^3 ZZZ^2 describe the same point.
-pub fn xyzz_to_projective<P: DeviceCurve>(w: &[u32]) -> Result<Projective<P>> {
+/// `None` for a short point or an unreduced coordinate (a corrupt result of the device).
+pub fn xyzz_to_projective<P: DeviceCurve>(w: &[u32]) -> Option<Projective<P>> {
     let n = P::Coord::WORDS;
     if w.len() < 4 * n {
-        return Err(GpuError::InvalidInput(
-            "short XYZZ point from device".into(),
-        ));
+        return None;
     }
     let x = P::Coord::from_words(&w[..n])?;
     let y = P::Coord::from_words(&w[n..2 * n])?;
     let zz = P::Coord::from_words(&w[2 * n..3 * n])?;
     let zzz = P::Coord::from_words(&w[3 * n..4 * n])?;
     if zz.is_zero() {
-        return Ok(Projective::zero());
+        return Some(Projective::zero());
     }
     let zzz2 = zzz.square();
     let z = zz * zzz;
     let x = x * zz * zzz2;
     let y = y * zz.square() * zz * zzz2;
-    Ok(Projective::new_unchecked(x, y, z))
+    Some(Projective::new_unchecked(x, y, z))
 }
 
 /// Compile-time check that the G1/G2 aliases are the groups above.
 #[allow(dead_code)]
 fn _groups(a: G1Affine, b: G2Affine) -> (G1Projective, G2Projective) {
     (a.into_group(), b.into_group())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_the_device_cannot_have_made_are_refused() {
+        let one = Fr::from(1u64);
+        let words = fr_to_words(&[one]);
+        assert_eq!(Fr::from_words(&words), Some(one));
+        let unreduced = [u32::MAX; FIELD_WORDS];
+        assert_eq!(Fr::from_words(&unreduced), None);
+        assert_eq!(Fq::from_words(&unreduced), None);
+        assert_eq!(
+            Fq2::from_words(&[[0; FIELD_WORDS], unreduced].concat()),
+            None
+        );
+
+        let g = G1Affine::generator();
+        let (x, y) = g.xy().expect("not infinity");
+        let mut w = Vec::new();
+        for c in [x, y, Fq::from(1u64), Fq::from(1u64)] {
+            c.push_words(&mut w);
+        }
+        let p = xyzz_to_projective::<ark_bn254::g1::Config>(&w);
+        assert_eq!(p, Some(g.into_group()));
+        assert_eq!(
+            xyzz_to_projective::<ark_bn254::g1::Config>(&w[1..]),
+            None,
+            "short"
+        );
+        w[..FIELD_WORDS].copy_from_slice(&unreduced);
+        assert_eq!(xyzz_to_projective::<ark_bn254::g1::Config>(&w), None);
+    }
 }

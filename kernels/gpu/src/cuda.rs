@@ -176,12 +176,15 @@ fn keep_freed_memory(ctx: &CudaContext) -> std::result::Result<(), DriverError> 
     }
 }
 
-fn driver_error(device: &str, call: &'static str, e: DriverError) -> GpuError {
+/// `needed`: the bytes an allocation asked for (0 for other calls).
+fn driver_error(device: &str, call: &'static str, e: DriverError, needed: u64) -> GpuError {
     if e.0 == CUresult::CUDA_ERROR_OUT_OF_MEMORY {
         GpuError::OutOfMemory {
             backend: BACKEND,
             device: device.to_string(),
-            needed: 0,
+            needed,
+            call,
+            code: e.0 as i64,
         }
     } else {
         GpuError::Driver {
@@ -226,11 +229,11 @@ impl CudaDevice {
             });
         }
         let here = format!("CUDA device {index}");
-        let ctx = CudaContext::new(index).map_err(|e| driver_error(&here, "cuCtxCreate", e))?;
+        let ctx = CudaContext::new(index).map_err(|e| driver_error(&here, "cuCtxCreate", e, 0))?;
         let name = ctx.name().unwrap_or_else(|_| here.clone());
         let attr = |a| {
             ctx.attribute(a)
-                .map_err(|e| driver_error(&name, "cuDeviceGetAttribute", e))
+                .map_err(|e| driver_error(&name, "cuDeviceGetAttribute", e, 0))
         };
         let major = attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)?;
         let minor = attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)?;
@@ -246,8 +249,8 @@ impl CudaDevice {
         })?;
         let module = ctx
             .load_module(Ptx::from_src(ptx))
-            .map_err(|e| driver_error(&name, "cuModuleLoadData", e))?;
-        keep_freed_memory(&ctx).map_err(|e| driver_error(&name, "cuMemPoolSetAttribute", e))?;
+            .map_err(|e| driver_error(&name, "cuModuleLoadData", e, 0))?;
+        keep_freed_memory(&ctx).map_err(|e| driver_error(&name, "cuMemPoolSetAttribute", e, 0))?;
         Ok(Self {
             memory: ctx.total_mem().ok().map(|m| m as u64),
             units: usize::try_from(units).unwrap_or(1),
@@ -367,14 +370,18 @@ impl CudaDevice {
                     mem_pool::trim_to(pool, 0).map_err(|e| self.err("cuMemPoolTrimTo", e))?;
                 }
                 // SAFETY: as above.
-                unsafe { self.stream.alloc::<u32>(words) }.map_err(|e| self.err("cuMemAlloc", e))
+                unsafe { self.stream.alloc::<u32>(words) }.map_err(|e| self.alloc_err(words, e))
             }
-            other => other.map_err(|e| self.err("cuMemAlloc", e)),
+            other => other.map_err(|e| self.alloc_err(words, e)),
         }
     }
 
     fn err(&self, call: &'static str, e: DriverError) -> GpuError {
-        driver_error(&self.name, call, e)
+        driver_error(&self.name, call, e, 0)
+    }
+
+    fn alloc_err(&self, words: usize, e: DriverError) -> GpuError {
+        driver_error(&self.name, "cuMemAllocAsync", e, words as u64 * 4)
     }
 
     fn function(&self, kernel: &str) -> Result<CudaFunction> {

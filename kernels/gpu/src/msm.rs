@@ -12,7 +12,9 @@ use ark_ec::short_weierstrass::{Affine, Projective};
 use ark_ec::AdditiveGroup;
 use ark_ff::Zero;
 
-use crate::convert::{affine_to_words, fr_words, xyzz_to_projective, xyzz_words, DeviceCurve};
+use crate::convert::{
+    affine_to_words, corrupt, fr_words, xyzz_to_projective, xyzz_words, DeviceCurve,
+};
 use crate::device::{count_u32, Arg, Device, Trace};
 use crate::error::{GpuError, Result};
 use crate::segments::{self, exclusive_scan, Runs};
@@ -121,6 +123,14 @@ fn too_many_pairs(n: usize, c: u32) -> bool {
     n as u64 * windows_of(c) as u64 > MAX_PAIRS
 }
 
+/// The window width an MSM of `n` scalars runs at: the width shifted copies of the bases
+/// were made for (`copies_window`), which they fix, else the caller's, else the default
+/// for `n`. Every size limit is checked at this width: a limit checked at the caller's
+/// width lets copies made for narrow windows overflow the device's 32-bit entry positions.
+fn msm_window(copies_window: Option<u32>, window: Option<u32>, n: usize) -> u32 {
+    copies_window.unwrap_or_else(|| window.unwrap_or_else(|| window_bits(n)))
+}
+
 /// Window widths the GPU MSM takes: its digit encoding needs c >= 2, and c = 20 already
 /// makes 2^19 buckets per window.
 pub const WINDOW_BITS: std::ops::RangeInclusive<u32> = 2..=20;
@@ -188,7 +198,7 @@ fn msm_chunk<D: Device, P: DeviceCurve>(
             + msm_chunk(dev, bases, hi, offset + mid, window)?)
     };
     // Too many (point, window) pairs are split before anything is allocated.
-    let c = window.unwrap_or_else(|| window_bits(scalars.len()));
+    let c = msm_window(bases.window, window, scalars.len());
     if too_many_pairs(scalars.len(), c) && scalars.len() >= 2 {
         return split(scalars);
     }
@@ -213,11 +223,13 @@ impl<B> DeviceScalars<B> {
     }
 }
 
-/// Whether [`msm_device_scalars`] takes `n` scalars at window `window` (default width
-/// otherwise) in one sort, which it must: it cannot split device-resident scalars.
-pub fn fits_one_sort(n: usize, window: Option<u32>) -> bool {
-    let c = window.unwrap_or_else(|| window_bits(n));
-    !too_many_pairs(n, c)
+impl<D: Device, P> ResidentBases<D, P> {
+    /// Whether [`msm_device_scalars`] takes `n` scalars against these bases at window
+    /// `window` (default width otherwise) in one sort, which it must: it cannot split
+    /// device-resident scalars.
+    pub fn fits_one_sort(&self, n: usize, window: Option<u32>) -> bool {
+        !too_many_pairs(n, msm_window(self.window, window, n))
+    }
 }
 
 /// Uploads `scalars` for [`msm_device_scalars`].
@@ -238,8 +250,7 @@ pub fn msm_device_scalars<D: Device, P: DeviceCurve>(
 ) -> Result<Projective<P>> {
     let n = scalars.len.min(bases.len);
     let window = checked_window(window)?;
-    let c = window.unwrap_or_else(|| window_bits(n));
-    if too_many_pairs(n, c) {
+    if !bases.fits_one_sort(n, window) {
         return Err(GpuError::InvalidInput(format!(
             "{n} device-resident scalars exceed one MSM's {MAX_PAIRS} (point, window) pairs"
         )));
@@ -276,10 +287,7 @@ fn msm_once<D: Device, P: DeviceCurve>(
     if n == 0 {
         return Ok(Projective::zero());
     }
-    // Shifted copies fix the window width they were made for.
-    let c = bases
-        .window
-        .unwrap_or_else(|| window.unwrap_or_else(|| window_bits(n)));
+    let c = msm_window(bases.window, window, n);
     let all_windows = windows_of(c);
     // Windows left after the copies take over the upper ones.
     let windows = all_windows.div_ceil(bases.copies);
@@ -474,7 +482,8 @@ fn reduce_sorted<D: Device, P: DeviceCurve>(
         for _ in 0..c {
             acc.double_in_place();
         }
-        acc += xyzz_to_projective::<P>(&words[w * points..(w + 1) * points])?;
+        acc += xyzz_to_projective::<P>(&words[w * points..(w + 1) * points])
+            .ok_or_else(|| corrupt(dev, "a window sum with an unreduced coordinate"))?;
     }
     Trace::mark(dev, trace, "window sums")?;
     Ok(acc)
@@ -795,6 +804,19 @@ mod tests {
         for log_n in 0..=31 {
             assert!(WINDOW_BITS.contains(&window_bits(1 << log_n)), "2^{log_n}");
         }
+    }
+
+    #[test]
+    fn size_limits_are_checked_at_the_width_of_the_bases_copies() {
+        // Copies made for c = 3 fix 85 windows: 2^26 scalars make 5.7e9 pairs, past the
+        // limit, although the default width for 2^26 (20: 13 windows) would not be.
+        let n = 1 << 26;
+        assert_eq!(msm_window(Some(3), None, n), 3);
+        assert_eq!(msm_window(Some(3), Some(16), n), 3);
+        assert!(too_many_pairs(n, msm_window(Some(3), None, n)));
+        assert!(!too_many_pairs(n, msm_window(None, None, n)));
+        assert_eq!(msm_window(None, Some(16), n), 16);
+        assert_eq!(msm_window(None, None, 1 << 20), window_bits(1 << 20));
     }
 
     #[test]

@@ -35,10 +35,13 @@ impl<D: Device> Default for Twiddles<D> {
 
 impl<D: Device> Twiddles<D> {
     fn get(&self, dev: &D, log_n: u32, inverse: bool) -> Result<Arc<D::Buffer>> {
-        let mut tables = self
-            .tables
-            .lock()
-            .map_err(|_| GpuError::InvalidInput("twiddle cache poisoned".into()))?;
+        let mut tables = self.tables.lock().map_err(|_| {
+            GpuError::poisoned(
+                dev.backend(),
+                dev.device_name(),
+                "twiddle cache lock (poisoned)",
+            )
+        })?;
         if let Some(t) = tables.get(&(log_n, inverse)) {
             return Ok(Arc::clone(t));
         }
@@ -351,12 +354,16 @@ pub fn quotient_on_device<D: Device>(
 fn download_in_place<D: Device>(dev: &D, buf: &D::Buffer, v: &mut [Fr]) -> Result<()> {
     download_fr(dev, buf, v).map_err(|e| match e {
         GpuError::OutOfMemory {
-            backend, device, ..
+            backend,
+            device,
+            call,
+            code,
+            ..
         } => GpuError::Driver {
             backend,
             device,
-            call: "download of the transformed vector",
-            code: 0,
+            call,
+            code,
         },
         other => other,
     })

@@ -129,15 +129,24 @@ impl OpenClDevice {
         })
     }
 
-    fn err(&self, call: &'static str, code: i32, bytes: usize) -> GpuError {
-        if matches!(
-            code,
-            CL_MEM_OBJECT_ALLOCATION_FAILURE | CL_OUT_OF_RESOURCES | CL_OUT_OF_HOST_MEMORY
-        ) {
+    /// A failed call that allocates nothing itself.
+    fn err(&self, call: &'static str, code: i32) -> GpuError {
+        self.error(call, code, out_of_memory(code, false), 0)
+    }
+
+    /// A failed allocation of `bytes`.
+    fn alloc_err(&self, call: &'static str, code: i32, bytes: usize) -> GpuError {
+        self.error(call, code, out_of_memory(code, true), bytes)
+    }
+
+    fn error(&self, call: &'static str, code: i32, memory: bool, bytes: usize) -> GpuError {
+        if memory {
             GpuError::OutOfMemory {
                 backend: BACKEND,
                 device: self.name.clone(),
                 needed: bytes as u64,
+                call,
+                code: code.into(),
             }
         } else {
             GpuError::Driver {
@@ -155,8 +164,18 @@ impl OpenClDevice {
         unsafe {
             Buffer::<cl_uint>::create(&self.context, CL_MEM_READ_WRITE, words, ptr::null_mut())
         }
-        .map_err(|e| self.err("clCreateBuffer", e.0, words * 4))
+        .map_err(|e| self.alloc_err("clCreateBuffer", e.0, words * 4))
     }
+}
+
+/// Whether `code` means the device is out of memory. From an allocation, any of the three
+/// memory codes; from any other call only CL_MEM_OBJECT_ALLOCATION_FAILURE (a buffer's
+/// store allocated at its first use). CL_OUT_OF_RESOURCES from a blocking call is how
+/// NVIDIA's OpenCL reports a faulted kernel: called out of memory, the fault would go to
+/// the paths that split the work or move it to the CPU, which hide it from the health check.
+fn out_of_memory(code: i32, allocating: bool) -> bool {
+    code == CL_MEM_OBJECT_ALLOCATION_FAILURE
+        || (allocating && matches!(code, CL_OUT_OF_RESOURCES | CL_OUT_OF_HOST_MEMORY))
 }
 
 impl Device for OpenClDevice {
@@ -201,7 +220,7 @@ impl Device for OpenClDevice {
             self.queue
                 .enqueue_fill_buffer(&mut buf, &[zero], 0, words.max(1) * 4, &[])
         }
-        .map_err(|e| self.err("clEnqueueFillBuffer", e.0, words * 4))?;
+        .map_err(|e| self.alloc_err("clEnqueueFillBuffer", e.0, words * 4))?;
         Ok(buf)
     }
 
@@ -215,7 +234,7 @@ impl Device for OpenClDevice {
             self.queue
                 .enqueue_read_buffer(buf, CL_BLOCKING, 0, out, &[])
         }
-        .map_err(|e| self.err("clEnqueueReadBuffer", e.0, 0))?;
+        .map_err(|e| self.err("clEnqueueReadBuffer", e.0))?;
         Ok(())
     }
 
@@ -228,7 +247,7 @@ impl Device for OpenClDevice {
             self.queue
                 .enqueue_write_buffer(buf, CL_BLOCKING, 0, data, &[])
         }
-        .map_err(|e| self.err("clEnqueueWriteBuffer", e.0, 0))?;
+        .map_err(|e| self.err("clEnqueueWriteBuffer", e.0))?;
         Ok(())
     }
 
@@ -243,11 +262,11 @@ impl Device for OpenClDevice {
             .map_err(|_| GpuError::poisoned(BACKEND, &self.name, "kernel cache lock (poisoned)"))?;
         if !kernels.contains_key(kernel) {
             let k = Kernel::create(&self.program, kernel)
-                .map_err(|e| self.err("clCreateKernel", e.0, 0))?;
+                .map_err(|e| self.err("clCreateKernel", e.0))?;
             kernels.insert(kernel.to_string(), k);
         }
         let Some(k) = kernels.get(kernel) else {
-            return Err(self.err("clCreateKernel", 0, 0));
+            return Err(self.err("clCreateKernel", 0));
         };
         let mut exec = ExecuteKernel::new(k);
         let values: Vec<cl_uint> = args
@@ -290,12 +309,31 @@ impl Device for OpenClDevice {
                 .enqueue_nd_range(&self.queue)
         }
         .map(drop)
-        .map_err(|e| self.err("clEnqueueNDRangeKernel", e.0, 0))
+        .map_err(|e| self.err("clEnqueueNDRangeKernel", e.0))
     }
 
     fn finish(&self) -> Result<()> {
-        self.queue
-            .finish()
-            .map_err(|e| self.err("clFinish", e.0, 0))
+        self.queue.finish().map_err(|e| self.err("clFinish", e.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_allocations_read_out_of_resources_as_out_of_memory() {
+        for code in [
+            CL_MEM_OBJECT_ALLOCATION_FAILURE,
+            CL_OUT_OF_RESOURCES,
+            CL_OUT_OF_HOST_MEMORY,
+        ] {
+            assert!(out_of_memory(code, true), "allocation, code {code}");
+        }
+        assert!(out_of_memory(CL_MEM_OBJECT_ALLOCATION_FAILURE, false));
+        // A faulted kernel, reported by clFinish or a blocking read, is a driver error.
+        assert!(!out_of_memory(CL_OUT_OF_RESOURCES, false));
+        assert!(!out_of_memory(CL_OUT_OF_HOST_MEMORY, false));
+        assert!(!out_of_memory(-36, true), "CL_INVALID_COMMAND_QUEUE");
     }
 }

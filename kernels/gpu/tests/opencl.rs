@@ -228,6 +228,8 @@ impl Limited {
                 backend: "opencl",
                 device: "limited".into(),
                 needed: words as u64 * 4,
+                call: "clCreateBuffer",
+                code: -4,
             });
         }
         Ok(())

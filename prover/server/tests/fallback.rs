@@ -88,6 +88,8 @@ where
                 backend: NAME,
                 device: DEVICE.into(),
                 needed: 64 * points.len() as u64,
+                code: 2,
+                message: "cuMemAlloc failed".into(),
             });
         }
         let cpu = self.cpu.load_bases_unchecked(points, config)?;
@@ -115,6 +117,8 @@ where
                 backend: NAME,
                 device: DEVICE.into(),
                 needed: 1 << 40,
+                code: 2,
+                message: "cuMemAlloc failed".into(),
             }),
             Fault::Hang(released) | Fault::SlowCpu(released) => {
                 while !released.load(Ordering::SeqCst) {
