@@ -19,7 +19,7 @@
 # (`MODE=ab bash ...`: selftest, proofs, A/B runs against .gpu/*-base binaries, a window
 # sweep, short bench tables and an Nsight Compute profile of the G1 bucket sums;
 # `MODE=targets`: the issue's resident MSM and NTT targets alone; `MODE=windows`: an MSM
-# window sweep).
+# window sweep; all but `windows` end with `oom_check`).
 set -u
 OUT=${OUT:-/tmp/gpu-out}
 mkdir -p "$OUT"
@@ -63,6 +63,16 @@ for c in poseidon_chain_32 range_check; do
   done
 done
 
+# Out of device memory on a real driver (issue 4, item 5; the tests reach those paths only
+# through a device double): the device filled with ballast but for 768 MiB, then a G1 MSM
+# (host scalars, then sorted once), an NTT and a Groth16 quotient with its H MSM at 2^22
+# through the backend, which must split them or move them to the CPU and equal arkworks.
+oom_check() {
+  step "out of device memory: ballast, then MSM / NTT / quotient 2^22 with 768 MiB free"
+  timeout 120 .gpu/gpu-resident --backend cuda --op oom --log-n 22 --headroom-mib 768 2>&1 | tail -12
+  echo "oom exit ${PIPESTATUS[0]}"
+}
+
 if [ "${MODE:-tables}" = targets ]; then
   # The issue's targets alone (a short call, e.g. on another kind of card): resident G1 MSM
   # at 2^20 and 2^24 and resident NTT up to 2^24, each checked against arkworks / ark-poly.
@@ -72,6 +82,7 @@ if [ "${MODE:-tables}" = targets ]; then
     --scatter-kib 0,12288,49152 2>&1 \
     | grep -e "^device" -e "^msm" -e "trace msm G1 n=16777216 c=20"
   timeout 40 .gpu/gpu-resident --backend cuda --log-n 20,22,24 --runs 10 2>&1 | grep "^ntt"
+  oom_check
   step done
   exit 0
 fi
@@ -114,6 +125,7 @@ if [ "${MODE:-tables}" = ab ]; then
     >"$OUT/ncu_msm.txt" 2>&1
   echo "ncu exit $?"
   grep -E "gpu__time_duration.sum |sm__throughput.avg.pct_of_peak_sustained_elapsed |sm__pipe_fmaheavy_cycles_active.avg.pct_of_peak_sustained_elapsed |sm__pipe_alu_cycles_active.avg.pct_of_peak_sustained_active |sm__issue_active.avg.pct_of_peak_sustained_elapsed |sm__warps_active.avg.pct_of_peak_sustained_active |launch__registers_per_thread |lts__throughput.avg.pct_of_peak_sustained_elapsed |dram__throughput.avg.pct_of_peak_sustained_elapsed " "$OUT/ncu_msm.txt"
+  oom_check
   step done
   exit 0
 fi
@@ -164,6 +176,8 @@ timeout 90 $B bench prove --synthetic 18,20 --backend cuda --runs 2 2>&1
 
 step "bench msm g2 --backend cuda"
 timeout 40 $B bench msm --backend cuda --group g2 --log-n 14,16 --runs 3 2>&1
+
+oom_check
 
 step "summary"
 echo "field product: $APPLIANCE_GPU_FIELD_PRODUCT"
