@@ -239,6 +239,7 @@ impl CudaDevice {
         let minor = attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)?;
         let units = attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)?;
         let product = FieldProduct::for_dialect(Dialect::Cuda)?;
+        crate::msm::check_settings()?;
         let ptx = cached_ptx(&format!("compute_{major}{minor}"), product).map_err(|e| match e {
             GpuError::Compile { log, .. } => GpuError::Compile {
                 backend: BACKEND,

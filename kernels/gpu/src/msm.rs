@@ -609,6 +609,12 @@ fn sort_on_device<D: Device>(
     }))
 }
 
+/// Checks the MSM's settings where a device opens, so that a bad value stops the appliance
+/// at its start, naming the variable, instead of failing every job as bad input.
+pub(crate) fn check_settings() -> Result<()> {
+    scatter_range_bytes().map(drop)
+}
+
 /// [`SCATTER_KIB`] in bytes, or the value of [`SCATTER_KIB_ENV`] when set.
 fn scatter_range_bytes() -> Result<usize> {
     range_bytes_from(std::env::var(SCATTER_KIB_ENV))

@@ -74,7 +74,17 @@ impl OpenClDevice {
     /// Opens device `index` (GPUs first) and builds the kernels for it. With
     /// `accelerators_only`, a CPU device (PoCL's) is refused before the build.
     pub fn open(index: usize, accelerators_only: bool) -> Result<Self> {
-        let product = FieldProduct::for_dialect(Dialect::OpenCl)?;
+        Self::open_with_options(index, accelerators_only, "")
+    }
+
+    /// [`Self::open`] with compiler options for the build (`-cl-std=CL1.1` in the tests:
+    /// PoCL compiles for OpenCL C 1.2 by default, as most devices do, and the source must
+    /// also build where the device offers only 1.1).
+    pub fn open_with_options(
+        index: usize,
+        accelerators_only: bool,
+        build_options: &str,
+    ) -> Result<Self> {
         let _guard = OPEN_LOCK.lock().unwrap_or_else(|p| p.into_inner());
         let list = devices()?;
         let count = list.len();
@@ -97,6 +107,11 @@ impl OpenClDevice {
                 reason: format!("only a CPU device ({name}), slower than the cpu backend"),
             });
         }
+        // The settings are checked once a device is there to use them: under `auto`, a
+        // setting only CUDA takes (`chains`) must not stop the CPU from being opened when
+        // there is no OpenCL device to refuse it for.
+        let product = FieldProduct::for_dialect(Dialect::OpenCl)?;
+        crate::msm::check_settings()?;
         let driver_err = |call: &'static str, code: i32| GpuError::Driver {
             backend: BACKEND,
             device: name.clone(),
@@ -109,13 +124,11 @@ impl OpenClDevice {
         let queue = CommandQueue::create_default(&context, 0)
             .map_err(|e| driver_err("clCreateCommandQueue", e.0))?;
         let source = kernel_source(Dialect::OpenCl, product);
-        let program =
-            Program::create_and_build_from_source(&context, &source, "").map_err(|log| {
-                GpuError::Compile {
-                    backend: BACKEND,
-                    device: name.clone(),
-                    log,
-                }
+        let program = Program::create_and_build_from_source(&context, &source, build_options)
+            .map_err(|log| GpuError::Compile {
+                backend: BACKEND,
+                device: name.clone(),
+                log,
             })?;
         Ok(Self {
             memory: device.global_mem_size().ok(),

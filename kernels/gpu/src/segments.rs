@@ -122,9 +122,11 @@ impl<B> Layout<B> {
             return Ok(None);
         }
         let partials = exclusive_scan(dev, &self.part_off, &self.part_off, runs.owners)?;
+        // The callers keep the entries below 2^31, so only corrupt counts get here.
         if partials >= 1 << 31 {
-            return Err(GpuError::InvalidInput(
-                "more than 2^31 partial sums in one round".into(),
+            return Err(crate::convert::corrupt(
+                dev,
+                "more than 2^31 partial sums in one round",
             ));
         }
         let start = dev.alloc_zeroed(count)?;

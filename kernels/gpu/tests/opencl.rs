@@ -97,6 +97,18 @@ fn field_arithmetic_matches_arkworks() {
     check_field::<Fq2>(&dev, "Fq2", &fq2);
 }
 
+/// The source as OpenCL C 1.1, the most some devices offer (Mesa's Clover), where
+/// functions cannot be `static`: it builds, and its field arithmetic still agrees.
+#[test]
+fn the_kernels_build_and_agree_as_opencl_c_1_1() {
+    if device().is_none() {
+        return;
+    }
+    let dev = OpenClDevice::open_with_options(0, false, "-cl-std=CL1.1")
+        .unwrap_or_else(|e| panic!("OpenCL C 1.1 build: {e}"));
+    check_field::<Fr>(&dev, "Fr", &prime_edges::<Fr>());
+}
+
 /// The NTT's twiddle product (Shoup's, ntt.h) with the host's table entries, against
 /// arkworks, on edge values and random ones.
 #[test]

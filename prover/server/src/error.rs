@@ -59,6 +59,9 @@ impl ServerError {
     pub fn status(&self) -> StatusCode {
         use ServerError::*;
         match self {
+            // The device could not take the key (no memory, a driver error): the appliance's
+            // failure, not the uploaded circuit's.
+            Circuit(e) if e.is_device_fault() => StatusCode::SERVICE_UNAVAILABLE,
             BadRequest(_) | Undecryptable(_) | Witness(_) | Circuit(_) => StatusCode::BAD_REQUEST,
             UnknownCircuit(_) | UnknownMarket(_) | UnknownJob(_) => StatusCode::NOT_FOUND,
             NotFinished(_) | Conflict(_) => StatusCode::CONFLICT,
@@ -90,5 +93,26 @@ impl IntoResponse for ServerError {
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kernels_accel::AccelError;
+    use prover_groth16::Groth16Error;
+
+    #[test]
+    fn a_device_that_cannot_take_a_circuit_is_not_the_uploaders_fault() {
+        let no_memory = ServerError::Circuit(Groth16Error::Accel(AccelError::OutOfDeviceMemory {
+            backend: "cuda",
+            device: "H100".into(),
+            needed: 1 << 30,
+            code: 2,
+            message: "cuMemAllocAsync failed".into(),
+        }));
+        assert_eq!(no_memory.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let bad = ServerError::Circuit(Groth16Error::Accel(AccelError::InvalidInput("x".into())));
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     }
 }

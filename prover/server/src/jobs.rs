@@ -489,19 +489,20 @@ fn run_job(
     // The CPU backend has no device: what happens on it says nothing for the health check,
     // and a job too slow for its time there does not keep the next job from it.
     let on_device = !backend.info().is_cpu();
-    let first = if let Some(why) = skip_device {
+    let first = if let Some(why) = &circuit.on_fallback {
+        // A circuit whose key the device could not hold runs on the fallback only: it
+        // never touches the device, held or not, so it says nothing of it.
+        Err(Failed {
+            message: why.clone(),
+            device: true,
+            suspect: false,
+        })
+    } else if let Some(why) = skip_device {
         // The device is still held by a job that ran out of time: it fails this one too.
         Err(Failed {
             message: why,
             device: true,
             suspect: true,
-        })
-    } else if let Some(why) = &circuit.on_fallback {
-        // A circuit whose key the device could not hold runs on the fallback only.
-        Err(Failed {
-            message: why.clone(),
-            device: true,
-            suspect: false,
         })
     } else {
         if on_device {

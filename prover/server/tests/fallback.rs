@@ -16,6 +16,7 @@ use kernels_accel::{
 };
 use kernels_cpu::CpuBackend;
 use prover_groth16::{proof_from_json, verify};
+use prover_server::circuits::{Circuit, ZkeySource};
 use prover_server::config::CircuitConfig;
 use prover_server::jobs::FallbackOpener;
 use prover_server::{app, jobs, test_build_info, AppState, Config, ServerError};
@@ -39,6 +40,8 @@ enum Fault {
     NoMemoryToProve,
     /// Every MSM waits until its flag is set, then returns its sum (a hung kernel).
     Hang(&'static AtomicBool),
+    /// As `Hang`, and no memory for base sets while the second flag is set.
+    HangRefusingKeys(&'static AtomicBool, &'static AtomicBool),
     /// As `Hang`, behind the CPU backend's name (a job too slow for its time on the CPU).
     SlowCpu(&'static AtomicBool),
     /// As `Driver` until [`MENDED`] is set, then correct (one test uses it).
@@ -83,7 +86,12 @@ where
         points: &[G::Affine],
         config: &MsmConfig,
     ) -> kernels_accel::Result<Bases<G>> {
-        if let Fault::NoMemory = self.fault {
+        let refused = match self.fault {
+            Fault::NoMemory => true,
+            Fault::HangRefusingKeys(_, refuse) => refuse.load(Ordering::SeqCst),
+            _ => false,
+        };
+        if refused {
             return Err(AccelError::OutOfDeviceMemory {
                 backend: NAME,
                 device: DEVICE.into(),
@@ -120,7 +128,9 @@ where
                 code: 2,
                 message: "cuMemAlloc failed".into(),
             }),
-            Fault::Hang(released) | Fault::SlowCpu(released) => {
+            Fault::Hang(released)
+            | Fault::SlowCpu(released)
+            | Fault::HangRefusingKeys(released, _) => {
                 while !released.load(Ordering::SeqCst) {
                     std::thread::sleep(std::time::Duration::from_millis(10));
                 }
@@ -580,6 +590,55 @@ async fn a_device_that_never_answers_hands_its_jobs_to_the_cpu_until_it_answers(
     assert_eq!((s, &h["device_fault_streak"]), (StatusCode::OK, &json!(0)));
     let (_, first_again) = get(&state, &format!("/v1/jobs/{first_id}")).await;
     assert!(first_again.contains("timed out after 1s"), "{first_again}");
+}
+
+/// A circuit whose key is on the CPU never touches the device: while a job that ran out of
+/// time holds the device, that circuit's jobs run on the fallback for their own reason and
+/// do not count against the device.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_circuit_on_the_cpu_does_not_count_against_a_held_device() {
+    static HUNG: AtomicBool = AtomicBool::new(false);
+    static REFUSE: AtomicBool = AtomicBool::new(false);
+    let _release = Release(&HUNG);
+    let dir = TempDir::new("hang-cpu-circuit");
+    let opens = Arc::new(AtomicUsize::new(0));
+    let state = started(
+        &dir,
+        Fault::HangRefusingKeys(&HUNG, &REFUSE),
+        Some(opens),
+        |c| c.job_timeout_secs = 1,
+    );
+    // The sample again, under another id, with a key the device refuses.
+    REFUSE.store(true, Ordering::SeqCst);
+    let zkey_path = sample_file("circuit_final.zkey");
+    let zkey = std::fs::read(&zkey_path).expect("zkey");
+    let wasm = std::fs::read(sample_file("circuit.wasm")).expect("wasm");
+    let on_cpu = Circuit::load(
+        &*state.backend,
+        state.fallback.as_deref(),
+        "on-cpu",
+        &zkey,
+        ZkeySource::File(zkey_path),
+        &wasm,
+    )
+    .expect("loaded on the fallback");
+    assert!(on_cpu.on_fallback.is_some());
+    state.circuits.insert(on_cpu);
+
+    let first = prove(&state, "sample").await;
+    assert_eq!(first["state"], "done", "{first}");
+    assert_faults_counted(&state, 1).await;
+    for _ in 0..2 {
+        let job = prove(&state, "on-cpu").await;
+        assert_eq!(job["state"], "done", "{job}");
+        let reason = job["fallback"].as_str().expect("fallback reason");
+        assert!(
+            reason.contains("the circuit's key is on the CPU"),
+            "{reason}"
+        );
+        assert_proof_verifies(&state, &job, "on-cpu").await;
+        assert_faults_counted(&state, 1).await;
+    }
 }
 
 /// Without the fallback: the job that runs out of time on the device fails naming it, and

@@ -184,8 +184,15 @@ typedef unsigned long long u64;
 typedef uint u32;
 typedef ulong u64;
 #define KERNEL __kernel
+// OpenCL C 1.1 (the most Mesa's Clover offers) has no `static` functions; the source is one
+// translation unit, so nothing needs their internal linkage there.
+#if defined(__OPENCL_C_VERSION__) && __OPENCL_C_VERSION__ >= 120
 #define DEVICE static inline
 #define DEVICE_CALL static
+#else
+#define DEVICE
+#define DEVICE_CALL
+#endif
 #define GLOBAL __global
 #define GLOBAL_ID() ((u32)get_global_id(0))
 #define UNROLL _Pragma("unroll")
