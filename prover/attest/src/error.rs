@@ -22,6 +22,10 @@ pub enum AttestError {
     WrongRoot,
     #[error("development (non-hardware) attestation refused; pass allow_dev to accept it")]
     Development,
+    /// Development documents carry whatever PCRs their maker wrote (the development
+    /// attester writes zeros): a match would prove nothing, so none is checked.
+    #[error("expected PCRs cannot be checked on a development (non-hardware) attestation")]
+    DevelopmentPcrs,
     #[error("the document is {age_ms} ms old, more than the allowed {max_age_ms} ms")]
     TooOld { age_ms: u64, max_age_ms: u64 },
     #[error("the document's timestamp is {ahead_ms} ms ahead of now")]

@@ -57,7 +57,8 @@ pub struct VerifyOptions {
     pub max_age_ms: Option<u64>,
     /// "Now" for the age check, in Unix milliseconds; `None`: the system clock.
     pub now_ms: Option<u64>,
-    /// PCRs that must have exactly these values.
+    /// PCRs that must have exactly these values (hardware documents only: on a
+    /// development document any expected PCR is an error).
     pub expected_pcrs: BTreeMap<u16, Vec<u8>>,
     /// Accept documents of the development attester (self-signed chain, module id
     /// [`DEV_MODULE_ID`]). They prove nothing about hardware; tests and local runs only.
@@ -84,7 +85,8 @@ pub struct Attestation {
     /// Kalypso's image id: keccak256(PCR0 || PCR1 || PCR2).
     #[serde(serialize_with = "hex_bytes")]
     pub image_id_kalypso: [u8; 32],
-    /// True when the chain ends at the pinned (AWS) root; false for development documents.
+    /// True when the chain starts at the pinned root (AWS's, unless the caller pinned
+    /// another) and the document is not a development one.
     pub hardware: bool,
 }
 
@@ -502,6 +504,9 @@ pub fn verify(document: &[u8], options: &VerifyOptions) -> Result<Attestation, A
     let pinned_root = ders[0] == pinned.as_slice();
     if dev && !options.allow_dev {
         return Err(AttestError::Development);
+    }
+    if dev && !options.expected_pcrs.is_empty() {
+        return Err(AttestError::DevelopmentPcrs);
     }
     if !dev && !pinned_root {
         return Err(AttestError::WrongRoot);

@@ -313,6 +313,13 @@ fn development_documents_are_refused_unless_allowed() {
         verify(&doc, &pinned).is_ok(),
         "dev documents carry their own chain"
     );
+    // Their PCRs prove nothing: a verifier that expects some gets an error, not a match.
+    let mut pcrs = allow.clone();
+    pcrs.expected_pcrs.insert(0, vec![0u8; 48]);
+    assert!(matches!(
+        verify(&doc, &pcrs),
+        Err(AttestError::DevelopmentPcrs)
+    ));
     // Age checks apply to development documents too.
     let old = dev.attest_at(1_000, &key, b"", None).expect("doc");
     let aged = VerifyOptions {

@@ -1,4 +1,4 @@
-//! iden3 `.wtns` (version 2) reader and writer: header (n8, prime, count) then the values in
+//! iden3 `.wtns` reader (versions 1 and 2) and writer (version 2): header (n8, prime, count) then the values in
 //! standard form, little-endian.
 
 use std::path::Path;
@@ -23,7 +23,8 @@ pub fn read_wtns(path: impl AsRef<Path>) -> Result<Vec<Fr>> {
 
 /// Parses a witness from bytes.
 pub fn parse_wtns(bytes: &[u8]) -> Result<Vec<Fr>> {
-    let bin = BinFile::parse(bytes, FILE, "wtns", &[2], "2")?;
+    // snarkjs and rapidsnark read every version up to 2 with the same header.
+    let bin = BinFile::parse(bytes, FILE, "wtns", &[1, 2], "1 or 2")?;
     let mut r = bin.reader(1)?;
     r.expect_field::<Fr>("scalar field")?;
     let count = r.u32()? as usize;
@@ -64,6 +65,19 @@ mod tests {
         let mut rng = ark_std::test_rng();
         let w: Vec<Fr> = (0..17).map(|_| Fr::rand(&mut rng)).collect();
         assert_eq!(parse_wtns(&write_wtns(&w)).expect("parses"), w);
+    }
+
+    #[test]
+    fn reads_versions_1_and_2_and_no_other() {
+        let w = [Fr::from(1u64), Fr::from(5u64)];
+        let mut bytes = write_wtns(&w);
+        // The version word follows the 4-byte magic.
+        for version in [1u32, 2] {
+            bytes[4..8].copy_from_slice(&version.to_le_bytes());
+            assert_eq!(parse_wtns(&bytes).expect("parses"), w, "version {version}");
+        }
+        bytes[4..8].copy_from_slice(&3u32.to_le_bytes());
+        assert!(parse_wtns(&bytes).is_err());
     }
 
     #[test]

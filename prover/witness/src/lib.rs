@@ -300,23 +300,24 @@ impl WitnessCalculator {
         for (name, values) in inputs.iter() {
             let h = fnv1a64(name);
             let (msb, lsb) = ((h >> 32) as u32 as i32, h as u32 as i32);
-            let size = ex
-                .get_input_signal_size
-                .call(&mut run.store, (msb, lsb))
-                .map_err(|e| run.map_err(e, Some(name)))?;
-            // circom 2.2.3 answers 0 for a name it does not have; witness_calculator.js also
-            // guards against a negative answer.
-            if size < 0 || (size == 0 && !values.is_empty()) {
-                return Err(WitnessError::UnknownSignal {
-                    signal: name.to_string(),
-                });
-            }
-            if values.len() != size as usize {
-                return Err(WitnessError::WrongLength {
-                    signal: name.to_string(),
-                    expected: size as usize,
-                    got: values.len(),
-                });
+            if let Some(size_of) = &ex.get_input_signal_size {
+                let size = size_of
+                    .call(&mut run.store, (msb, lsb))
+                    .map_err(|e| run.map_err(e, Some(name)))?;
+                // circom 2.2.3 answers 0 for a name it does not have; witness_calculator.js
+                // also guards against a negative answer.
+                if size < 0 || (size == 0 && !values.is_empty()) {
+                    return Err(WitnessError::UnknownSignal {
+                        signal: name.to_string(),
+                    });
+                }
+                if values.len() != size as usize {
+                    return Err(WitnessError::WrongLength {
+                        signal: name.to_string(),
+                        expected: size as usize,
+                        got: values.len(),
+                    });
+                }
             }
             for (i, v) in values.iter().enumerate() {
                 let limbs = v.into_bigint().0;
@@ -435,11 +436,16 @@ impl WitnessCalculator {
             if inputs.get(name).is_some() {
                 continue;
             }
-            let h = fnv1a64(name);
-            let size = ex
-                .get_input_signal_size
-                .call(&mut run.store, ((h >> 32) as u32 as i32, h as u32 as i32))
-                .map_err(|e| run.map_err(e, None))?;
+            // Without the size query (before circom 2.0.4) every name not given counts.
+            let size = match &ex.get_input_signal_size {
+                Some(size_of) => {
+                    let h = fnv1a64(name);
+                    size_of
+                        .call(&mut run.store, ((h >> 32) as u32 as i32, h as u32 as i32))
+                        .map_err(|e| run.map_err(e, None))?
+                }
+                None => 1,
+            };
             if size > 0 {
                 missing.push(name.clone());
             }
@@ -492,7 +498,9 @@ where
 /// The protocol functions every calculation uses, looked up once per instance.
 struct Exports {
     init: TypedFunc<i32, ()>,
-    get_input_signal_size: TypedFunc<(i32, i32), i32>,
+    /// Absent before circom 2.0.4: the wasm's own exceptions then catch unknown names
+    /// and surplus values, as they do for witness_calculator.js of those versions.
+    get_input_signal_size: Option<TypedFunc<(i32, i32), i32>>,
     set_input_signal: TypedFunc<(i32, i32, i32), ()>,
     write_shared: TypedFunc<(i32, i32), ()>,
     read_shared: TypedFunc<i32, i32>,
@@ -504,7 +512,10 @@ impl Exports {
         let (i, s) = (&run.instance, &mut run.store);
         Ok(Self {
             init: typed(i, s, "init")?,
-            get_input_signal_size: typed(i, s, "getInputSignalSize")?,
+            get_input_signal_size: match i.get_export(&mut *s, "getInputSignalSize") {
+                Some(_) => Some(typed(i, s, "getInputSignalSize")?),
+                None => None,
+            },
             set_input_signal: typed(i, s, "setInputSignal")?,
             write_shared: typed(i, s, "writeSharedRWMemory")?,
             read_shared: typed(i, s, "readSharedRWMemory")?,
@@ -767,6 +778,15 @@ fn define_runtime(linker: &mut Linker<Host>) -> Result<()> {
                 }
                 Ok(())
             },
+        )
+        .map_err(wrap_err)?;
+    // circom 2.2.0's wasm imports it (and never calls it with anything to show); 2.2.1
+    // dropped it again.
+    linker
+        .func_wrap(
+            "runtime",
+            "printDebug",
+            |_: Caller<'_, Host>, _value: i32| {},
         )
         .map_err(wrap_err)?;
     Ok(())
