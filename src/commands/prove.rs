@@ -94,14 +94,15 @@ fn read_text(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
-/// Computes the witness from `--witness` or `--wasm` + `--input`.
-fn witness(args: &ProveArgs) -> Result<Vec<Fr>> {
+/// Computes the witness from `--witness` or `--wasm` + `--input` (`constraints`: the
+/// zkey's domain size).
+fn witness(args: &ProveArgs, constraints: u64) -> Result<Vec<Fr>> {
     if let Some(w) = &args.witness {
         return Ok(prover_groth16::read_wtns(w)?);
     }
     match (&args.wasm, &args.input) {
         (Some(wasm), Some(input)) => {
-            crate::witness::from_wasm(wasm, args.sym.as_deref(), &read_text(input)?)
+            crate::witness::from_wasm(wasm, args.sym.as_deref(), &read_text(input)?, constraints)
         }
         _ => bail!("give --witness W.wtns, or --wasm C.wasm with --input I.json"),
     }
@@ -117,11 +118,12 @@ pub fn prove(args: &ProveArgs) -> Result<ExitCode> {
     let pk = ProvingKey::read(&args.zkey)
         .with_context(|| format!("cannot load proving key {}", args.zkey.display()))?;
     step("read zkey", t);
+    let constraints = pk.header.domain_size as u64;
     let t = Instant::now();
     let key = CircuitKey::load(&*backend, pk)?;
     step("make key resident", t);
     let t = Instant::now();
-    let witness = witness(args)?;
+    let witness = witness(args, constraints)?;
     step("witness", t);
 
     let mut timings = PhaseTimings::default();

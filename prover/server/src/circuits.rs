@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use ark_bn254::{Bn254, Fr};
 use kernels_accel::Accelerator;
 use prover_groth16::{CircuitKey, ProvingKey};
-use prover_witness::WitnessCalculator;
+use prover_witness::{Limits, WitnessCalculator};
 
 use crate::jobs::Fallback;
 use crate::ServerError;
@@ -49,7 +49,8 @@ impl Circuit {
         wasm: &[u8],
     ) -> Result<Self, ServerError> {
         let pk = ProvingKey::from_bytes(zkey)?;
-        let witness = WitnessCalculator::from_bytes(wasm)?;
+        let limits = Limits::for_constraints(pk.header.domain_size as u64);
+        let witness = WitnessCalculator::with_limits(wasm, limits)?;
         if witness.witness_size() != pk.header.n_vars {
             return Err(ServerError::BadRequest(format!(
                 "the wasm computes {} signals but the zkey has {}: they are not the same circuit",

@@ -53,14 +53,15 @@ pub struct Limits {
     /// Wasm fuel (about one unit per wasm instruction) per calculation. The default, 2^38
     /// (about 2.7e11), stops a runaway wasm after roughly half a minute on a 2-core CI-class
     /// machine. Real circuits use far less: poseidon_chain_32 (16.5k constraints) 6.8e7,
-    /// range_check (16.6k) 1.9e8, so circuits up to about 20M constraints fit; raise it for
+    /// range_check (16.6k) 1.9e8, i.e. up to ~1.2e4 per constraint, so the default covers
+    /// circuits up to about 20M constraints and [`Limits::for_constraints`] scales it for
     /// bigger ones. Fuel rather than a wall-clock epoch deadline because it is deterministic
     /// (the same input always succeeds or always fails) and needs no timer thread; it costs
     /// roughly 10-20% of the calculation time.
     pub fuel: u64,
-    /// Cap on the wasm linear memory in bytes (default 2 GiB). Also bounds the host-side
-    /// witness buffer, since a circuit cannot report more witness values than fit in its
-    /// memory.
+    /// Cap on the wasm linear memory in bytes (default 4 GiB, all that 32-bit wasm can
+    /// address, as node gives it). Also bounds the host-side witness buffer, since a
+    /// circuit cannot report more witness values than fit in its memory.
     pub memory_bytes: usize,
 }
 
@@ -68,7 +69,20 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             fuel: 1 << 38,
-            memory_bytes: 2 << 30,
+            memory_bytes: 4 << 30,
+        }
+    }
+}
+
+impl Limits {
+    /// The limits for a circuit of `constraints` constraints (a zkey's domain size will
+    /// do): the default fuel, or 2^16 per constraint where that is more, at least 5x what
+    /// the measured circuits use, so a big circuit is not stopped as a runaway one.
+    pub fn for_constraints(constraints: u64) -> Self {
+        let default = Self::default();
+        Self {
+            fuel: default.fuel.max(constraints.saturating_mul(1 << 16)),
+            ..default
         }
     }
 }
@@ -795,6 +809,16 @@ fn define_runtime(linker: &mut Linker<Host>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fuel_grows_with_the_circuit_past_the_default() {
+        assert_eq!(Limits::for_constraints(16_500), Limits::default());
+        assert_eq!(Limits::for_constraints(1 << 22), Limits::default());
+        let big = Limits::for_constraints(1 << 25);
+        assert_eq!(big.fuel, 1 << 41);
+        assert_eq!(big.memory_bytes, Limits::default().memory_bytes);
+        assert_eq!(Limits::for_constraints(u64::MAX).fuel, u64::MAX);
+    }
 
     #[test]
     fn fnv_matches_witness_calculator_js() {
