@@ -340,11 +340,10 @@ fn one_oom<D: Device>(backend: &GpuBackend<D>, log_n: u32) -> Result<bool, Strin
 
     // The quotient of a Groth16 proof on its coset, then its H MSM, as the prover runs them.
     let g = Fr::from(7u64);
-    let (a, b) = (scalars, kernels_testkit::random_scalars(n, &mut rng));
+    let (mut a, mut b) = (scalars, kernels_testkit::random_scalars(n, &mut rng));
     let (mut want_h, mut b_host) = (a.clone(), b.clone());
     let cpu = kernels_cpu::CpuBackend::new(0).map_err(e)?;
     kernels_accel::coset_quotient_on_host(&cpu, &mut want_h, &mut b_host, g).map_err(e)?;
-    let (mut a, mut b) = (a, b);
     let t = Instant::now();
     let got =
         kernels_accel::quotient_msm(backend, &loaded, &mut a, &mut b, g, &config).map_err(e)?;

@@ -115,25 +115,23 @@ pub fn fr_words(v: &[Fr]) -> Cow<'_, [u32]> {
 /// Downloads `v.len()` scalars from `buf` straight into `v` (little-endian hosts; through
 /// a copy elsewhere) and checks that each is reduced, as [`fr_from_words`] does.
 pub fn download_fr<D: Device>(dev: &D, buf: &D::Buffer, v: &mut [Fr]) -> Result<()> {
-    if cfg!(target_endian = "little") {
+    let reduced = if cfg!(target_endian = "little") {
         // SAFETY: as in `fr_words`; the check below rejects values that are not reduced
         // before anyone uses them as field elements.
         let words = unsafe {
             std::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<u32>(), v.len() * FIELD_WORDS)
         };
         dev.download(buf, words)?;
-        if v.iter().any(|x| x.0 >= Fr::MODULUS) {
-            return Err(corrupt(dev, "an unreduced Fr value"));
-        }
-        Ok(())
+        v.iter().all(|x| x.0 < Fr::MODULUS)
     } else {
         let mut words = vec![0u32; v.len() * FIELD_WORDS];
         dev.download(buf, &mut words)?;
-        if !fr_from_words(&words, v) {
-            return Err(corrupt(dev, "an unreduced Fr value"));
-        }
-        Ok(())
+        fr_from_words(&words, v)
+    };
+    if !reduced {
+        return Err(corrupt(dev, "an unreduced Fr value"));
     }
+    Ok(())
 }
 
 /// The error for a value from `dev` that no kernel makes.

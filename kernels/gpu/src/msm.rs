@@ -198,8 +198,7 @@ fn msm_chunk<D: Device, P: DeviceCurve>(
             + msm_chunk(dev, bases, hi, offset + mid, window)?)
     };
     // Too many (point, window) pairs are split before anything is allocated.
-    let c = msm_window(bases.window, window, scalars.len());
-    if too_many_pairs(scalars.len(), c) && scalars.len() >= 2 {
+    if !bases.fits_one_sort(scalars.len(), window) && scalars.len() >= 2 {
         return split(scalars);
     }
     match msm_once(dev, bases, Scalars::Host(scalars), offset, window) {

@@ -144,20 +144,21 @@ impl OpenClDevice {
 
     /// A failed call that allocates nothing itself.
     fn err(&self, call: &'static str, code: i32) -> GpuError {
-        self.error(call, code, out_of_memory(code, false), 0)
+        self.error(call, code, None)
     }
 
     /// A failed allocation of `bytes`.
     fn alloc_err(&self, call: &'static str, code: i32, bytes: usize) -> GpuError {
-        self.error(call, code, out_of_memory(code, true), bytes)
+        self.error(call, code, Some(bytes))
     }
 
-    fn error(&self, call: &'static str, code: i32, memory: bool, bytes: usize) -> GpuError {
-        if memory {
+    /// `allocation`: the bytes asked for, when `call` allocates.
+    fn error(&self, call: &'static str, code: i32, allocation: Option<usize>) -> GpuError {
+        if out_of_memory(code, allocation.is_some()) {
             GpuError::OutOfMemory {
                 backend: BACKEND,
                 device: self.name.clone(),
-                needed: bytes as u64,
+                needed: allocation.unwrap_or(0) as u64,
                 call,
                 code: code.into(),
             }
