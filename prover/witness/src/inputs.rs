@@ -460,6 +460,21 @@ mod tests {
         assert_eq!(inputs.len(), 8);
     }
 
+    /// A nested and a dotted spelling of one signal: as in JavaScript, where object keys keep
+    /// the order they were written in, the one written last wins.
+    #[test]
+    fn the_later_of_two_spellings_of_a_signal_wins() {
+        let a_b = |json: &str| parse_inputs(json).unwrap().get("a.b").unwrap().to_vec();
+        assert_eq!(a_b(r#"{"a.b": "2", "a": {"b": "1"}}"#), [Fr::from(1u64)]);
+        assert_eq!(a_b(r#"{"a": {"b": "1"}, "a.b": "2"}"#), [Fr::from(2u64)]);
+        let names: Vec<String> = parse_inputs(r#"{"z": 1, "a": {"b": 2}, "m": 3}"#)
+            .unwrap()
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect();
+        assert_eq!(names, ["z", "a.b", "m"]);
+    }
+
     #[test]
     fn refuses_mixed_arrays_and_bad_json() {
         assert!(matches!(
