@@ -610,6 +610,7 @@ fn sort_on_device<D: Device>(
 
 /// Checks the MSM's settings where a device opens, so that a bad value stops the appliance
 /// at its start, naming the variable, instead of failing every job as bad input.
+#[cfg(any(feature = "cuda", feature = "opencl"))]
 pub(crate) fn check_settings() -> Result<()> {
     scatter_range_bytes().map(drop)
 }

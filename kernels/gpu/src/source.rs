@@ -258,6 +258,177 @@ mod tests {
         assert_ne!(cache_key(&chains, ""), cache_key(&no_carry, ""));
     }
 
+    /// `// ...` and `/* ... */` comments removed, so that the scan below reads code only.
+    fn without_comments(src: &str) -> String {
+        let mut out = String::with_capacity(src.len());
+        let mut rest = src;
+        while let Some(i) = rest.find('/') {
+            out.push_str(&rest[..i]);
+            let after = &rest[i..];
+            if after.starts_with("//") {
+                rest = after.find('\n').map_or("", |e| &after[e..]);
+            } else if after.starts_with("/*") {
+                rest = after.find("*/").map_or("", |e| &after[e + 2..]);
+            } else {
+                out.push('/');
+                rest = &after[1..];
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn is_ident(c: char) -> bool {
+        c.is_ascii_alphanumeric() || c == '_'
+    }
+
+    /// Whether `body` assigns to `name` or to a part of it (`name.x =`, `name.v[i] +=`,
+    /// `++name`), or takes its address. Macros are not expanded: their targets are locals.
+    fn assigns_to(body: &str, name: &str) -> bool {
+        let b = body.as_bytes();
+        let mut from = 0;
+        while let Some(at) = body[from..].find(name).map(|i| i + from) {
+            from = at + name.len();
+            let before = body[..at].trim_end();
+            let whole = !body[..at].ends_with(is_ident)
+                && !body[..at].ends_with('.')
+                && !body[from..].starts_with(is_ident);
+            if !whole {
+                continue;
+            }
+            if before.ends_with("++")
+                || before.ends_with("--")
+                || before.ends_with('&') && !before.ends_with("&&")
+            {
+                return true;
+            }
+            // Skip `.member` and `[index]` accessors, then look at the operator.
+            let mut i = from;
+            loop {
+                while i < b.len() && b[i].is_ascii_whitespace() {
+                    i += 1;
+                }
+                if i < b.len() && b[i] == b'.' {
+                    i += 1;
+                    while i < b.len() && is_ident(b[i] as char) {
+                        i += 1;
+                    }
+                } else if i < b.len() && b[i] == b'[' {
+                    let mut depth = 0;
+                    while i < b.len() {
+                        depth += match b[i] {
+                            b'[' => 1,
+                            b']' => -1,
+                            _ => 0,
+                        };
+                        i += 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                } else {
+                    break;
+                }
+            }
+            let op = &body[i..];
+            let assigns = [
+                "+=", "-=", "*=", "/=", "|=", "&=", "^=", "<<=", ">>=", "++", "--",
+            ]
+            .iter()
+            .any(|o| op.starts_with(o))
+                || op.starts_with('=') && !op.starts_with("==");
+            if assigns {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The number of function definitions read, and those that assign to a parameter
+    /// passed by value, as `name(param)`. Mesa's rusticl (22.3) passes structs by reference without the copy C
+    /// requires, so such an assignment changes the caller's variable there (fq2.h). CI
+    /// runs the G1, NTT and field kernels on rusticl, but not G2 (llvmpipe takes minutes
+    /// per G2 kernel): this scan covers every function of both dialects.
+    fn parameter_assignments(src: &str) -> (usize, Vec<String>) {
+        const SCALARS: [&str; 6] = ["u32", "u64", "int", "bool", "uint", "ulong"];
+        let src = without_comments(src);
+        let mut found = Vec::new();
+        let mut functions = 0;
+        let mut offset = 0;
+        for line in src.split_inclusive('\n') {
+            let start = offset;
+            offset += line.len();
+            let head = line.trim_start();
+            if !["DEVICE", "KERNEL"].iter().any(|k| head.starts_with(k)) {
+                continue;
+            }
+            let rest = &src[start..];
+            let (Some(open), Some(brace), Some(semi)) =
+                (rest.find('('), rest.find('{'), rest.find(';'))
+            else {
+                continue;
+            };
+            if semi < brace || open > brace {
+                continue; // a declaration or a macro, not a definition
+            }
+            let name = rest[..open]
+                .split_whitespace()
+                .last()
+                .unwrap_or("")
+                .to_string();
+            let Some(close) = rest[..brace].rfind(')') else {
+                continue;
+            };
+            let mut depth = 0usize;
+            let mut end = brace;
+            for (i, c) in rest[brace..].char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            end = brace + i;
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let body = &rest[brace + 1..end];
+            functions += 1;
+            for param in rest[open + 1..close].split(',') {
+                let words: Vec<&str> = param.split_whitespace().collect();
+                let [.., ty, var] = words[..] else { continue };
+                if param.contains('*') || SCALARS.contains(&ty) {
+                    continue;
+                }
+                if assigns_to(body, var) {
+                    found.push(format!("{name}({var})"));
+                }
+            }
+        }
+        (functions, found)
+    }
+
+    #[test]
+    fn no_function_assigns_to_a_parameter() {
+        for (dialect, product) in [
+            (Dialect::OpenCl, FieldProduct::Cios),
+            (Dialect::OpenCl, FieldProduct::NoCarry),
+            (Dialect::Cuda, FieldProduct::Chains),
+        ] {
+            let (functions, found) = parameter_assignments(&kernel_source(dialect, product));
+            assert!(found.is_empty(), "{dialect:?} {product:?}: {found:?}");
+            assert!(functions > 100, "only {functions} functions read");
+        }
+        // The scan finds what it looks for.
+        let bad = "DEVICE Fq2 f(Fq2 a, u32 k) {\n    a.c0.v[k] = 0;\n    return a;\n}\n\
+                   DEVICE Fq g(Fq a, Fq b) { b = a; return b; }\n\
+                   DEVICE Fq h(Fq a) { Fq r = a; r.v[0] += 1; return r; }\n\
+                   KERNEL void k(GLOBAL Fq *x, Fq y) { if (y.v[0] == 1) x[0] = y; }\n";
+        assert_eq!(parameter_assignments(bad), (4, vec!["f(a)".into(), "g(b)".into()]));
+    }
+
     /// CUDA defaults to the product measured fastest on a card; OpenCL cannot take PTX.
     #[test]
     fn defaults_are_chains_on_cuda_and_cios_on_opencl() {

@@ -24,9 +24,11 @@ DEVICE bool POINT_affine_is_zero(POINT_affine a) {
     return FIELD_is_zero(a.x) && FIELD_is_zero(a.y);
 }
 
+// Builds a new point rather than assigning to `a` (fq2.h: Mesa's rusticl).
 DEVICE POINT_affine POINT_affine_neg(POINT_affine a) {
-    if (!POINT_affine_is_zero(a)) a.y = FIELD_neg(a.y);
-    return a;
+    POINT_affine r = a;
+    if (!POINT_affine_is_zero(a)) r.y = FIELD_neg(a.y);
+    return r;
 }
 
 // dbl-2008-s-1 with a = 0.
