@@ -159,12 +159,40 @@ fn bytes_field(v: Value, name: &str) -> Result<Vec<u8>, AttestError> {
     }
 }
 
-fn optional_bytes(v: Option<Value>, name: &str) -> Result<Option<Vec<u8>>, AttestError> {
+/// A byte string whose length the AWS specification bounds ("Check content": a
+/// certificate 1..=1024 bytes, `public_key` 1..=1024, `user_data` and `nonce` 0..=512).
+fn bounded_bytes(
+    v: Value,
+    name: &str,
+    lengths: std::ops::RangeInclusive<usize>,
+) -> Result<Vec<u8>, AttestError> {
+    let b = bytes_field(v, name)?;
+    if !lengths.contains(&b.len()) {
+        return Err(malformed(format!(
+            "`{name}` has {} bytes ({} to {} allowed)",
+            b.len(),
+            lengths.start(),
+            lengths.end()
+        )));
+    }
+    Ok(b)
+}
+
+/// An optional field: absent or null (real NSM documents carry null for a field the
+/// enclave did not supply), else a byte string of `lengths`.
+fn optional_bytes(
+    v: Option<Value>,
+    name: &str,
+    lengths: std::ops::RangeInclusive<usize>,
+) -> Result<Option<Vec<u8>>, AttestError> {
     match v {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => bytes_field(v, name).map(Some),
+        Some(v) => bounded_bytes(v, name, lengths).map(Some),
     }
 }
+
+/// Lengths of a DER certificate in the payload (the specification's `cert` type).
+const CERT_BYTES: std::ops::RangeInclusive<usize> = 1..=1024;
 
 fn parse_payload(bytes: &[u8]) -> Result<Payload, AttestError> {
     let mut rest = bytes;
@@ -205,7 +233,9 @@ fn parse_payload(bytes: &[u8]) -> Result<Payload, AttestError> {
     };
     let timestamp_ms = match required(take("timestamp"), "timestamp")? {
         Value::Integer(i) => u64::try_from(i)
-            .map_err(|_| malformed("`timestamp` is not a positive 64-bit integer"))?,
+            .ok()
+            .filter(|t| *t > 0)
+            .ok_or_else(|| malformed("`timestamp` is not a positive 64-bit integer"))?,
         _ => return Err(malformed("`timestamp` is not an integer")),
     };
     let mut pcrs = BTreeMap::new();
@@ -233,11 +263,18 @@ fn parse_payload(bytes: &[u8]) -> Result<Payload, AttestError> {
         }
         _ => return Err(malformed("`pcrs` is not a map")),
     }
-    let certificate = bytes_field(required(take("certificate"), "certificate")?, "certificate")?;
+    if pcrs.is_empty() {
+        return Err(malformed("`pcrs` is empty"));
+    }
+    let certificate = bounded_bytes(
+        required(take("certificate"), "certificate")?,
+        "certificate",
+        CERT_BYTES,
+    )?;
     let cabundle = match required(take("cabundle"), "cabundle")? {
         Value::Array(a) if !a.is_empty() => a
             .into_iter()
-            .map(|v| bytes_field(v, "cabundle"))
+            .map(|v| bounded_bytes(v, "cabundle", CERT_BYTES))
             .collect::<Result<Vec<_>, _>>()?,
         _ => return Err(malformed("`cabundle` is not a non-empty array")),
     };
@@ -248,9 +285,9 @@ fn parse_payload(bytes: &[u8]) -> Result<Payload, AttestError> {
         pcrs,
         certificate,
         cabundle,
-        public_key: optional_bytes(take("public_key"), "public_key")?,
-        user_data: optional_bytes(take("user_data"), "user_data")?,
-        nonce: optional_bytes(take("nonce"), "nonce")?,
+        public_key: optional_bytes(take("public_key"), "public_key", 1..=1024)?,
+        user_data: optional_bytes(take("user_data"), "user_data", 0..=512)?,
+        nonce: optional_bytes(take("nonce"), "nonce", 0..=512)?,
     })
 }
 
@@ -681,8 +718,13 @@ mod tests {
 
     /// A payload map with the given `digest`, followed by `trailing` bytes.
     fn payload(digest: &str, trailing: &[u8]) -> Vec<u8> {
+        payload_with(digest, &[], trailing)
+    }
+
+    /// [`payload`] with the fields of `replace` added or replaced.
+    fn payload_with(digest: &str, replace: &[(&str, Value)], trailing: &[u8]) -> Vec<u8> {
         let text = |s: &str| Value::Text(s.into());
-        let map = Value::Map(vec![
+        let mut entries = vec![
             (text("module_id"), text("i-0123")),
             (text("digest"), text(digest)),
             (
@@ -696,9 +738,13 @@ mod tests {
             (text("certificate"), Value::Bytes(vec![1])),
             (text("cabundle"), Value::Array(vec![Value::Bytes(vec![2])])),
             (text("user_data"), Value::Null),
-        ]);
+        ];
+        for (name, value) in replace {
+            entries.retain(|(k, _)| k != &text(name));
+            entries.push((text(name), value.clone()));
+        }
         let mut out = Vec::new();
-        ciborium::into_writer(&map, &mut out).expect("cbor");
+        ciborium::into_writer(&Value::Map(entries), &mut out).expect("cbor");
         out.extend_from_slice(trailing);
         out
     }
@@ -715,5 +761,41 @@ mod tests {
             .err()
             .expect("trailing");
         assert!(err.to_string().contains("after the payload"), "{err}");
+    }
+
+    /// The bounds of the AWS specification's "Check content", each at its edge: the
+    /// largest allowed value parses, one byte more (or an empty map, a zero time) does not.
+    #[test]
+    fn payload_fields_are_held_to_the_specifications_bounds() {
+        let bytes = |n: usize| Value::Bytes(vec![7; n]);
+        let within = [
+            ("user_data", bytes(512)),
+            ("nonce", bytes(512)),
+            ("nonce", bytes(0)),
+            ("public_key", bytes(1024)),
+            ("certificate", bytes(1024)),
+            ("cabundle", Value::Array(vec![bytes(1024), bytes(1)])),
+        ];
+        for (name, value) in within {
+            let doc = payload_with("SHA384", &[(name, value)], &[]);
+            assert!(parse_payload(&doc).is_ok(), "{name} at its bound");
+        }
+        let beyond = [
+            ("user_data", bytes(513)),
+            ("nonce", bytes(513)),
+            ("public_key", bytes(0)),
+            ("public_key", bytes(1025)),
+            ("certificate", bytes(0)),
+            ("certificate", bytes(1025)),
+            ("cabundle", Value::Array(vec![bytes(1), bytes(1025)])),
+            ("cabundle", Value::Array(vec![bytes(0)])),
+            ("pcrs", Value::Map(vec![])),
+            ("timestamp", Value::Integer(0.into())),
+        ];
+        for (name, value) in beyond {
+            let doc = payload_with("SHA384", &[(name, value)], &[]);
+            let err = parse_payload(&doc).err().expect(name).to_string();
+            assert!(err.contains(name), "{name}: {err}");
+        }
     }
 }
