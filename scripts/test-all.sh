@@ -51,13 +51,14 @@ step "the same kernels through a second OpenCL compiler: Mesa's rusticl on llvmp
 # PoCL is one compiler; real AMD and Intel GPUs run others. rusticl (Mesa's OpenCL, Debian's
 # mesa-opencl-icd) builds the source through SPIR-V and NIR instead, and once computed wrong
 # Fq2 differences where PoCL did not (fq2.h). Its llvmpipe device is a CPU one, offered only
-# with RUSTICL_ENABLE, so nothing else sees it; OCL_ICD_VENDORS makes it the only device
+# with RUSTICL_ENABLE, so the other steps do not see it (the package also registers Clover,
+# which offers AMD GPUs only: none on CI machines); OCL_ICD_VENDORS makes it the only device
 # here. G2 is left out: llvmpipe spends minutes compiling each G2 kernel.
 if [ ! -e /etc/OpenCL/vendors/rusticl.icd ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mesa-opencl-icd
 fi
 mkdir -p target/rusticl-only && cp /etc/OpenCL/vendors/rusticl.icd target/rusticl-only/
-OCL_ICD_VENDORS="$PWD/target/rusticl-only" RUSTICL_ENABLE=llvmpipe GPU_SUITE_G2=0 GPU_SUITE_MAX_LOG=14 \
+OCL_ICD_VENDORS="$PWD/target/rusticl-only" OCL_ICD_FILENAMES= RUSTICL_ENABLE=llvmpipe GPU_SUITE_G2=0 GPU_SUITE_MAX_LOG=14 \
     cargo test --release --workspace --test opencl -- --test-threads 1 \
     field_arithmetic twiddle_product the_kernels_build_and_agree_as_opencl_c_1_1 \
     device_prefix_sums device_resident_scalars out_of_device_memory \

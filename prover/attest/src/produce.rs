@@ -64,6 +64,7 @@ impl Attester for NsmAttester {
         use aws_nitro_enclaves_nsm_api::api::{Request, Response};
         use aws_nitro_enclaves_nsm_api::driver;
         use serde_bytes::ByteBuf;
+        check_request(public_key, user_data, nonce)?;
         let fd = driver::nsm_init();
         if fd < 0 {
             return Err(AttestError::Nsm(format!("cannot open {NSM_DEVICE}")));
@@ -101,10 +102,37 @@ pub struct DevAttester {
     leaf_key: SigningKey,
 }
 
-fn now_ms() -> u64 {
+/// The time for a document: a clock before 1970 is an error, as a zero timestamp would
+/// make a document that no verifier accepts.
+fn now_ms() -> Result<u64, AttestError> {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+        .map(|d| d.as_millis() as u64)
+        .map_err(|_| AttestError::Encoding("the system clock is before 1970".into()))
+}
+
+/// The AWS specification's bounds on what a document carries (`nitro::parse_payload`
+/// refuses documents beyond them): checked before asking for a document, so that a
+/// caller learns why instead of getting a document nobody accepts.
+fn check_request(
+    public_key: &[u8],
+    user_data: &[u8],
+    nonce: Option<&[u8]>,
+) -> Result<(), AttestError> {
+    let within = |what: &str, len: usize, lengths: std::ops::RangeInclusive<usize>| {
+        if lengths.contains(&len) {
+            Ok(())
+        } else {
+            Err(AttestError::Encoding(format!(
+                "{what} of {len} bytes: an attestation document carries {} to {}",
+                lengths.start(),
+                lengths.end()
+            )))
+        }
+    };
+    within("a public key", public_key.len(), 1..=1024)?;
+    within("user data", user_data.len(), 0..=512)?;
+    within("a nonce", nonce.map_or(0, <[u8]>::len), 0..=512)
 }
 
 fn dev_err(e: impl std::fmt::Display) -> AttestError {
@@ -186,6 +214,7 @@ impl DevAttester {
         user_data: &[u8],
         nonce: Option<&[u8]>,
     ) -> Result<Vec<u8>, AttestError> {
+        check_request(public_key, user_data, nonce)?;
         let text = |s: &str| Value::Text(s.into());
         let pcrs = (0..16u8)
             .map(|i| (Value::Integer(i.into()), Value::Bytes(vec![0u8; 48])))
@@ -237,7 +266,7 @@ impl Attester for DevAttester {
         user_data: &[u8],
         nonce: Option<&[u8]>,
     ) -> Result<Vec<u8>, AttestError> {
-        self.attest_at(now_ms(), public_key, user_data, nonce)
+        self.attest_at(now_ms()?, public_key, user_data, nonce)
     }
 
     fn is_hardware(&self) -> bool {

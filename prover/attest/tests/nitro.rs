@@ -329,3 +329,30 @@ fn development_documents_are_refused_unless_allowed() {
     };
     assert!(verify(&old, &aged).is_err());
 }
+
+/// What a document may carry is checked where it is made: the development attester makes
+/// nothing our verifier would refuse, and says why instead.
+#[test]
+fn documents_are_only_made_within_the_specifications_bounds() {
+    let dev = DevAttester::generate().expect("dev");
+    let allow = VerifyOptions {
+        allow_dev: true,
+        ..Default::default()
+    };
+    let doc = dev
+        .attest(&[7u8; 1024], &[1u8; 512], Some(&[2u8; 512]))
+        .expect("at the bounds");
+    let a = verify(&doc, &allow).expect("verifies");
+    assert_eq!(a.user_data.map(|u| u.len()), Some(512));
+    for (key, user_data, nonce) in [
+        (&[][..], &[0u8; 32][..], None),
+        (&[7u8; 1025][..], &[0u8; 32][..], None),
+        (&[7u8; 64][..], &[0u8; 513][..], None),
+        (&[7u8; 64][..], &[0u8; 32][..], Some(&[0u8; 513][..])),
+    ] {
+        let err = dev
+            .attest(key, user_data, nonce)
+            .expect_err("beyond a bound");
+        assert!(err.to_string().contains("bytes"), "{err}");
+    }
+}

@@ -22,8 +22,9 @@ const MAX_DEPTH: usize = 256;
 
 /// Input signals by (qualified) name, each with its values flattened row-major.
 ///
-/// Kept in the order they were given so that errors are reported in a predictable order;
-/// the witness itself does not depend on the order.
+/// Kept in the order they were given, as JavaScript keeps object keys: errors are reported
+/// in snarkjs's order, and of two spellings of one signal (`"a.b"` and `"a": {"b"}`) the
+/// later one wins, as it does there.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Inputs {
     signals: Vec<(String, Vec<Fr>)>,

@@ -7,7 +7,7 @@ DEVICE Fq2 Fq2_zero() { Fq2 r; r.c0 = Fq_zero(); r.c1 = Fq_zero(); return r; }
 DEVICE Fq2 Fq2_ONE() { Fq2 r; r.c0 = Fq_ONE(); r.c1 = Fq_zero(); return r; }
 DEVICE bool Fq2_is_zero(Fq2 a) { return Fq_is_zero(a.c0) && Fq_is_zero(a.c1); }
 DEVICE bool Fq2_eq(Fq2 a, Fq2 b) { return Fq_eq(a.c0, b.c0) && Fq_eq(a.c1, b.c1); }
-// No function of the kernels assigns to a parameter: Mesa's rusticl (22.3, on llvmpipe)
+// No function of the kernels assigns to a struct parameter: Mesa's rusticl (22.3, on llvmpipe)
 // passes a struct argument by reference without the copy C requires, so a callee that
 // assigned to one changed its caller's variable (Fq2_sub after Fq2_add then returned x).
 DEVICE Fq2 Fq2_add(Fq2 a, Fq2 b) { Fq2 r; r.c0 = Fq_add(a.c0, b.c0); r.c1 = Fq_add(a.c1, b.c1); return r; }
