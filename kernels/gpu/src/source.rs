@@ -282,9 +282,9 @@ mod tests {
         c.is_ascii_alphanumeric() || c == '_'
     }
 
-    /// The arguments a macro of the kernels writes besides its first, which every writing
-    /// macro there writes (the `CHAIN_*` outputs): macros are not expanded, so the scan
-    /// reads their calls instead.
+    /// The arguments a macro of the kernels writes besides its first. Macros are not
+    /// expanded, so the scan reads their calls: it takes every macro's first argument as
+    /// written (the `CHAIN_*` outputs are), which only over-reports for the others.
     fn macro_writes(macro_name: &str) -> &'static [usize] {
         match macro_name {
             "SH_GET" => &[2],
