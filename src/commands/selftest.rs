@@ -32,7 +32,7 @@ pub fn selftest(args: &SelftestArgs) -> Result<ExitCode> {
             .map_or(0, |d| d.as_nanos() as u64)
     });
     let options = SuiteOptions {
-        max_log_msm: args.max_log,
+        max_log_msm: Some(args.max_log),
         max_log_ntt: args.max_log,
         seed,
         ..SuiteOptions::default()

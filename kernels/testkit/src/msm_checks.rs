@@ -27,29 +27,24 @@ pub(crate) fn run(
     report: &mut Report,
     progress: &mut dyn FnMut(&str),
 ) {
-    group_checks::<G1Projective, _>("g1", backend, options.max_log_msm, rng, report, progress);
-    if let Some(max_log) = options.max_log_msm_g2 {
-        group_checks::<G2Projective, _>("g2", backend, max_log, rng, report, progress);
-    }
-    let with_g2 = options.max_log_msm_g2.is_some();
+    let Some(max_log_msm) = options.max_log_msm else {
+        return;
+    };
+    group_checks::<G1Projective, _>("g1", backend, max_log_msm, rng, report, progress);
+    group_checks::<G2Projective, _>("g2", backend, options.max_log_msm_g2, rng, report, progress);
     for n in [0, 1, 33, 1025] {
-        let name = if with_g2 {
-            format!("msm prepared scalars n={n} (G1 x 2, G2, fallbacks)")
-        } else {
-            format!("msm prepared scalars n={n} (G1 x 2, fallbacks)")
-        };
+        let name = format!("msm prepared scalars n={n} (G1 x 2, G2, fallbacks)");
         progress(&name);
-        report.record(name, check_prepared(backend, n, with_g2, rng));
+        report.record(name, check_prepared(backend, n, rng));
     }
 }
 
-/// Scalars prepared once (a Groth16 witness) against two G1 base sets, a G2 set (`with_g2`),
-/// G1 bases with precomputed copies and a forced window width: every sum equals the
-/// reference, and reusing the preparation gives the same sums again.
+/// Scalars prepared once (a Groth16 witness) against two G1 base sets, a G2 set, G1 bases
+/// with precomputed copies and a forced window width: every sum equals the reference, and
+/// reusing the preparation gives the same sums again.
 fn check_prepared(
     backend: &dyn Accelerator<Bn254>,
     n: usize,
-    with_g2: bool,
     rng: &mut StdRng,
 ) -> Result<(), String> {
     let scalars: Vec<Fr> = edge_scalars(n, rng);
@@ -74,17 +69,13 @@ fn check_prepared(
         load1(&g1b, &config)?,
         load1(&g1a, &copies)?,
     );
-    let g2_loaded = if with_g2 {
-        let loaded = kernels_accel::load_bases::<G2Projective, _>(backend, &g2, &config)
-            .map_err(|e| format!("load_bases g2: {e}"))?;
-        Some((loaded, reference::<G2Projective>(&g2, &scalars)))
-    } else {
-        None
-    };
+    let g2_loaded = kernels_accel::load_bases::<G2Projective, _>(backend, &g2, &config)
+        .map_err(|e| format!("load_bases g2: {e}"))?;
     let prepared = kernels_accel::prepare_scalars::<G1Projective, _>(backend, &scalars, &config)
         .map_err(|e| format!("prepare_scalars: {e}"))?;
     let want_a = reference::<G1Projective>(&g1a, &scalars);
     let want_b = reference::<G1Projective>(&g1b, &scalars);
+    let want_g2 = reference::<G2Projective>(&g2, &scalars);
     for round in 0..2 {
         let g1_runs = [
             ("A", &a, &config, want_a),
@@ -99,14 +90,11 @@ fn check_prepared(
                 return Err(format!("{what}, use {round}: differs from the reference"));
             }
         }
-        if let Some((g2_loaded, want_g2)) = &g2_loaded {
-            let got = kernels_accel::msm_prepared::<G2Projective, _>(
-                backend, g2_loaded, &prepared, &config,
-            )
-            .map_err(|e| format!("G2: {e}"))?;
-            if got != *want_g2 {
-                return Err(format!("G2, use {round}: differs from the reference"));
-            }
+        let got =
+            kernels_accel::msm_prepared::<G2Projective, _>(backend, &g2_loaded, &prepared, &config)
+                .map_err(|e| format!("G2: {e}"))?;
+        if got != want_g2 {
+            return Err(format!("G2, use {round}: differs from the reference"));
         }
     }
     // More prepared scalars than bases are refused, as for a plain MSM.
