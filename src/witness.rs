@@ -15,9 +15,8 @@ pub fn from_wasm(
     input_json: &str,
     constraints: u64,
 ) -> Result<Vec<Fr>> {
-    let bytes = std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
     let mut calculator =
-        WitnessCalculator::with_limits(&bytes, Limits::for_constraints(constraints))
+        WitnessCalculator::from_file_with_limits(wasm, Limits::for_constraints(constraints))
             .with_context(|| format!("cannot load witness generator {}", wasm.display()))?;
     if let Some(sym) = sym {
         calculator = calculator

@@ -10,6 +10,7 @@
 //! document older than that), and the leaf's key must verify the COSE signature.
 
 use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
 
 use ciborium::Value;
 use coset::{iana, CborSerializable, CoseSign1, RegisteredLabel, TaggedCborSerializable};
@@ -159,22 +160,33 @@ fn bytes_field(v: Value, name: &str) -> Result<Vec<u8>, AttestError> {
     }
 }
 
-/// A byte string whose length the AWS specification bounds ("Check content": a
-/// certificate 1..=1024 bytes, `public_key` 1..=1024, `user_data` and `nonce` 0..=512).
+/// Lengths the AWS specification allows ("Check content"): of a DER certificate (its `cert`
+/// type), of `public_key`, and of `user_data` and `nonce`. The attesters (produce.rs) check
+/// a request against the same ones, so that they never make a document refused here.
+pub(crate) const CERT_BYTES: RangeInclusive<usize> = 1..=1024;
+pub(crate) const PUBLIC_KEY_BYTES: RangeInclusive<usize> = 1..=1024;
+pub(crate) const USER_DATA_BYTES: RangeInclusive<usize> = 0..=512;
+
+/// `Err` says how `len` bytes miss `lengths`.
+pub(crate) fn check_length(len: usize, lengths: RangeInclusive<usize>) -> Result<(), String> {
+    if lengths.contains(&len) {
+        return Ok(());
+    }
+    Err(format!(
+        "has {len} bytes ({} to {} allowed)",
+        lengths.start(),
+        lengths.end()
+    ))
+}
+
+/// A byte string of `lengths` bytes.
 fn bounded_bytes(
     v: Value,
     name: &str,
-    lengths: std::ops::RangeInclusive<usize>,
+    lengths: RangeInclusive<usize>,
 ) -> Result<Vec<u8>, AttestError> {
     let b = bytes_field(v, name)?;
-    if !lengths.contains(&b.len()) {
-        return Err(malformed(format!(
-            "`{name}` has {} bytes ({} to {} allowed)",
-            b.len(),
-            lengths.start(),
-            lengths.end()
-        )));
-    }
+    check_length(b.len(), lengths).map_err(|why| malformed(format!("`{name}` {why}")))?;
     Ok(b)
 }
 
@@ -183,16 +195,13 @@ fn bounded_bytes(
 fn optional_bytes(
     v: Option<Value>,
     name: &str,
-    lengths: std::ops::RangeInclusive<usize>,
+    lengths: RangeInclusive<usize>,
 ) -> Result<Option<Vec<u8>>, AttestError> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(v) => bounded_bytes(v, name, lengths).map(Some),
     }
 }
-
-/// Lengths of a DER certificate in the payload (the specification's `cert` type).
-const CERT_BYTES: std::ops::RangeInclusive<usize> = 1..=1024;
 
 fn parse_payload(bytes: &[u8]) -> Result<Payload, AttestError> {
     let mut rest = bytes;
@@ -285,9 +294,9 @@ fn parse_payload(bytes: &[u8]) -> Result<Payload, AttestError> {
         pcrs,
         certificate,
         cabundle,
-        public_key: optional_bytes(take("public_key"), "public_key", 1..=1024)?,
-        user_data: optional_bytes(take("user_data"), "user_data", 0..=512)?,
-        nonce: optional_bytes(take("nonce"), "nonce", 0..=512)?,
+        public_key: optional_bytes(take("public_key"), "public_key", PUBLIC_KEY_BYTES)?,
+        user_data: optional_bytes(take("user_data"), "user_data", USER_DATA_BYTES)?,
+        nonce: optional_bytes(take("nonce"), "nonce", USER_DATA_BYTES)?,
     })
 }
 

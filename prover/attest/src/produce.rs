@@ -19,7 +19,7 @@ use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::{Time, Validity};
 use x509_cert::Certificate;
 
-use crate::nitro::DEV_MODULE_ID;
+use crate::nitro::{check_length, DEV_MODULE_ID, PUBLIC_KEY_BYTES, USER_DATA_BYTES};
 use crate::AttestError;
 
 /// Something that makes attestation documents binding a public key and user data.
@@ -119,20 +119,13 @@ fn check_request(
     user_data: &[u8],
     nonce: Option<&[u8]>,
 ) -> Result<(), AttestError> {
-    let within = |what: &str, len: usize, lengths: std::ops::RangeInclusive<usize>| {
-        if lengths.contains(&len) {
-            Ok(())
-        } else {
-            Err(AttestError::Encoding(format!(
-                "{what} of {len} bytes: an attestation document carries {} to {}",
-                lengths.start(),
-                lengths.end()
-            )))
-        }
+    let within = |what: &str, len: usize, lengths| {
+        check_length(len, lengths)
+            .map_err(|why| AttestError::Encoding(format!("{what} for a document {why}")))
     };
-    within("a public key", public_key.len(), 1..=1024)?;
-    within("user data", user_data.len(), 0..=512)?;
-    within("a nonce", nonce.map_or(0, <[u8]>::len), 0..=512)
+    within("a public key", public_key.len(), PUBLIC_KEY_BYTES)?;
+    within("user data", user_data.len(), USER_DATA_BYTES)?;
+    within("a nonce", nonce.map_or(0, <[u8]>::len), USER_DATA_BYTES)
 }
 
 fn dev_err(e: impl std::fmt::Display) -> AttestError {

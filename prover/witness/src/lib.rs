@@ -122,12 +122,17 @@ impl std::fmt::Debug for WitnessCalculator {
 
 impl WitnessCalculator {
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
+        Self::from_file_with_limits(path, Limits::default())
+    }
+
+    /// [`Self::from_file`] with `limits` (such as [`Limits::for_constraints`]).
+    pub fn from_file_with_limits(path: impl AsRef<Path>, limits: Limits) -> Result<Self> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|source| WitnessError::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::from_bytes(&bytes)
+        Self::with_limits(&bytes, limits)
     }
 
     pub fn from_bytes(wasm: &[u8]) -> Result<Self> {
