@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use ark_bn254::Fr;
-use ark_ff::{FftField, Field, One, PrimeField};
+use ark_ff::{FftField, Field, One};
 
 use crate::convert::{download_fr, fr_words, FIELD_WORDS};
 use crate::device::{count_u32, Arg, Device, Trace};
@@ -19,8 +19,7 @@ use crate::error::{GpuError, Result};
 /// Resident tables keyed by (log n, inverse).
 type Tables<B> = HashMap<(u32, bool), Arc<B>>;
 
-/// Twiddle tables (omega^k for k < n/2, as [`twiddle_table`] lays them out) resident on the
-/// device, per (log n, inverse).
+/// Twiddle tables (omega^k for k < n/2) resident on the device, per (log n, inverse).
 pub struct Twiddles<D: Device> {
     tables: Mutex<Tables<D::Buffer>>,
 }
@@ -59,79 +58,10 @@ impl<D: Device> Twiddles<D> {
             powers.push(w);
             w *= omega;
         }
-        let buf = Arc::new(dev.upload(&twiddle_table(&powers))?);
+        let buf = Arc::new(dev.upload(&fr_words(&powers))?);
         tables.insert((log_n, inverse), Arc::clone(&buf));
         Ok(buf)
     }
-}
-
-/// The device's twiddle table for `powers`: each in plain form (not Montgomery), then each
-/// one's Shoup multiplier, the operands of `Fr_mul_twiddle` (ntt.h).
-pub fn twiddle_table(powers: &[Fr]) -> Vec<u32> {
-    use rayon::prelude::*;
-    let pairs: Vec<([u32; FIELD_WORDS], [u32; FIELD_WORDS])> =
-        powers.par_iter().map(|w| shoup_pair(*w)).collect();
-    let mut words = Vec::with_capacity(2 * FIELD_WORDS * powers.len());
-    words.extend(pairs.iter().flat_map(|(plain, _)| plain.iter()));
-    words.extend(pairs.iter().flat_map(|(_, shoup)| shoup.iter()));
-    words
-}
-
-/// `(w, floor(w 2^256 / p))` as 32-bit limbs, little endian, `w` in plain form. The
-/// Montgomery representation M = w 2^256 mod p gives the quotient without a division:
-/// w 2^256 = floor(w 2^256 / p) p + M, so floor(w 2^256 / p) = -M p^-1 modulo 2^256 (it is
-/// below 2^256 because w < p).
-pub fn shoup_pair(w: Fr) -> ([u32; FIELD_WORDS], [u32; FIELD_WORDS]) {
-    let shoup = mul_low(&w.0 .0, &neg_inverse_of_modulus());
-    (limbs32(&w.into_bigint().0), limbs32(&shoup))
-}
-
-/// -p^-1 modulo 2^256 for Fr's modulus p, by Newton's iteration x <- x (2 - p x), which
-/// doubles the correct low bits (p p = 1 modulo 8: three bits to start).
-fn neg_inverse_of_modulus() -> [u64; 4] {
-    let p = Fr::MODULUS.0;
-    let mut x = p;
-    for _ in 0..7 {
-        // 2 - p x = !(p x) + 3 modulo 2^256.
-        let mut two_minus = mul_low(&p, &x).map(|l| !l);
-        add_small(&mut two_minus, 3);
-        x = mul_low(&x, &two_minus);
-    }
-    let mut neg = x.map(|l| !l);
-    add_small(&mut neg, 1);
-    neg
-}
-
-/// a b modulo 2^256.
-fn mul_low(a: &[u64; 4], b: &[u64; 4]) -> [u64; 4] {
-    let mut r = [0u64; 4];
-    for i in 0..4 {
-        let mut carry = 0u128;
-        for j in 0..4 - i {
-            let t = r[i + j] as u128 + a[i] as u128 * b[j] as u128 + carry;
-            r[i + j] = t as u64;
-            carry = t >> 64;
-        }
-    }
-    r
-}
-
-fn add_small(a: &mut [u64; 4], v: u64) {
-    let mut carry = v;
-    for limb in a.iter_mut() {
-        let (s, c) = limb.overflowing_add(carry);
-        *limb = s;
-        carry = c as u64;
-    }
-}
-
-fn limbs32(x: &[u64; 4]) -> [u32; FIELD_WORDS] {
-    let mut out = [0u32; FIELD_WORDS];
-    for (k, limb) in x.iter().enumerate() {
-        out[2 * k] = *limb as u32;
-        out[2 * k + 1] = (*limb >> 32) as u32;
-    }
-    out
 }
 
 /// One transform of the `n = 2^log_n` scalars in `buf`, in place on the device.
@@ -389,62 +319,6 @@ mod tests {
                 assert!(ks.iter().all(|&k| k - lo <= 1), "{ks:?}");
             }
         }
-    }
-
-    /// w 2^256 = w' p + (w 2^256 mod p) exactly, with the remainder below p: w' is
-    /// floor(w 2^256 / p). Checked on 512-bit integers built from the limbs.
-    #[test]
-    fn shoup_multipliers_are_the_quotients_of_w_times_2_to_the_256_by_p() {
-        let mut rng = ark_std::test_rng();
-        let words64 = |w: &[u32; FIELD_WORDS]| -> [u64; 4] {
-            std::array::from_fn(|k| w[2 * k] as u64 | (w[2 * k + 1] as u64) << 32)
-        };
-        let mut samples = vec![Fr::from(0u64), Fr::one(), -Fr::one(), Fr::from(2u64)];
-        samples.extend((0..200).map(|_| Fr::rand(&mut rng)));
-        for w in samples {
-            let (plain, shoup) = shoup_pair(w);
-            let (plain, shoup) = (words64(&plain), words64(&shoup));
-            assert_eq!(plain, w.into_bigint().0);
-            // shoup p + M, as eight 64-bit words.
-            let p = Fr::MODULUS.0;
-            let mut sum = [0u64; 8];
-            for i in 0..4 {
-                let mut carry = 0u128;
-                for j in 0..4 {
-                    let t = sum[i + j] as u128 + shoup[i] as u128 * p[j] as u128 + carry;
-                    sum[i + j] = t as u64;
-                    carry = t >> 64;
-                }
-                sum[i + 4] = carry as u64;
-            }
-            let mut carry = 0u128;
-            for (k, m) in w.0 .0.iter().enumerate() {
-                let t = sum[k] as u128 + *m as u128 + carry;
-                sum[k] = t as u64;
-                carry = t >> 64;
-            }
-            for s in &mut sum[4..] {
-                let t = *s as u128 + carry;
-                *s = t as u64;
-                carry = t >> 64;
-            }
-            assert_eq!(sum[..4], [0; 4], "{w}");
-            assert_eq!(sum[4..], plain, "{w}");
-            assert!(w.0 < Fr::MODULUS);
-        }
-    }
-
-    #[test]
-    fn twiddle_tables_hold_the_plain_twiddles_then_their_multipliers() {
-        let powers = [Fr::one(), Fr::from(5u64), -Fr::one()];
-        let words = twiddle_table(&powers);
-        assert_eq!(words.len(), 2 * 3 * FIELD_WORDS);
-        for (k, w) in powers.iter().enumerate() {
-            let (plain, shoup) = shoup_pair(*w);
-            assert_eq!(words[k * FIELD_WORDS..(k + 1) * FIELD_WORDS], plain);
-            assert_eq!(words[(3 + k) * FIELD_WORDS..(4 + k) * FIELD_WORDS], shoup);
-        }
-        assert_eq!(words[FIELD_WORDS], 5);
     }
 
     #[test]

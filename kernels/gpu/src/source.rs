@@ -239,7 +239,6 @@ mod tests {
             "Fq_selftest",
             "Fr_selftest",
             "Fq2_selftest",
-            "Fr_twiddle_selftest",
             "msm_digits",
             "msm_scatter",
             "msm_carry_runs",

@@ -109,40 +109,6 @@ fn the_kernels_build_and_agree_as_opencl_c_1_1() {
     check_field::<Fr>(&dev, "Fr", &prime_edges::<Fr>());
 }
 
-/// The NTT's twiddle product (Shoup's, ntt.h) with the host's table entries, against
-/// arkworks, on edge values and random ones.
-#[test]
-fn twiddle_product_matches_arkworks() {
-    let Some(dev) = device() else { return };
-    let v = samples(&prime_edges::<Fr>(), 256);
-    let mut w = v.clone();
-    w.reverse();
-    let mut words = Vec::new();
-    let mut table = Vec::new();
-    for (x, t) in v.iter().zip(&w) {
-        x.push_words(&mut words);
-        let (plain, shoup) = kernels_gpu::ntt::shoup_pair(*t);
-        table.extend_from_slice(&plain);
-        table.extend_from_slice(&shoup);
-    }
-    let vb = dev.upload(&words).expect("upload v");
-    let tb = dev.upload(&table).expect("upload twiddles");
-    let out = dev.alloc_zeroed(words.len()).expect("alloc");
-    dev.launch(
-        "Fr_twiddle_selftest",
-        v.len(),
-        &[Arg::Buf(&vb), Arg::Buf(&tb), Arg::Buf(&out)],
-    )
-    .expect("launch");
-    let mut got = vec![0u32; words.len()];
-    dev.download(&out, &mut got).expect("download");
-    for (i, (x, t)) in v.iter().zip(&w).enumerate() {
-        let at = i * Fr::WORDS;
-        let g = Fr::from_words(&got[at..at + Fr::WORDS]).expect("reduced");
-        assert_eq!(g, *x * t, "pair {i}: {x} , {t}");
-    }
-}
-
 /// The device prefix sum behind the MSM's bucket layout, against the host's, around every
 /// block boundary (one, two and three levels of block sums) and with wrapping totals.
 #[test]

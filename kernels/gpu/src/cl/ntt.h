@@ -4,20 +4,6 @@
 // elements one kernel per round (Fr_bit_reverse, Fr_butterfly); from 2 GROUP on, passes of
 // many rounds in local memory (Fr_ntt_first, Fr_ntt_strided).
 
-// Blocks of the NTT passes per SM on CUDA. With the carry-chain product, five GROUP-thread
-// blocks (at most 48 registers per thread): 1280 threads to hide their barriers and
-// local-memory latency (with 4 blocks, i.e. 64 registers, ptxas took 52 for the strided
-// pass, which then also held 4 blocks; 48 cost it 2 of ~280 instructions per round and no
-// spills). The portable products' twiddle product (64-bit sums) needs more registers than
-// 48: four blocks for them, which are for A/B runs.
-#if defined(__CUDACC__) && defined(MUL_CHAINS)
-#define NTT_BLOCKS __launch_bounds__(GROUP, 5)
-#elif defined(__CUDACC__)
-#define NTT_BLOCKS __launch_bounds__(GROUP, 4)
-#else
-#define NTT_BLOCKS
-#endif
-
 // x reversed in its low log_n bits (1 <= log_n <= 32).
 DEVICE u32 bit_reverse(u32 x, u32 log_n) {
     x = ((x >> 1) & 0x55555555u) | ((x & 0x55555555u) << 1);
@@ -27,118 +13,6 @@ DEVICE u32 bit_reverse(u32 x, u32 log_n) {
     x = (x >> 16) | (x << 16);
     return x >> (32 - log_n);
 }
-
-// v w mod p for a twiddle w < p held as the pair (w, w' = floor(w 2^256 / p)): Shoup's
-// product. q = the high half of v w', from the limb products v_i w'_j with i + j >= 6 only
-// (those left out sum below 2^227, so q is floor(v w' / 2^256) or one less), and r = v w -
-// q p, which lies in [0, 3p) and so is exact when computed modulo 2^256; then p is subtracted
-// at most twice. 99 limb products (43 + 28 + 28, 16 of them low words only) where the
-// Montgomery product takes 128 (the NTT passes wait on the integer multiplier: bench/NOTES.md
-// 21). Montgomery form carries through: v = x R gives (x w) R. The host makes the table
-// (ntt.rs, twiddle_table).
-DEVICE Fr Fr_mul_twiddle(Fr v, Fr w, Fr ws) {
-    const Fr p = Fr_P();
-    // -p modulo 2^256, so that the rows below add q (2^256 - p) for - q p.
-    u32 np[LIMBS];
-    np[0] = 0u - p.v[0];
-    UNROLL for (int k = 1; k < LIMBS; k++) np[k] = ~p.v[k];
-    Fr r;
-#if defined(MUL_CHAINS) && defined(__CUDACC__) && LIMBS == 8
-    // The rows of common.h: od collects the products that land on odd word pairs, ev those
-    // on even ones, by absolute word position; rows are ordered so that each row's carry
-    // word holds at most earlier carries.
-    const u32 *a = v.v, *s = ws.v, *c = w.v;
-    u32 ev[2 * LIMBS + 1], od[2 * LIMBS + 1], q[LIMBS];
-    UNROLL for (int k = 0; k <= 2 * LIMBS; k++) { ev[k] = 0; od[k] = 0; }
-    CHAIN_ROW1(ev + 6, ev[8], s[6], a[0]);
-    CHAIN_ROW1(od + 7, od[9], s[7], a[0]);
-    CHAIN_ROW2(ev + 6, ev[10], s[5], s[7], a[1]);
-    CHAIN_ROW1(od + 7, od[9], s[6], a[1]);
-    CHAIN_ROW2(ev + 6, ev[10], s[4], s[6], a[2]);
-    CHAIN_ROW2(od + 7, od[11], s[5], s[7], a[2]);
-    CHAIN_ROW3(ev + 6, ev[12], s[3], s[5], s[7], a[3]);
-    CHAIN_ROW2(od + 7, od[11], s[4], s[6], a[3]);
-    CHAIN_ROW3(ev + 6, ev[12], s[2], s[4], s[6], a[4]);
-    CHAIN_ROW3(od + 7, od[13], s[3], s[5], s[7], a[4]);
-    CHAIN_ROW(ev + 6, ev[14], s[1], s[3], s[5], s[7], a[5]);
-    CHAIN_ROW3(od + 7, od[13], s[2], s[4], s[6], a[5]);
-    CHAIN_ROW(ev + 6, ev[14], s[0], s[2], s[4], s[6], a[6]);
-    CHAIN_ROW(od + 7, od[15], s[1], s[3], s[5], s[7], a[6]);
-    CHAIN_ROW(ev + 8, ev[16], s[1], s[3], s[5], s[7], a[7]);
-    CHAIN_ROW(od + 7, od[15], s[0], s[2], s[4], s[6], a[7]);
-    CHAIN_HIGH_HALF(q, ev, od);
-    // v w + q (2^256 - p) modulo 2^256, in words 0..7 of e2 + o2.
-    u32 e2[LIMBS], o2[LIMBS];
-    UNROLL for (int k = 0; k < LIMBS; k++) { e2[k] = 0; o2[k] = 0; }
-#define TWIDDLE_LOW_ROWS(x, y) \
-    CHAIN_ROW4_TRUNC(e2, y[0], y[2], y[4], y[6], x[0]); \
-    CHAIN_ROW4_LOW(o2 + 1, y[1], y[3], y[5], y[7], x[0]); \
-    CHAIN_ROW3_TRUNC(e2 + 2, y[1], y[3], y[5], x[1]); \
-    CHAIN_ROW4_LOW(o2 + 1, y[0], y[2], y[4], y[6], x[1]); \
-    CHAIN_ROW3_TRUNC(e2 + 2, y[0], y[2], y[4], x[2]); \
-    CHAIN_ROW3_LOW(o2 + 3, y[1], y[3], y[5], x[2]); \
-    CHAIN_ROW2_TRUNC(e2 + 4, y[1], y[3], x[3]); \
-    CHAIN_ROW3_LOW(o2 + 3, y[0], y[2], y[4], x[3]); \
-    CHAIN_ROW2_TRUNC(e2 + 4, y[0], y[2], x[4]); \
-    CHAIN_ROW2_LOW(o2 + 5, y[1], y[3], x[4]); \
-    CHAIN_ROW1_TRUNC(e2 + 6, y[1], x[5]); \
-    CHAIN_ROW2_LOW(o2 + 5, y[0], y[2], x[5]); \
-    CHAIN_ROW1_TRUNC(e2 + 6, y[0], x[6]); \
-    CHAIN_ROW1_LOW(o2 + 7, y[1], x[6]); \
-    CHAIN_ROW1_LOW(o2 + 7, y[0], x[7])
-    TWIDDLE_LOW_ROWS(a, c);
-    TWIDDLE_LOW_ROWS(q, np);
-#undef TWIDDLE_LOW_ROWS
-    u32 unused;
-    CHAIN_ADD8(r.v, e2, o2, unused);
-#else
-    // The same sums as plain schoolbook rows.
-    u32 t[2 * LIMBS];
-    UNROLL for (int k = 0; k < 2 * LIMBS; k++) t[k] = 0;
-    UNROLL for (int i = 0; i < LIMBS; i++) {
-        u64 x = 0;
-        UNROLL for (int j = 0; j < LIMBS; j++) {
-            if (i + j < LIMBS - 2) continue;
-            x = (u64)t[i + j] + (u64)v.v[i] * ws.v[j] + (x >> 32);
-            t[i + j] = (u32)x;
-        }
-        t[i + LIMBS] = (u32)(x >> 32);
-    }
-    // Then v w and q (2^256 - p) modulo 2^256, one after the other (fewer live registers).
-    UNROLL for (int k = 0; k < LIMBS; k++) r.v[k] = 0;
-    UNROLL for (int i = 0; i < LIMBS; i++) {
-        u64 x = 0;
-        UNROLL for (int j = 0; i + j < LIMBS; j++) {
-            x = (u64)r.v[i + j] + (u64)v.v[i] * w.v[j] + (x >> 32);
-            r.v[i + j] = (u32)x;
-        }
-    }
-    UNROLL for (int i = 0; i < LIMBS; i++) {
-        u64 x = 0;
-        UNROLL for (int j = 0; i + j < LIMBS; j++) {
-            x = (u64)r.v[i + j] + (u64)t[LIMBS + i] * np[j] + (x >> 32);
-            r.v[i + j] = (u32)x;
-        }
-    }
-#endif
-    Fr d;
-    if (!Fr_sub_raw(&d, r, p)) r = d;
-    if (!Fr_sub_raw(&d, r, p)) r = d;
-    return r;
-}
-
-DEVICE_CALL Fr Fr_mul_twiddle_called(Fr v, Fr w, Fr ws) { return Fr_mul_twiddle(v, w, ws); }
-
-// Unit-test kernel: out[i] = a[i] w with the twiddle pair (w, w') at tw[2i], tw[2i + 1].
-KERNEL void Fr_twiddle_selftest(GLOBAL const Fr *a, GLOBAL const Fr *tw, GLOBAL Fr *out, u32 count) {
-    u32 i = GLOBAL_ID();
-    if (i >= count) return;
-    out[i] = Fr_mul_twiddle_called(a[i], tw[2 * i], tw[2 * i + 1]);
-}
-
-// The twiddle of table index k (ntt.rs, twiddle_table: n/2 plain twiddles, then their
-// Shoup multipliers), in a kernel with `twiddles` and `half_n` = n/2 in scope.
-#define TWIDDLE_MUL(v, k) Fr_mul_twiddle(v, twiddles[k], twiddles[half_n + (k)])
 
 KERNEL void Fr_bit_reverse(GLOBAL Fr *a, u32 log_n, u32 count) {
     u32 i = GLOBAL_ID();
@@ -152,15 +26,14 @@ KERNEL void Fr_bit_reverse(GLOBAL Fr *a, u32 log_n, u32 count) {
 }
 
 // One round with half-block m: thread t handles the pair (i, i + m) of its 2m block with
-// twiddle omega^(j n / 2m), table index j n / 2m (TWIDDLE_MUL; n / 2 = count).
+// twiddle omega^(j n / 2m), twiddles[k] = omega^k for k < n/2.
 KERNEL void Fr_butterfly(GLOBAL Fr *a, GLOBAL const Fr *twiddles, u32 m, u32 stride, u32 count) {
     u32 t = GLOBAL_ID();
     if (t >= count) return;
-    u32 half_n = count;
     u32 j = t % m;
     u32 i = (t / m) * 2 * m + j;
     Fr u = a[i];
-    Fr v = TWIDDLE_MUL(a[i + m], j * stride);
+    Fr v = Fr_mul(a[i + m], twiddles[j * stride]);
     a[i] = Fr_add(u, v);
     a[i + m] = Fr_sub(u, v);
 }
@@ -183,18 +56,15 @@ typedef struct ALIGN16 { u32 w[4]; } HalfFr;
         (sh)[e] = lo_; (sh)[2 * GROUP + (e)] = hi_; \
     } while (0)
 
-// One butterfly of local memory: (sh[x], sh[y]) = (u + w v, u - w v), w the twiddle of
-// table index k.
-#define SH_BUTTERFLY(sh, x, y, k) do { \
-        Fr u_, v_; SH_GET(sh, y, v_); \
-        Fr wv_ = TWIDDLE_MUL(v_, k); \
-        SH_GET(sh, x, u_); \
-        v_ = Fr_sub(u_, wv_); u_ = Fr_add(u_, wv_); \
+// One butterfly of local memory: (sh[x], sh[y]) = (u + w v, u - w v).
+#define SH_BUTTERFLY(sh, x, y, w) do { \
+        Fr u_, v_; SH_GET(sh, x, u_); SH_GET(sh, y, v_); \
+        REG_BUTTERFLY(u_, v_, w); \
         SH_SET(sh, x, u_); SH_SET(sh, y, v_); \
     } while (0)
 // The same on two registers: (u, v) = (u + w v, u - w v).
-#define REG_BUTTERFLY(u, v, k) do { \
-        Fr wv_ = TWIDDLE_MUL(v, k); \
+#define REG_BUTTERFLY(u, v, w) do { \
+        Fr wv_ = Fr_mul_inline(v, w); \
         Fr d_ = Fr_sub(u, wv_); \
         u = Fr_add(u, wv_); v = d_; \
     } while (0)
@@ -212,7 +82,6 @@ typedef struct ALIGN16 { u32 w[4]; } HalfFr;
 KERNEL void NTT_BLOCKS Fr_ntt_first(GLOBAL const Fr *src, GLOBAL Fr *dst, GLOBAL const Fr *twiddles,
                          u32 log_n, u32 count) {
     SHARED HalfFr sh[2 * 2 * GROUP];
-    u32 half_n = 1u << (log_n - 1);
     u32 l = LOCAL_ID();
     u32 base = (GLOBAL_ID() - l) * 2;
     // Round m = 1 pairs (2l, 2l + 1) with twiddle 1.
@@ -227,13 +96,13 @@ KERNEL void NTT_BLOCKS Fr_ntt_first(GLOBAL const Fr *src, GLOBAL Fr *dst, GLOBAL
         u32 m = 1u << q;
         u32 j = l & (m - 1);
         u32 i = ((l - j) << 1) + j;
-        SH_BUTTERFLY(sh, i, i + m, j << (log_n - 1 - q));
+        SH_BUTTERFLY(sh, i, i + m, twiddles[j << (log_n - 1 - q)]);
         BARRIER();
     }
     // Round m = GROUP pairs (l, l + GROUP).
     SH_GET(sh, l, x);
     SH_GET(sh, l + GROUP, y);
-    REG_BUTTERFLY(x, y, l << (log_n - LOG_2GROUP));
+    REG_BUTTERFLY(x, y, twiddles[l << (log_n - LOG_2GROUP)]);
     dst[base + l] = x;
     dst[base + l + GROUP] = y;
 }
@@ -248,7 +117,6 @@ KERNEL void NTT_BLOCKS Fr_ntt_first(GLOBAL const Fr *src, GLOBAL Fr *dst, GLOBAL
 KERNEL void NTT_BLOCKS Fr_ntt_strided(GLOBAL const Fr *src, GLOBAL Fr *dst, GLOBAL const Fr *twiddles,
                            u32 log_n, u32 s, u32 k, u32 count) {
     SHARED HalfFr sh[2 * 2 * GROUP];
-    u32 half_n = 1u << (log_n - 1);
     u32 l = LOCAL_ID();
     u32 g = (GLOBAL_ID() - l) / GROUP;
     u32 log_l = LOG_2GROUP - k;
@@ -260,9 +128,9 @@ KERNEL void NTT_BLOCKS Fr_ntt_strided(GLOBAL const Fr *src, GLOBAL Fr *dst, GLOB
     // src[base + ((e >> log_l) << s) + (e & lo_mask)]. Thread l: set lo_t, pair b.
     u32 lo_t = l & lo_mask;
     u32 b = l >> log_l;
-    // The twiddle index of the pair (i, i + 2^q) of a set, j = i mod 2^q: omega^(jg n / 2M)
-    // for the global half-block M = 2^(s+q), jg = index mod M.
-#define STRIDED_TWIDDLE(j, q) ((((j) << s) + lo_base + lo_t) << (log_n - 1 - s - (q)))
+    // The twiddle of the pair (i, i + 2^q) of a set, j = i mod 2^q: omega^(jg n / 2M) for
+    // the global half-block M = 2^(s+q), jg = index mod M.
+#define STRIDED_TWIDDLE(j, q) twiddles[((((j) << s) + lo_base + lo_t)) << (log_n - 1 - s - (q))]
     // Round 0 pairs positions (2b, 2b + 1) of set lo_t.
     Fr x = src[base + ((2 * b) << s) + lo_t];
     Fr y = src[base + ((2 * b + 1) << s) + lo_t];
