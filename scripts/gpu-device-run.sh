@@ -19,7 +19,8 @@
 # (`MODE=ab bash ...`: selftest, proofs, A/B runs against .gpu/*-base binaries, a window
 # sweep, short bench tables and an Nsight Compute profile of the G1 bucket sums;
 # `MODE=targets`: the issue's resident MSM and NTT targets alone; `MODE=windows`: an MSM
-# window sweep; all but `windows` end with `oom_check`).
+# window sweep; `MODE=ntt`: every .gpu/gpu-resident* binary's NTT side by side, per pass
+# and under Nsight Compute; all but `windows` and `ntt` end with `oom_check`).
 set -u
 OUT=${OUT:-/tmp/gpu-out}
 mkdir -p "$OUT"
@@ -83,6 +84,39 @@ if [ "${MODE:-tables}" = targets ]; then
     | grep -e "^device" -e "^msm" -e "trace msm G1 n=16777216 c=20"
   timeout 40 .gpu/gpu-resident --backend cuda --log-n 20,22,24 --runs 10 2>&1 | grep "^ntt"
   oom_check
+  step done
+  exit 0
+fi
+
+if [ "${MODE:-tables}" = ntt ]; then
+  # NTT variants side by side on one card: every .gpu/gpu-resident* binary (the current
+  # build, .gpu/gpu-resident-base and any others), in two rounds so that drift shows, then
+  # each one's passes timed one by one at 2^24 (the trace waits after each pass), then
+  # Nsight Compute on the three passes of one 2^24 NTT of each (or of those in $NCU_BINS; raw
+  # pages in $OUT/ncu_ntt.txt).
+  bins=$(ls .gpu/gpu-resident* | grep -v '\.gz$')
+  for round in 1 2; do
+    step "NTT round $round: resident 2^20, 2^22, 2^24"
+    for bin in $bins; do
+      timeout 60 $bin --backend cuda --log-n 20,22,24 --runs 10 2>&1 | grep "^ntt" | sed "s|^|${bin#.gpu/} |"
+    done
+    [ $round = 2 ] && break
+    step "NTT passes at 2^24, one by one"
+    for bin in $bins; do
+      APPLIANCE_GPU_TRACE=1 timeout 40 $bin --backend cuda --log-n 24 --runs 3 2>&1 \
+        | grep "trace ntt 2^24" | tail -1 | sed "s|^|${bin#.gpu/} |"
+    done
+    ncu=$(command -v ncu || find /usr/local /opt -name ncu -type f 2>/dev/null | head -1)
+    step "ncu: the passes of one 2^24 NTT"
+    for bin in ${NCU_BINS:-$bins}; do
+      echo "=== $bin" >>"$OUT/ncu_ntt.txt"
+      timeout 60 "$ncu" --clock-control none --section SpeedOfLight --section MemoryWorkloadAnalysis \
+        --section WarpStateStats --section ComputeWorkloadAnalysis --section LaunchStats --page raw \
+        -k regex:Fr_ntt -c 3 $bin --backend cuda --log-n 24 --runs 1 >>"$OUT/ncu_ntt.txt" 2>&1
+      echo "ncu $bin exit $?"
+    done
+    grep -E "^===|^  Fr_ntt|gpu__time_duration.sum |sm__pipe_fmaheavy_cycles_active.avg.pct_of_peak_sustained_elapsed |sm__issue_active.avg.pct_of_peak_sustained_elapsed |dram__throughput.avg.pct_of_peak_sustained_elapsed |lts__throughput.avg.pct_of_peak_sustained_elapsed |dram__bytes_read.sum " "$OUT/ncu_ntt.txt"
+  done
   step done
   exit 0
 fi
