@@ -20,7 +20,8 @@
 # sweep, short bench tables and an Nsight Compute profile of the G1 bucket sums;
 # `MODE=targets`: the issue's resident MSM and NTT targets alone; `MODE=windows`: an MSM
 # window sweep; `MODE=ntt`: every .gpu/gpu-resident* binary's NTT side by side, per pass
-# and under Nsight Compute; all but `windows` and `ntt` end with `oom_check`).
+# and under Nsight Compute; `MODE=bench`: the MSM and NTT bench tables 2^16..2^24; all but
+# `windows`, `ntt` and `bench` end with `oom_check`).
 set -u
 OUT=${OUT:-/tmp/gpu-out}
 mkdir -p "$OUT"
@@ -84,6 +85,17 @@ if [ "${MODE:-tables}" = targets ]; then
     | grep -e "^device" -e "^msm" -e "trace msm G1 n=16777216 c=20"
   timeout 40 .gpu/gpu-resident --backend cuda --log-n 20,22,24 --runs 10 2>&1 | grep "^ntt"
   oom_check
+  step done
+  exit 0
+fi
+
+if [ "${MODE:-tables}" = bench ]; then
+  # The bench table alone, after the selftest and the fixture proofs above: MSM G1
+  # and NTT 2^16..2^24 against arkworks / ark-poly in the same process (host scalars and
+  # transfers included), one run each for the MSM, two for the NTT.
+  step "bench msm g1, ntt --backend cuda, 2^16..2^24"
+  timeout 150 $B bench msm --backend cuda --log-n 16,18,20,22,24 --runs 1 2>&1 | grep -e "^op" -e "^msm"
+  timeout 60 $B bench ntt --backend cuda --log-n 16,18,20,22,24 --runs 2 2>&1 | grep -e "^op" -e "^ntt"
   step done
   exit 0
 fi
