@@ -107,28 +107,29 @@ if [ "${MODE:-tables}" = ntt ]; then
   # Nsight Compute on the three passes of one 2^24 NTT of each (or of those in $NCU_BINS; raw
   # pages in $OUT/ncu_ntt.txt).
   bins=$(ls .gpu/gpu-resident* | grep -v '\.gz$')
-  for round in 1 2; do
-    step "NTT round $round: resident 2^20, 2^22, 2^24"
+  ntt_round() {
+    step "NTT round $1: resident 2^20, 2^22, 2^24"
     for bin in $bins; do
       timeout 60 $bin --backend cuda --log-n 20,22,24 --runs 10 2>&1 | grep "^ntt" | sed "s|^|${bin#.gpu/} |"
     done
-    [ $round = 2 ] && break
-    step "NTT passes at 2^24, one by one"
-    for bin in $bins; do
-      APPLIANCE_GPU_TRACE=1 timeout 40 $bin --backend cuda --log-n 24 --runs 3 2>&1 \
-        | grep "trace ntt 2^24" | tail -1 | sed "s|^|${bin#.gpu/} |"
-    done
-    ncu=$(command -v ncu || find /usr/local /opt -name ncu -type f 2>/dev/null | head -1)
-    step "ncu: the passes of one 2^24 NTT"
-    for bin in ${NCU_BINS:-$bins}; do
-      echo "=== $bin" >>"$OUT/ncu_ntt.txt"
-      timeout 60 "$ncu" --clock-control none --section SpeedOfLight --section MemoryWorkloadAnalysis \
-        --section WarpStateStats --section ComputeWorkloadAnalysis --section LaunchStats --page raw \
-        -k regex:Fr_ntt -c 3 $bin --backend cuda --log-n 24 --runs 1 >>"$OUT/ncu_ntt.txt" 2>&1
-      echo "ncu $bin exit $?"
-    done
-    grep -E "^===|^  Fr_ntt|gpu__time_duration.sum |sm__pipe_fmaheavy_cycles_active.avg.pct_of_peak_sustained_elapsed |sm__issue_active.avg.pct_of_peak_sustained_elapsed |dram__throughput.avg.pct_of_peak_sustained_elapsed |lts__throughput.avg.pct_of_peak_sustained_elapsed |dram__bytes_read.sum " "$OUT/ncu_ntt.txt"
+  }
+  ntt_round 1
+  step "NTT passes at 2^24, one by one"
+  for bin in $bins; do
+    APPLIANCE_GPU_TRACE=1 timeout 40 $bin --backend cuda --log-n 24 --runs 3 2>&1 \
+      | grep "trace ntt 2^24" | tail -1 | sed "s|^|${bin#.gpu/} |"
   done
+  ncu=$(command -v ncu || find /usr/local /opt -name ncu -type f 2>/dev/null | head -1)
+  step "ncu: the passes of one 2^24 NTT"
+  for bin in ${NCU_BINS:-$bins}; do
+    echo "=== $bin" >>"$OUT/ncu_ntt.txt"
+    timeout 60 "$ncu" --clock-control none --section SpeedOfLight --section MemoryWorkloadAnalysis \
+      --section WarpStateStats --section ComputeWorkloadAnalysis --section LaunchStats --page raw \
+      -k regex:Fr_ntt -c 3 $bin --backend cuda --log-n 24 --runs 1 >>"$OUT/ncu_ntt.txt" 2>&1
+    echo "ncu $bin exit $?"
+  done
+  grep -E "^===|^  Fr_ntt|gpu__time_duration.sum |sm__pipe_fmaheavy_cycles_active.avg.pct_of_peak_sustained_elapsed |sm__issue_active.avg.pct_of_peak_sustained_elapsed |lts__throughput.avg.pct_of_peak_sustained_elapsed |stalled_(long_scoreboard|math_pipe_throttle)_per_issue_active.ratio " "$OUT/ncu_ntt.txt"
+  ntt_round 2
   step done
   exit 0
 fi
