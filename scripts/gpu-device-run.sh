@@ -75,6 +75,13 @@ oom_check() {
   echo "oom exit ${PIPESTATUS[0]}"
 }
 
+# The MSM G1 and NTT bench tables (host data, transfers included, against arkworks /
+# ark-poly in the same process): sizes $1 (log n list), $2 MSM runs, $3 NTT runs.
+bench_tables() {
+  timeout 150 $B bench msm --backend cuda --log-n "$1" --runs "$2" 2>&1 | grep -e "^op" -e "^msm"
+  timeout 60 $B bench ntt --backend cuda --log-n "$1" --runs "$3" 2>&1 | grep -e "^op" -e "^ntt"
+}
+
 if [ "${MODE:-tables}" = targets ]; then
   # The targets alone (a short call, e.g. on another kind of card): resident G1 MSM
   # at 2^20 and 2^24 and resident NTT up to 2^24, each checked against arkworks / ark-poly.
@@ -94,8 +101,7 @@ if [ "${MODE:-tables}" = bench ]; then
   # and NTT 2^16..2^24 against arkworks / ark-poly in the same process (host scalars and
   # transfers included), one run each for the MSM, two for the NTT.
   step "bench msm g1, ntt --backend cuda, 2^16..2^24"
-  timeout 150 $B bench msm --backend cuda --log-n 16,18,20,22,24 --runs 1 2>&1 | grep -e "^op" -e "^msm"
-  timeout 60 $B bench ntt --backend cuda --log-n 16,18,20,22,24 --runs 2 2>&1 | grep -e "^op" -e "^ntt"
+  bench_tables 16,18,20,22,24 1 2
   step done
   exit 0
 fi
@@ -158,8 +164,7 @@ if [ "${MODE:-tables}" = ab ]; then
     timeout 60 .gpu/$bin --backend cuda --log-n 16,18,20,22,24 --runs 10 2>&1 | grep "^ntt"
   done
   step "bench msm g1, ntt --backend cuda"
-  timeout 120 $B bench msm --backend cuda --log-n 16,20,22,24 --runs 2 2>&1 | grep -e "^op" -e "^msm"
-  timeout 60 $B bench ntt --backend cuda --log-n 16,20,22,24 --runs 3 2>&1 | grep -e "^op" -e "^ntt"
+  bench_tables 16,20,22,24 2 3
   step "bench prove --backend cuda: poseidon_chain_32, synthetic 2^20"
   timeout 40 $B bench prove --backend cuda --snarkjs none --runs 5 \
     --zkey .gpu/fx/poseidon_chain_32/circuit_final.zkey --witness .gpu/fx/poseidon_chain_32/witness.wtns 2>&1 | tail -16

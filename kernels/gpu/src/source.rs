@@ -359,7 +359,6 @@ mod tests {
                 before = inner.trim_end();
                 from += 1;
             }
-
             if before.ends_with("++")
                 || before.ends_with("--")
                 || before.ends_with('&') && !before.ends_with("&&")
@@ -409,10 +408,11 @@ mod tests {
     }
 
     /// The number of function definitions read, and those that assign to a struct
-    /// parameter (passed by value), as `name(param)`. Mesa's rusticl (22.3) passes structs by reference without the copy C
-    /// requires, so such an assignment changes the caller's variable there (fq2.h). CI
-    /// runs the G1, NTT and field kernels on rusticl, but not G2 (llvmpipe takes minutes
-    /// per G2 kernel): this scan covers every function of both dialects.
+    /// parameter (passed by value), as `name(param)`. Mesa's rusticl (22.3) passes structs
+    /// by reference without the copy C requires, so such an assignment changes the caller's
+    /// variable there (fq2.h). CI runs the NTT and field kernels on rusticl, but not the
+    /// MSMs (llvmpipe takes minutes per MSM kernel): this scan covers every function of
+    /// both dialects.
     fn parameter_assignments(src: &str) -> (usize, Vec<String>) {
         const SCALARS: [&str; 6] = ["u32", "u64", "int", "bool", "uint", "ulong"];
         let src = without_comments(src);
