@@ -45,16 +45,20 @@ KERNEL void Fr_butterfly(GLOBAL Fr *a, GLOBAL const Fr *twiddles, u32 m, u32 str
 // planes of single words, eight 32-bit ones: those and their addresses were 48 of a round's
 // 335 instructions), and eight threads on neighbouring elements, the unit of a 128-bit
 // access, hit eight different groups of banks.
+// Fr_ntt_first keeps its twiddles in the same layout (PLANES_*, planes of GROUP halves
+// where the data's are 2 GROUP long).
 typedef struct ALIGN16 { u32 w[4]; } HalfFr;
-#define SH_GET(sh, e, x) do { \
-        HalfFr lo_ = (sh)[e], hi_ = (sh)[2 * GROUP + (e)]; \
+#define PLANES_GET(sh, plane, e, x) do { \
+        HalfFr lo_ = (sh)[e], hi_ = (sh)[(plane) + (e)]; \
         UNROLL for (int w_ = 0; w_ < 4; w_++) { (x).v[w_] = lo_.w[w_]; (x).v[w_ + 4] = hi_.w[w_]; } \
     } while (0)
-#define SH_SET(sh, e, x) do { \
+#define PLANES_SET(sh, plane, e, x) do { \
         HalfFr lo_, hi_; \
         UNROLL for (int w_ = 0; w_ < 4; w_++) { lo_.w[w_] = (x).v[w_]; hi_.w[w_] = (x).v[w_ + 4]; } \
-        (sh)[e] = lo_; (sh)[2 * GROUP + (e)] = hi_; \
+        (sh)[e] = lo_; (sh)[(plane) + (e)] = hi_; \
     } while (0)
+#define SH_GET(sh, e, x) PLANES_GET(sh, 2 * GROUP, e, x)
+#define SH_SET(sh, e, x) PLANES_SET(sh, 2 * GROUP, e, x)
 
 // One butterfly of local memory: (sh[x], sh[y]) = (u + w v, u - w v).
 #define SH_BUTTERFLY(sh, x, y, w) do { \
@@ -82,8 +86,15 @@ typedef struct ALIGN16 { u32 w[4]; } HalfFr;
 KERNEL void NTT_BLOCKS Fr_ntt_first(GLOBAL const Fr *src, GLOBAL Fr *dst, GLOBAL const Fr *twiddles,
                          u32 log_n, u32 count) {
     SHARED HalfFr sh[2 * 2 * GROUP];
+    // The pass's twiddles are the GROUP powers of a 2 GROUP-th root of unity, omega^(j n /
+    // 2 GROUP): each thread loads one into local memory before the first barrier, and the
+    // rounds read them there instead of waiting on scattered global loads (H100: the
+    // pass's long-scoreboard stalls 2.8 -> 0.9 per issue, bench/NOTES.md 27).
+    SHARED HalfFr tw[2 * GROUP];
     u32 l = LOCAL_ID();
     u32 base = (GLOBAL_ID() - l) * 2;
+    Fr w = twiddles[l << (log_n - LOG_2GROUP)];
+    PLANES_SET(tw, GROUP, l, w);
     // Round m = 1 pairs (2l, 2l + 1) with twiddle 1.
     Fr x = src[bit_reverse(base + 2 * l, log_n)];
     Fr y = src[bit_reverse(base + 2 * l + 1, log_n)];
@@ -96,13 +107,15 @@ KERNEL void NTT_BLOCKS Fr_ntt_first(GLOBAL const Fr *src, GLOBAL Fr *dst, GLOBAL
         u32 m = 1u << q;
         u32 j = l & (m - 1);
         u32 i = ((l - j) << 1) + j;
-        SH_BUTTERFLY(sh, i, i + m, twiddles[j << (log_n - 1 - q)]);
+        PLANES_GET(tw, GROUP, j << (LOG_2GROUP - 1 - q), w);
+        SH_BUTTERFLY(sh, i, i + m, w);
         BARRIER();
     }
     // Round m = GROUP pairs (l, l + GROUP).
     SH_GET(sh, l, x);
     SH_GET(sh, l + GROUP, y);
-    REG_BUTTERFLY(x, y, twiddles[l << (log_n - LOG_2GROUP)]);
+    PLANES_GET(tw, GROUP, l, w);
+    REG_BUTTERFLY(x, y, w);
     dst[base + l] = x;
     dst[base + l + GROUP] = y;
 }
