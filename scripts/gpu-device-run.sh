@@ -20,8 +20,9 @@
 # sweep, short bench tables and an Nsight Compute profile of the G1 bucket sums;
 # `MODE=targets`: the issue's resident MSM and NTT targets alone; `MODE=windows`: an MSM
 # window sweep; `MODE=ntt`: every .gpu/gpu-resident* binary's NTT side by side, per pass
-# and under Nsight Compute; `MODE=bench`: the MSM and NTT bench tables 2^16..2^24; all but
-# `windows`, `ntt` and `bench` end with `oom_check`).
+# and under Nsight Compute; `MODE=products`: the field products of $PRODUCTS side by side
+# in one binary; `MODE=bench`: the MSM and NTT bench tables 2^16..2^24; all but `windows`,
+# `ntt`, `products` and `bench` end with `oom_check`).
 set -u
 OUT=${OUT:-/tmp/gpu-out}
 mkdir -p "$OUT"
@@ -136,6 +137,46 @@ if [ "${MODE:-tables}" = ntt ]; then
   done
   grep -E "^===|^  Fr_ntt|gpu__time_duration.sum |sm__pipe_fmaheavy_cycles_active.avg.pct_of_peak_sustained_elapsed |sm__issue_active.avg.pct_of_peak_sustained_elapsed |lts__throughput.avg.pct_of_peak_sustained_elapsed |stalled_(long_scoreboard|math_pipe_throttle)_per_issue_active.ratio " "$OUT/ncu_ntt.txt"
   ntt_round 2
+  step done
+  exit 0
+fi
+
+if [ "${MODE:-tables}" = products ]; then
+  # Field products side by side in one binary (APPLIANCE_GPU_FIELD_PRODUCT, each of
+  # $PRODUCTS): a short selftest with each, then the resident NTT and G1 MSM in two
+  # alternating rounds, the 2^24 NTT's passes one by one, and Nsight Compute on one 2^24
+  # NTT's passes with the instructions each pipe executed (raw pages in
+  # $OUT/ncu_products.txt).
+  : "${PRODUCTS:=chains nocarry}"
+  for product in $PRODUCTS; do
+    step "selftest with the $product product"
+    APPLIANCE_GPU_FIELD_PRODUCT=$product timeout 100 $B selftest --backend cuda --max-log 14 --seed 5 2>/dev/null | tail -1
+  done
+  for round in 1 2; do
+    for product in $PRODUCTS; do
+      step "round $round, $product: resident NTT 2^20..2^24, G1 MSM 2^20, 2^24"
+      APPLIANCE_GPU_FIELD_PRODUCT=$product timeout 60 .gpu/gpu-resident --backend cuda --log-n 20,22,24 \
+        --runs 10 2>&1 | grep "^ntt"
+      APPLIANCE_GPU_FIELD_PRODUCT=$product timeout 100 .gpu/gpu-resident --backend cuda --op msm \
+        --log-n 20,24 --runs 5 2>&1 | grep "^msm"
+    done
+  done
+  step "NTT passes at 2^24, one by one"
+  for product in $PRODUCTS; do
+    APPLIANCE_GPU_FIELD_PRODUCT=$product APPLIANCE_GPU_TRACE=1 timeout 40 .gpu/gpu-resident --backend cuda \
+      --log-n 24 --runs 3 2>&1 | grep "trace ntt 2^24" | tail -1 | sed "s|^|$product |"
+  done
+  ncu=$(command -v ncu || find /usr/local /opt -name ncu -type f 2>/dev/null | head -1)
+  step "ncu: the passes of one 2^24 NTT, per pipe"
+  for product in $PRODUCTS; do
+    echo "=== $product" >>"$OUT/ncu_products.txt"
+    APPLIANCE_GPU_FIELD_PRODUCT=$product timeout 60 "$ncu" --clock-control none --section SpeedOfLight \
+      --section WarpStateStats --section ComputeWorkloadAnalysis --section InstructionStats --page raw \
+      --metrics sm__inst_executed_pipe_fmaheavy.sum,sm__inst_executed_pipe_fmalite.sum,sm__inst_executed_pipe_alu.sum,sm__inst_executed_pipe_fma.sum,sm__pipe_alu_cycles_active.avg.pct_of_peak_sustained_elapsed \
+      -k regex:Fr_ntt -c 3 .gpu/gpu-resident --backend cuda --log-n 24 --runs 1 >>"$OUT/ncu_products.txt" 2>&1
+    echo "ncu $product exit $?"
+  done
+  grep -E "^===|^  Fr_ntt|gpu__time_duration.sum |sm__pipe_fmaheavy_cycles_active.avg.pct_of_peak_sustained_elapsed |sm__pipe_alu_cycles_active.avg.pct_of_peak_sustained_elapsed |sm__issue_active.avg.pct_of_peak_sustained_elapsed |sm__inst_executed_pipe_(fmaheavy|fmalite|alu|fma).sum |smsp__inst_executed.sum |stalled_(long_scoreboard|math_pipe_throttle|wait)_per_issue_active.ratio " "$OUT/ncu_products.txt"
   step done
   exit 0
 fi
