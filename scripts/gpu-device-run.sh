@@ -83,6 +83,31 @@ bench_tables() {
   timeout 60 $B bench ntt --backend cuda --log-n "$1" --runs "$3" 2>&1 | grep -e "^op" -e "^ntt"
 }
 
+# One NTT variant, named $1 and run as "${@:2}" (a gpu-resident binary; the caller may set
+# APPLIANCE_GPU_FIELD_PRODUCT for it): its 2^24 passes one by one (the trace waits after each
+# pass), and Nsight Compute on the three passes of one 2^24 NTT with the instructions each
+# pipe executed (raw pages appended to $OUT/ncu_ntt.txt; ntt_ncu_summary prints the lines
+# that decided NOTES 26 and 27).
+ntt_passes() {
+  local label=$1; shift
+  APPLIANCE_GPU_TRACE=1 timeout 40 "$@" --backend cuda --log-n 24 --runs 3 2>&1 \
+    | grep "trace ntt 2^24" | tail -1 | sed "s|^|$label |"
+}
+ntt_ncu() {
+  local label=$1 ncu; shift
+  ncu=$(command -v ncu || find /usr/local /opt -name ncu -type f 2>/dev/null | head -1)
+  echo "=== $label" >>"$OUT/ncu_ntt.txt"
+  timeout 60 "$ncu" --clock-control none --section SpeedOfLight --section MemoryWorkloadAnalysis \
+    --section WarpStateStats --section ComputeWorkloadAnalysis --section LaunchStats \
+    --section InstructionStats --page raw \
+    --metrics sm__inst_executed_pipe_fmaheavy.sum,sm__inst_executed_pipe_fmalite.sum,sm__inst_executed_pipe_alu.sum,sm__inst_executed_pipe_fma.sum,sm__pipe_alu_cycles_active.avg.pct_of_peak_sustained_elapsed \
+    -k regex:Fr_ntt -c 3 "$@" --backend cuda --log-n 24 --runs 1 >>"$OUT/ncu_ntt.txt" 2>&1
+  echo "ncu $label exit $?"
+}
+ntt_ncu_summary() {
+  grep -E "^===|^  Fr_ntt|gpu__time_duration.sum |sm__pipe_(fmaheavy|alu)_cycles_active.avg.pct_of_peak_sustained_elapsed |sm__issue_active.avg.pct_of_peak_sustained_elapsed |lts__throughput.avg.pct_of_peak_sustained_elapsed |sm__inst_executed_pipe_(fmaheavy|fmalite|alu|fma).sum |smsp__inst_executed.sum |stalled_(long_scoreboard|math_pipe_throttle|wait)_per_issue_active.ratio " "$OUT/ncu_ntt.txt"
+}
+
 if [ "${MODE:-tables}" = targets ]; then
   # The issue's targets alone (a short call, e.g. on another kind of card): resident G1 MSM
   # at 2^20 and 2^24 and resident NTT up to 2^24, each checked against arkworks / ark-poly.
@@ -111,8 +136,7 @@ if [ "${MODE:-tables}" = ntt ]; then
   # NTT variants side by side on one card: every .gpu/gpu-resident* binary (the current
   # build, .gpu/gpu-resident-base and any others), in two rounds so that drift shows, then
   # each one's passes timed one by one at 2^24 (the trace waits after each pass), then
-  # Nsight Compute on the three passes of one 2^24 NTT of each (or of those in $NCU_BINS; raw
-  # pages in $OUT/ncu_ntt.txt).
+  # Nsight Compute on the three passes of one 2^24 NTT of each (or of those in $NCU_BINS).
   bins=$(ls .gpu/gpu-resident* | grep -v '\.gz$')
   ntt_round() {
     step "NTT round $1: resident 2^20, 2^22, 2^24"
@@ -122,20 +146,10 @@ if [ "${MODE:-tables}" = ntt ]; then
   }
   ntt_round 1
   step "NTT passes at 2^24, one by one"
-  for bin in $bins; do
-    APPLIANCE_GPU_TRACE=1 timeout 40 $bin --backend cuda --log-n 24 --runs 3 2>&1 \
-      | grep "trace ntt 2^24" | tail -1 | sed "s|^|${bin#.gpu/} |"
-  done
-  ncu=$(command -v ncu || find /usr/local /opt -name ncu -type f 2>/dev/null | head -1)
+  for bin in $bins; do ntt_passes "${bin#.gpu/}" "$bin"; done
   step "ncu: the passes of one 2^24 NTT"
-  for bin in ${NCU_BINS:-$bins}; do
-    echo "=== $bin" >>"$OUT/ncu_ntt.txt"
-    timeout 60 "$ncu" --clock-control none --section SpeedOfLight --section MemoryWorkloadAnalysis \
-      --section WarpStateStats --section ComputeWorkloadAnalysis --section LaunchStats --page raw \
-      -k regex:Fr_ntt -c 3 $bin --backend cuda --log-n 24 --runs 1 >>"$OUT/ncu_ntt.txt" 2>&1
-    echo "ncu $bin exit $?"
-  done
-  grep -E "^===|^  Fr_ntt|gpu__time_duration.sum |sm__pipe_fmaheavy_cycles_active.avg.pct_of_peak_sustained_elapsed |sm__issue_active.avg.pct_of_peak_sustained_elapsed |lts__throughput.avg.pct_of_peak_sustained_elapsed |stalled_(long_scoreboard|math_pipe_throttle)_per_issue_active.ratio " "$OUT/ncu_ntt.txt"
+  for bin in ${NCU_BINS:-$bins}; do ntt_ncu "$bin" "$bin"; done
+  ntt_ncu_summary
   ntt_round 2
   step done
   exit 0
@@ -144,9 +158,7 @@ fi
 if [ "${MODE:-tables}" = products ]; then
   # Field products side by side in one binary (APPLIANCE_GPU_FIELD_PRODUCT, each of
   # $PRODUCTS): a short selftest with each, then the resident NTT and G1 MSM in two
-  # alternating rounds, the 2^24 NTT's passes one by one, and Nsight Compute on one 2^24
-  # NTT's passes with the instructions each pipe executed (raw pages in
-  # $OUT/ncu_products.txt).
+  # alternating rounds, then each one's 2^24 passes and Nsight Compute (ntt_passes, ntt_ncu).
   : "${PRODUCTS:=chains nocarry}"
   for product in $PRODUCTS; do
     step "selftest with the $product product"
@@ -162,21 +174,10 @@ if [ "${MODE:-tables}" = products ]; then
     done
   done
   step "NTT passes at 2^24, one by one"
-  for product in $PRODUCTS; do
-    APPLIANCE_GPU_FIELD_PRODUCT=$product APPLIANCE_GPU_TRACE=1 timeout 40 .gpu/gpu-resident --backend cuda \
-      --log-n 24 --runs 3 2>&1 | grep "trace ntt 2^24" | tail -1 | sed "s|^|$product |"
-  done
-  ncu=$(command -v ncu || find /usr/local /opt -name ncu -type f 2>/dev/null | head -1)
-  step "ncu: the passes of one 2^24 NTT, per pipe"
-  for product in $PRODUCTS; do
-    echo "=== $product" >>"$OUT/ncu_products.txt"
-    APPLIANCE_GPU_FIELD_PRODUCT=$product timeout 60 "$ncu" --clock-control none --section SpeedOfLight \
-      --section WarpStateStats --section ComputeWorkloadAnalysis --section InstructionStats --page raw \
-      --metrics sm__inst_executed_pipe_fmaheavy.sum,sm__inst_executed_pipe_fmalite.sum,sm__inst_executed_pipe_alu.sum,sm__inst_executed_pipe_fma.sum,sm__pipe_alu_cycles_active.avg.pct_of_peak_sustained_elapsed \
-      -k regex:Fr_ntt -c 3 .gpu/gpu-resident --backend cuda --log-n 24 --runs 1 >>"$OUT/ncu_products.txt" 2>&1
-    echo "ncu $product exit $?"
-  done
-  grep -E "^===|^  Fr_ntt|gpu__time_duration.sum |sm__pipe_fmaheavy_cycles_active.avg.pct_of_peak_sustained_elapsed |sm__pipe_alu_cycles_active.avg.pct_of_peak_sustained_elapsed |sm__issue_active.avg.pct_of_peak_sustained_elapsed |sm__inst_executed_pipe_(fmaheavy|fmalite|alu|fma).sum |smsp__inst_executed.sum |stalled_(long_scoreboard|math_pipe_throttle|wait)_per_issue_active.ratio " "$OUT/ncu_products.txt"
+  for product in $PRODUCTS; do APPLIANCE_GPU_FIELD_PRODUCT=$product ntt_passes "$product" .gpu/gpu-resident; done
+  step "ncu: the passes of one 2^24 NTT"
+  for product in $PRODUCTS; do APPLIANCE_GPU_FIELD_PRODUCT=$product ntt_ncu "$product" .gpu/gpu-resident; done
+  ntt_ncu_summary
   step done
   exit 0
 fi
