@@ -75,19 +75,85 @@ pub fn transform<D: Device>(
     inverse: bool,
     coset: Option<Fr>,
 ) -> Result<()> {
+    transforms(dev, twiddles, buf, log_n, &[(inverse, coset)])
+}
+
+/// The transforms `passes` ((inverse?, coset), as in [`transform`]) of `buf`, one after
+/// the other, in place. The scaling that ends an inverse transform (1/n, coset^-i) and the
+/// one that starts a coset transform (coset^i) are both a[i] *= c g^i, so where they meet,
+/// as in a Groth16 quotient's inverse-then-coset pair, they run as one pass: each costs two
+/// products per element, at 2^24 about four rounds' worth of a transform's products.
+pub fn transforms<D: Device>(
+    dev: &D,
+    twiddles: &Twiddles<D>,
+    buf: &D::Buffer,
+    log_n: u32,
+    passes: &[(bool, Option<Fr>)],
+) -> Result<()> {
     if log_n == 0 {
         return Ok(());
     }
-    let n = 1usize << log_n;
-    let mut trace = Trace::start(|| format!("ntt 2^{log_n} inverse={inverse}"));
-    if !inverse {
-        if let Some(g) = coset {
-            scale(dev, buf, log_n, Fr::one(), g)?;
-            Trace::mark(dev, &mut trace, "coset scale")?;
+    let mut trace = Trace::start(|| {
+        let names: Vec<&str> = passes
+            .iter()
+            .map(|&(inverse, coset)| match (inverse, coset.is_some()) {
+                (false, false) => "forward",
+                (false, true) => "coset forward",
+                (true, false) => "inverse",
+                (true, true) => "coset inverse",
+            })
+            .collect();
+        format!("ntt 2^{log_n} {}", names.join(" + "))
+    });
+    // The scaling (c, g) not yet applied.
+    let mut pending: Option<(Fr, Fr)> = None;
+    for &(inverse, coset) in passes {
+        // Checked before the data changes.
+        let ends_with = if inverse {
+            let n_inv = Fr::from(1u64 << log_n)
+                .inverse()
+                .ok_or_else(|| GpuError::InvalidInput("n has no inverse".into()))?;
+            let g_inv = match coset {
+                Some(g) => g
+                    .inverse()
+                    .ok_or_else(|| GpuError::InvalidInput("coset generator is zero".into()))?,
+                None => Fr::one(),
+            };
+            Some((n_inv, g_inv))
+        } else {
+            None
+        };
+        if let (false, Some(g)) = (inverse, coset) {
+            let (c0, g0) = pending.unwrap_or((Fr::one(), Fr::one()));
+            pending = Some((c0, g0 * g));
         }
+        if let Some((c, g)) = pending.take() {
+            scale(dev, buf, log_n, c, g)?;
+            Trace::mark(dev, &mut trace, "scale")?;
+        }
+        rounds(dev, twiddles, buf, log_n, inverse, &mut trace)?;
+        pending = ends_with;
     }
+    if let Some((c, g)) = pending {
+        scale(dev, buf, log_n, c, g)?;
+        Trace::mark(dev, &mut trace, "scale")?;
+    }
+    Ok(())
+}
+
+/// The unscaled transform of `buf` (`log_n >= 1`): the bit-reversal permutation and the
+/// log_n butterfly rounds with omega (or omega^-1 for `inverse`).
+fn rounds<D: Device>(
+    dev: &D,
+    twiddles: &Twiddles<D>,
+    buf: &D::Buffer,
+    log_n: u32,
+    inverse: bool,
+    trace: &mut Option<Trace>,
+) -> Result<()> {
+    let n = 1usize << log_n;
     let table = twiddles.get(dev, log_n, inverse)?;
-    Trace::mark(dev, &mut trace, "twiddles")?;
+    Trace::mark(dev, trace, "twiddles")?;
     let group = dev.group_size();
     let log_block = (2 * group).trailing_zeros();
     if n < 2 * group {
@@ -107,7 +173,7 @@ pub fn transform<D: Device>(
             )?;
             m *= 2;
         }
-        Trace::mark(dev, &mut trace, "rounds")?;
+        Trace::mark(dev, trace, "rounds")?;
     } else {
         // The permutation gathers from `buf` into a second vector, every pass but the last
         // works in place there, and the last writes back to `buf`. Exactly 2 GROUP elements
@@ -128,7 +194,7 @@ pub fn transform<D: Device>(
                 Arg::U32(log_n),
             ],
         )?;
-        Trace::mark(dev, &mut trace, "first pass")?;
+        Trace::mark(dev, trace, "first pass")?;
         let mut s = log_block;
         for k in strided_passes(log_n, log_block) {
             let dst = if s + k == log_n { buf } else { work };
@@ -145,21 +211,8 @@ pub fn transform<D: Device>(
                 ],
             )?;
             s += k;
-            Trace::mark(dev, &mut trace, "strided pass")?;
+            Trace::mark(dev, trace, "strided pass")?;
         }
-    }
-    if inverse {
-        let n_inv = Fr::from(n as u64)
-            .inverse()
-            .ok_or_else(|| GpuError::InvalidInput("n has no inverse".into()))?;
-        let g_inv = match coset {
-            Some(g) => g
-                .inverse()
-                .ok_or_else(|| GpuError::InvalidInput("coset generator is zero".into()))?,
-            None => Fr::one(),
-        };
-        scale(dev, buf, log_n, n_inv, g_inv)?;
-        Trace::mark(dev, &mut trace, "scale")?;
     }
     Ok(())
 }
@@ -219,9 +272,7 @@ pub fn run<D: Device>(
         }
         let log_n = n.trailing_zeros();
         let buf = dev.upload(&fr_words(v))?;
-        for &(inverse, coset) in passes {
-            transform(dev, twiddles, &buf, log_n, inverse, coset)?;
-        }
+        transforms(dev, twiddles, &buf, log_n, passes)?;
         download_in_place(dev, &buf, v)?;
     }
     Ok(())
@@ -268,8 +319,13 @@ pub fn quotient_on_device<D: Device>(
         &[Arg::Buf(&buf_c), Arg::Buf(&buf_a), Arg::Buf(&buf_b)],
     )?;
     for buf in [&buf_a, &buf_b, &buf_c] {
-        transform(dev, twiddles, buf, log_n, true, None)?;
-        transform(dev, twiddles, buf, log_n, false, Some(coset))?;
+        transforms(
+            dev,
+            twiddles,
+            buf,
+            log_n,
+            &[(true, None), (false, Some(coset))],
+        )?;
     }
     dev.launch(
         "Fr_product_sub",

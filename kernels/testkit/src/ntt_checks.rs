@@ -181,7 +181,12 @@ fn agrees_with_ark_poly(backend: &dyn Accelerator<Bn254>, input: &[Fr]) -> Resul
         "coset round trip",
         &run_one(backend, &cfwd, &NttConfig::inverse().with_coset(g))?,
         input,
-    )
+    )?;
+
+    // The pair in one call (a device backend scales once between the two: 1/n and g^i).
+    let mut pair = input.to_vec();
+    kernels_accel::intt_then_coset_ntt(backend, &mut [&mut pair], g).map_err(|e| e.to_string())?;
+    same("inverse then coset", &pair, &coset.fft(&domain.ifft(input)))
 }
 
 /// The Groth16 quotient's numerator (`coset_quotient`) on the odd coset the prover uses,

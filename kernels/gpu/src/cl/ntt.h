@@ -79,6 +79,19 @@ typedef struct ALIGN16 { u32 w[4]; } HalfFr;
 // the elements the thread writes, so that round needs none either: two local round trips
 // and barriers fewer per pass, and at 2^24 one round of products in 24 fewer.
 
+// Rounds 1..NTT_UNIFORM_ROUNDS of Fr_ntt_first give thread l the butterfly whose twiddle
+// index j is l's top q bits (below: l's low bits): the GROUP >> q threads with j = 0,
+// whose twiddle is 1, then fill whole warps (CUDA: GROUP = 256, 128 / 64 / 32 threads),
+// which skip the product. At 2^24 that is 7 of the first pass's 64 warp-rounds of
+// products per block, 3.8% of the NTT's.
+#define NTT_UNIFORM_ROUNDS 3
+
+// The slot of element e in Fr_ntt_first's local memory: e with its low three bits XORed
+// with bits 3..5 and 6..8. The uniform rounds read elements 2^(q+1) apart (four or eight
+// of them in the same 16-byte bank group without this); the other accesses read eight
+// neighbours or pairs (2l, 2l + 1), which the XOR keeps in eight different groups.
+DEVICE u32 first_slot(u32 e) { return e ^ ((e >> 3) & 7) ^ ((e >> 6) & 7); }
+
 // The bit-reversal permutation fused with the first LOG_2GROUP rounds: each work-group
 // gathers the 2 GROUP elements that land in its block (src[bitrev(i)]), runs the rounds
 // m = 1 .. GROUP on them and writes the block to dst. dst differs from src unless n is
@@ -100,20 +113,47 @@ KERNEL void NTT_BLOCKS Fr_ntt_first(GLOBAL const Fr *src, GLOBAL Fr *dst, GLOBAL
     Fr y = src[bit_reverse(base + 2 * l + 1, log_n)];
     Fr d = Fr_sub(x, y);
     x = Fr_add(x, y);
-    SH_SET(sh, 2 * l, x);
-    SH_SET(sh, 2 * l + 1, d);
+    SH_SET(sh, first_slot(2 * l), x);
+    SH_SET(sh, first_slot(2 * l + 1), d);
     BARRIER();
-    for (u32 q = 1; q + 1 < LOG_2GROUP; q++) {
+    // Both loops are unrolled: with q a constant, a round's indices cost a few instructions
+    // (in one loop choosing the mapping and the path cost ~30 per round, 10 of them on the
+    // multiplier pipe). The uniform rounds' thread index is rotated by whole warps from one
+    // work-group to the next, so that the warps which skip a product are not always on the
+    // same SM sub-partitions (warp w of a block runs on sub-partition w mod 4).
+    u32 rotated = (l + (((GLOBAL_ID() - l) / GROUP) << 5)) & (GROUP - 1);
+    UNROLL for (u32 q = 1; q <= NTT_UNIFORM_ROUNDS && q + 1 < LOG_2GROUP; q++) {
+        u32 m = 1u << q;
+        u32 j = rotated >> (LOG_2GROUP - 1 - q);
+        u32 i = ((rotated & ((GROUP >> q) - 1)) << (q + 1)) + j;
+        // i has bit q clear and the slot map is linear over XOR: slot(i + m) = slot(i) ^ slot(m).
+        u32 si = first_slot(i), sm = si ^ first_slot(m);
+        if (j == 0) {
+            Fr u, v;
+            SH_GET(sh, si, u);
+            SH_GET(sh, sm, v);
+            Fr diff = Fr_sub(u, v);
+            u = Fr_add(u, v);
+            SH_SET(sh, si, u);
+            SH_SET(sh, sm, diff);
+        } else {
+            PLANES_GET(tw, GROUP, j << (LOG_2GROUP - 1 - q), w);
+            SH_BUTTERFLY(sh, si, sm, w);
+        }
+        BARRIER();
+    }
+    UNROLL for (u32 q = NTT_UNIFORM_ROUNDS + 1; q + 1 < LOG_2GROUP; q++) {
         u32 m = 1u << q;
         u32 j = l & (m - 1);
         u32 i = ((l - j) << 1) + j;
+        u32 si = first_slot(i), sm = si ^ first_slot(m);
         PLANES_GET(tw, GROUP, j << (LOG_2GROUP - 1 - q), w);
-        SH_BUTTERFLY(sh, i, i + m, w);
+        SH_BUTTERFLY(sh, si, sm, w);
         BARRIER();
     }
     // Round m = GROUP pairs (l, l + GROUP).
-    SH_GET(sh, l, x);
-    SH_GET(sh, l + GROUP, y);
+    SH_GET(sh, first_slot(l), x);
+    SH_GET(sh, first_slot(l + GROUP), y);
     PLANES_GET(tw, GROUP, l, w);
     REG_BUTTERFLY(x, y, w);
     dst[base + l] = x;
