@@ -60,6 +60,11 @@ typedef struct ALIGN16 { u32 w[4]; } HalfFr;
 #define SH_GET(sh, e, x) PLANES_GET(sh, 2 * GROUP, e, x)
 #define SH_SET(sh, e, x) PLANES_SET(sh, 2 * GROUP, e, x)
 
+// The butterfly with twiddle 1 on two registers: (u, v) = (u + v, u - v).
+#define REG_SUM_DIFF(u, v) do { \
+        Fr d_ = Fr_sub(u, v); \
+        u = Fr_add(u, v); v = d_; \
+    } while (0)
 // One butterfly of local memory: (sh[x], sh[y]) = (u + w v, u - w v).
 #define SH_BUTTERFLY(sh, x, y, w) do { \
         Fr u_, v_; SH_GET(sh, x, u_); SH_GET(sh, y, v_); \
@@ -111,10 +116,9 @@ KERNEL void NTT_BLOCKS Fr_ntt_first(GLOBAL const Fr *src, GLOBAL Fr *dst, GLOBAL
     // Round m = 1 pairs (2l, 2l + 1) with twiddle 1.
     Fr x = src[bit_reverse(base + 2 * l, log_n)];
     Fr y = src[bit_reverse(base + 2 * l + 1, log_n)];
-    Fr d = Fr_sub(x, y);
-    x = Fr_add(x, y);
+    REG_SUM_DIFF(x, y);
     SH_SET(sh, first_slot(2 * l), x);
-    SH_SET(sh, first_slot(2 * l + 1), d);
+    SH_SET(sh, first_slot(2 * l + 1), y);
     BARRIER();
     // Both loops are unrolled: with q a constant, a round's indices cost a few instructions
     // (in one loop choosing the mapping and the path cost ~30 per round, 10 of them on the
@@ -132,10 +136,9 @@ KERNEL void NTT_BLOCKS Fr_ntt_first(GLOBAL const Fr *src, GLOBAL Fr *dst, GLOBAL
             Fr u, v;
             SH_GET(sh, si, u);
             SH_GET(sh, sm, v);
-            Fr diff = Fr_sub(u, v);
-            u = Fr_add(u, v);
+            REG_SUM_DIFF(u, v);
             SH_SET(sh, si, u);
-            SH_SET(sh, sm, diff);
+            SH_SET(sh, sm, v);
         } else {
             PLANES_GET(tw, GROUP, j << (LOG_2GROUP - 1 - q), w);
             SH_BUTTERFLY(sh, si, sm, w);
