@@ -88,7 +88,8 @@ typedef struct ALIGN16 { u32 w[4]; } HalfFr;
 // index j is l's top q bits (below: l's low bits): the GROUP >> q threads with j = 0,
 // whose twiddle is 1, then fill whole warps (CUDA: GROUP = 256, 128 / 64 / 32 threads),
 // which skip the product. At 2^24 that is 7 of the first pass's 64 warp-rounds of
-// products per block, 3.8% of the NTT's.
+// products per block, 3.8% of the NTT's. (OpenCL's GROUP = 64 leaves 32 / 16 / 8 threads:
+// on a GPU with 32-wide warps only round 1 skips whole warps; the others diverge.)
 #define NTT_UNIFORM_ROUNDS 3
 
 // The slot of element e in Fr_ntt_first's local memory: e with its low three bits XORed
