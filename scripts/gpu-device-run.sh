@@ -21,8 +21,9 @@
 # `MODE=targets`: the issue's resident MSM and NTT targets alone; `MODE=windows`: an MSM
 # window sweep; `MODE=ntt`: every .gpu/gpu-resident* binary's NTT side by side, per pass
 # and under Nsight Compute; `MODE=products`: the field products of $PRODUCTS side by side
-# in one binary; `MODE=bench`: the MSM and NTT bench tables 2^16..2^24; all but `windows`,
-# `ntt`, `products` and `bench` end with `oom_check`).
+# in one binary; `MODE=bench`: the MSM and NTT bench tables 2^16..2^24; `MODE=first`: the
+# NTT's Montgomery and Shoup first passes side by side in one binary; all but `windows`,
+# `ntt`, `products`, `bench` and `first` end with `oom_check`).
 set -u
 OUT=${OUT:-/tmp/gpu-out}
 mkdir -p "$OUT"
@@ -151,6 +152,28 @@ if [ "${MODE:-tables}" = ntt ]; then
   for bin in ${NCU_BINS:-$bins}; do ntt_ncu "$bin" "$bin"; done
   ntt_ncu_summary
   ntt_round 2
+  step done
+  exit 0
+fi
+
+if [ "${MODE:-tables}" = first ]; then
+  # The NTT's two first passes side by side in one binary (APPLIANCE_GPU_NTT_FIRST_PASS,
+  # NOTES 29): a short selftest with the Shoup one, then the resident NTT in two rounds,
+  # the 2^24 passes one by one and Nsight Compute on each.
+  step "selftest --backend cuda with the Shoup first pass"
+  APPLIANCE_GPU_NTT_FIRST_PASS=shoup timeout 100 $B selftest --backend cuda --max-log 16 --seed 5 2>/dev/null | tail -1
+  for round in 1 2; do
+    step "first-pass round $round: resident 2^20, 2^22, 2^24"
+    for first in montgomery shoup; do
+      APPLIANCE_GPU_NTT_FIRST_PASS=$first timeout 60 .gpu/gpu-resident --backend cuda --log-n 20,22,24 \
+        --runs 10 2>&1 | grep "^ntt" | sed "s|^|$first |"
+    done
+  done
+  step "NTT passes at 2^24, one by one"
+  for first in montgomery shoup; do APPLIANCE_GPU_NTT_FIRST_PASS=$first ntt_passes "$first" .gpu/gpu-resident; done
+  step "ncu: the passes of one 2^24 NTT"
+  for first in montgomery shoup; do APPLIANCE_GPU_NTT_FIRST_PASS=$first ntt_ncu "$first" .gpu/gpu-resident; done
+  ntt_ncu_summary
   step done
   exit 0
 fi

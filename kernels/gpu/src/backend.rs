@@ -14,7 +14,7 @@ use crate::convert::DeviceCurve;
 use crate::device::Device;
 use crate::error::GpuError;
 use crate::msm::{self, ResidentBases, SortedScalars};
-use crate::ntt::{self, Twiddles};
+use crate::ntt::{self, FirstPass, Twiddles};
 
 /// A GPU backend: one compiled program on one device, plus resident NTT twiddles.
 pub struct GpuBackend<D: Device> {
@@ -34,7 +34,7 @@ impl<D: Device> GpuBackend<D> {
         Self {
             dev,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            twiddles: Twiddles::default(),
+            twiddles: Twiddles::new(FirstPass::from_env()),
             cpu: OnceLock::new(),
         }
     }
@@ -121,7 +121,11 @@ impl<D: Device> Backend for GpuBackend<D> {
     fn info(&self) -> BackendInfo {
         BackendInfo {
             name: self.dev.backend(),
-            device: self.dev.device_name().to_string(),
+            device: format!(
+                "{}{}",
+                self.dev.device_name(),
+                self.twiddles.first_pass().map_or("", FirstPass::label)
+            ),
             memory_bytes: self.dev.memory_bytes(),
             compute_units: self.dev.compute_units(),
         }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use ark_bn254::Fr;
-use ark_ff::{FftField, Field, One};
+use ark_ff::{FftField, Field, One, PrimeField};
 
 use crate::convert::{download_fr, fr_words, FIELD_WORDS};
 use crate::device::{count_u32, Arg, Device, Trace};
@@ -19,49 +19,205 @@ use crate::error::{GpuError, Result};
 /// Resident tables keyed by (log n, inverse).
 type Tables<B> = HashMap<(u32, bool), Arc<B>>;
 
-/// Twiddle tables (omega^k for k < n/2) resident on the device, per (log n, inverse).
+/// The environment variable that picks the twiddle product of the NTT's first pass:
+/// `montgomery` (the default) or `shoup` ([`FirstPass`]). Both are exact; which is faster
+/// is the card's to say, so an A/B run needs no rebuild.
+pub const FIRST_PASS_ENV: &str = "APPLIANCE_GPU_NTT_FIRST_PASS";
+
+/// The twiddle product of the first pass (`ntt_first.h`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FirstPass {
+    /// `Fr_ntt_first`: Montgomery products with the transform's table.
+    #[default]
+    Montgomery,
+    /// `Fr_ntt_first_shoup`: Shoup's product, with (w, w') pairs from a GROUP-pair table.
+    Shoup,
+}
+
+impl FirstPass {
+    /// The choice of [`FIRST_PASS_ENV`]; unset is the default. An unknown value is an
+    /// error, reported by the first transform.
+    pub fn from_env() -> std::result::Result<Self, String> {
+        match std::env::var_os(FIRST_PASS_ENV) {
+            None => Ok(Self::default()),
+            Some(v) if v == "montgomery" => Ok(Self::Montgomery),
+            Some(v) if v == "shoup" => Ok(Self::Shoup),
+            Some(v) => Err(format!(
+                "{FIRST_PASS_ENV}={v:?}: expected montgomery or shoup"
+            )),
+        }
+    }
+
+    /// What a device's name says after it when this is not the default, so that figures
+    /// name the variant they measured.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Montgomery => "",
+            Self::Shoup => " [Shoup first NTT pass]",
+        }
+    }
+}
+
+/// Twiddle tables (omega^k for k < n/2) resident on the device, per (log n, inverse),
+/// and, for the Shoup first pass, its (w, w') tables per direction.
 pub struct Twiddles<D: Device> {
+    first: std::result::Result<FirstPass, String>,
     tables: Mutex<Tables<D::Buffer>>,
+    shoup_tables: Mutex<HashMap<bool, Arc<D::Buffer>>>,
 }
 
 impl<D: Device> Default for Twiddles<D> {
     fn default() -> Self {
-        Self {
-            tables: Mutex::new(HashMap::new()),
-        }
+        Self::new(Ok(FirstPass::default()))
     }
 }
 
 impl<D: Device> Twiddles<D> {
+    /// Tables for transforms whose first pass is `first` (an `Err` is reported by every
+    /// transform: see [`FirstPass::from_env`]).
+    pub fn new(first: std::result::Result<FirstPass, String>) -> Self {
+        Self {
+            first,
+            tables: Mutex::new(HashMap::new()),
+            shoup_tables: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The first pass these tables serve.
+    pub fn first_pass(&self) -> Result<FirstPass> {
+        self.first.clone().map_err(GpuError::InvalidInput)
+    }
+
     fn get(&self, dev: &D, log_n: u32, inverse: bool) -> Result<Arc<D::Buffer>> {
-        let mut tables = self.tables.lock().map_err(|_| {
-            GpuError::poisoned(
-                dev.backend(),
-                dev.device_name(),
-                "twiddle cache lock (poisoned)",
-            )
-        })?;
+        let mut tables = lock(dev, &self.tables)?;
         if let Some(t) = tables.get(&(log_n, inverse)) {
             return Ok(Arc::clone(t));
         }
-        let n = 1u64 << log_n;
-        let omega = Fr::get_root_of_unity(n)
-            .ok_or_else(|| GpuError::InvalidInput(format!("no root of unity of order {n}")))?;
-        let omega = if inverse {
-            omega.inverse().unwrap_or(omega)
-        } else {
-            omega
-        };
-        let mut powers = Vec::with_capacity((n / 2) as usize);
-        let mut w = Fr::one();
-        for _ in 0..n / 2 {
-            powers.push(w);
-            w *= omega;
-        }
+        let powers = twiddle_powers(log_n, inverse, (1usize << log_n) / 2)?;
         let buf = Arc::new(dev.upload(&fr_words(&powers))?);
         tables.insert((log_n, inverse), Arc::clone(&buf));
         Ok(buf)
     }
+
+    /// The Shoup first pass's table: the GROUP powers of a 2 GROUP-th root of unity (the
+    /// same for every n), plain, then their Shoup multipliers ([`shoup_pair`]).
+    fn get_shoup_first(&self, dev: &D, inverse: bool) -> Result<Arc<D::Buffer>> {
+        let mut tables = lock(dev, &self.shoup_tables)?;
+        if let Some(t) = tables.get(&inverse) {
+            return Ok(Arc::clone(t));
+        }
+        let group = dev.group_size();
+        let powers = twiddle_powers((2 * group).trailing_zeros(), inverse, group)?;
+        let pairs: Vec<_> = powers.iter().map(|w| shoup_pair(*w)).collect();
+        let mut words = Vec::with_capacity(2 * FIELD_WORDS * group);
+        words.extend(pairs.iter().flat_map(|(plain, _)| plain.iter()));
+        words.extend(pairs.iter().flat_map(|(_, shoup)| shoup.iter()));
+        let buf = Arc::new(dev.upload(&words)?);
+        tables.insert(inverse, Arc::clone(&buf));
+        Ok(buf)
+    }
+}
+
+fn lock<'a, D: Device, T>(dev: &D, m: &'a Mutex<T>) -> Result<std::sync::MutexGuard<'a, T>> {
+    m.lock().map_err(|_| {
+        GpuError::poisoned(
+            dev.backend(),
+            dev.device_name(),
+            "twiddle cache lock (poisoned)",
+        )
+    })
+}
+
+/// omega^k for k < `count`, omega the 2^log_n-th root of unity (or its inverse).
+fn twiddle_powers(log_n: u32, inverse: bool, count: usize) -> Result<Vec<Fr>> {
+    let n = 1u64 << log_n;
+    let omega = Fr::get_root_of_unity(n)
+        .ok_or_else(|| GpuError::InvalidInput(format!("no root of unity of order {n}")))?;
+    let omega = if inverse {
+        omega.inverse().unwrap_or(omega)
+    } else {
+        omega
+    };
+    Ok(std::iter::successors(Some(Fr::one()), |w| Some(*w * omega))
+        .take(count)
+        .collect())
+}
+
+/// `(w, floor(w 2^256 / p))` as 32-bit limbs, little endian, `w` in plain form: the
+/// operands of Shoup's product (`Fr_mul_twiddle`, ntt.h). The Montgomery representation
+/// M = w 2^256 mod p gives the quotient without a division: w 2^256 = floor(w 2^256 / p) p
+/// + M, so floor(w 2^256 / p) = -M p^-1 modulo 2^256 (it is below 2^256 because w < p).
+pub fn shoup_pair(w: Fr) -> ([u32; FIELD_WORDS], [u32; FIELD_WORDS]) {
+    let shoup = mul_low(&w.0 .0, &neg_inverse_of_modulus());
+    (limbs32(&w.into_bigint().0), limbs32(&shoup))
+}
+
+/// `(v, w)` pairs for tests of `Fr_mul_twiddle`, `v` given by its Montgomery
+/// representation as the device holds it, on which the twiddle product's truncated
+/// quotient is one short of floor(v w' / 2^256) (unit test below), a case that random
+/// operands hit about once in 2^29. Found by solving v w' = t modulo 2^256 for small t.
+pub fn shoup_short_quotient_pairs() -> Vec<(Fr, Fr)> {
+    let v = Fr::new_unchecked(ark_ff::BigInt([
+        0x415fb8cbaa4f9466,
+        0xbf331db9f2e679aa,
+        0x3b66cc83b4896511,
+        0x0d6210b8499e2981,
+    ]));
+    let w = Fr::from_bigint(ark_ff::BigInt([
+        0xf06d3fef701966a1,
+        0x8d88348a7eed8d14,
+        0x587fd2803bab6c39,
+        0x2b517c8f3b1a11df,
+    ]));
+    w.map(|w| vec![(v, w)]).unwrap_or_default()
+}
+
+/// -p^-1 modulo 2^256 for Fr's modulus p, by Newton's iteration x <- x (2 - p x), which
+/// doubles the correct low bits (p p = 1 modulo 8: three bits to start).
+fn neg_inverse_of_modulus() -> [u64; 4] {
+    let p = Fr::MODULUS.0;
+    let mut x = p;
+    for _ in 0..7 {
+        // 2 - p x = !(p x) + 3 modulo 2^256.
+        let mut two_minus = mul_low(&p, &x).map(|l| !l);
+        add_small(&mut two_minus, 3);
+        x = mul_low(&x, &two_minus);
+    }
+    let mut neg = x.map(|l| !l);
+    add_small(&mut neg, 1);
+    neg
+}
+
+/// a b modulo 2^256.
+fn mul_low(a: &[u64; 4], b: &[u64; 4]) -> [u64; 4] {
+    let mut r = [0u64; 4];
+    for i in 0..4 {
+        let mut carry = 0u128;
+        for j in 0..4 - i {
+            let t = r[i + j] as u128 + a[i] as u128 * b[j] as u128 + carry;
+            r[i + j] = t as u64;
+            carry = t >> 64;
+        }
+    }
+    r
+}
+
+fn add_small(a: &mut [u64; 4], v: u64) {
+    let mut carry = v;
+    for limb in a.iter_mut() {
+        let (s, c) = limb.overflowing_add(carry);
+        *limb = s;
+        carry = c as u64;
+    }
+}
+
+fn limbs32(x: &[u64; 4]) -> [u32; FIELD_WORDS] {
+    let mut out = [0u32; FIELD_WORDS];
+    for (k, limb) in x.iter().enumerate() {
+        out[2 * k] = *limb as u32;
+        out[2 * k + 1] = (*limb >> 32) as u32;
+    }
+    out
 }
 
 /// One transform of the `n = 2^log_n` scalars in `buf`, in place on the device.
@@ -152,6 +308,7 @@ fn rounds<D: Device>(
     trace: &mut Option<Trace>,
 ) -> Result<()> {
     let n = 1usize << log_n;
+    let first_pass = twiddles.first_pass()?;
     let table = twiddles.get(dev, log_n, inverse)?;
     Trace::mark(dev, trace, "twiddles")?;
     let group = dev.group_size();
@@ -184,13 +341,20 @@ fn rounds<D: Device>(
             None
         };
         let work = tmp.as_ref().unwrap_or(buf);
+        let (first, first_table) = match first_pass {
+            FirstPass::Montgomery => ("Fr_ntt_first", Arc::clone(&table)),
+            FirstPass::Shoup => (
+                "Fr_ntt_first_shoup",
+                twiddles.get_shoup_first(dev, inverse)?,
+            ),
+        };
         dev.launch(
-            "Fr_ntt_first",
+            first,
             n / 2,
             &[
                 Arg::Buf(buf),
                 Arg::Buf(work),
-                Arg::Buf(&table),
+                Arg::Buf(&first_table),
                 Arg::U32(log_n),
             ],
         )?;
@@ -375,6 +539,104 @@ mod tests {
                 assert!(ks.iter().all(|&k| k - lo <= 1), "{ks:?}");
             }
         }
+    }
+
+    /// w 2^256 = w' p + (w 2^256 mod p) exactly, with the remainder below p: w' is
+    /// floor(w 2^256 / p). Checked on 512-bit integers built from the limbs.
+    #[test]
+    fn shoup_multipliers_are_the_quotients_of_w_times_2_to_the_256_by_p() {
+        let mut rng = ark_std::test_rng();
+        let words64 = |w: &[u32; FIELD_WORDS]| -> [u64; 4] {
+            std::array::from_fn(|k| w[2 * k] as u64 | (w[2 * k + 1] as u64) << 32)
+        };
+        let mut samples = vec![Fr::from(0u64), Fr::one(), -Fr::one(), Fr::from(2u64)];
+        samples.extend((0..200).map(|_| Fr::rand(&mut rng)));
+        for w in samples {
+            let (plain, shoup) = shoup_pair(w);
+            let (plain, shoup) = (words64(&plain), words64(&shoup));
+            assert_eq!(plain, w.into_bigint().0);
+            // shoup p + M, as eight 64-bit words.
+            let p = Fr::MODULUS.0;
+            let mut sum = [0u64; 8];
+            for i in 0..4 {
+                let mut carry = 0u128;
+                for j in 0..4 {
+                    let t = sum[i + j] as u128 + shoup[i] as u128 * p[j] as u128 + carry;
+                    sum[i + j] = t as u64;
+                    carry = t >> 64;
+                }
+                sum[i + 4] = carry as u64;
+            }
+            let mut carry = 0u128;
+            for (k, m) in w.0 .0.iter().enumerate() {
+                let t = sum[k] as u128 + *m as u128 + carry;
+                sum[k] = t as u64;
+                carry = t >> 64;
+            }
+            for s in &mut sum[4..] {
+                let t = *s as u128 + carry;
+                *s = t as u64;
+                carry = t >> 64;
+            }
+            assert_eq!(sum[..4], [0; 4], "{w}");
+            assert_eq!(sum[4..], plain, "{w}");
+        }
+    }
+
+    /// The pairs of [`shoup_short_quotient_pairs`] do make the device's truncated quotient
+    /// (the limb products with i + j >= 6) one less than the exact one.
+    #[test]
+    fn short_quotient_pairs_are_short() {
+        let pairs = shoup_short_quotient_pairs();
+        assert!(!pairs.is_empty());
+        for (v, w) in pairs {
+            assert!(v.0 < Fr::MODULUS);
+            let v32 = limbs32(&v.0 .0);
+            let (_, ws) = shoup_pair(w);
+            let product = |min: usize| {
+                let mut t = [0u64; 2 * FIELD_WORDS + 1];
+                for i in 0..FIELD_WORDS {
+                    for j in 0..FIELD_WORDS {
+                        if i + j >= min {
+                            let x = v32[i] as u64 * ws[j] as u64;
+                            t[i + j] += x & 0xffff_ffff;
+                            t[i + j + 1] += x >> 32;
+                        }
+                    }
+                }
+                for k in 0..2 * FIELD_WORDS {
+                    t[k + 1] += t[k] >> 32;
+                    t[k] &= 0xffff_ffff;
+                }
+                t[FIELD_WORDS..2 * FIELD_WORDS].to_vec()
+            };
+            let (exact, truncated) = (product(0), product(FIELD_WORDS - 2));
+            assert_ne!(exact, truncated);
+            // truncated + 1 == exact, on the high halves' words.
+            let mut plus_one = truncated.clone();
+            for word in plus_one.iter_mut() {
+                *word += 1;
+                if *word <= 0xffff_ffff {
+                    break;
+                }
+                *word = 0;
+            }
+            assert_eq!(plus_one, exact);
+        }
+    }
+
+    #[test]
+    fn first_pass_choice_is_read_from_the_environment() {
+        // The only test that sets the variable (tests run in parallel threads).
+        std::env::set_var(FIRST_PASS_ENV, "shoup");
+        assert_eq!(FirstPass::from_env(), Ok(FirstPass::Shoup));
+        std::env::set_var(FIRST_PASS_ENV, "montgomery");
+        assert_eq!(FirstPass::from_env(), Ok(FirstPass::Montgomery));
+        std::env::set_var(FIRST_PASS_ENV, "fast");
+        let err = FirstPass::from_env().expect_err("unknown value");
+        assert!(err.contains("expected montgomery or shoup"), "{err}");
+        std::env::remove_var(FIRST_PASS_ENV);
+        assert_eq!(FirstPass::from_env(), Ok(FirstPass::Montgomery));
     }
 
     #[test]

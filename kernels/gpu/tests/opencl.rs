@@ -97,6 +97,86 @@ fn field_arithmetic_matches_arkworks() {
     check_field::<Fq2>(&dev, "Fq2", &fq2);
 }
 
+/// The NTT's Shoup twiddle product (`Fr_mul_twiddle`, ntt.h) with the host's pairs,
+/// against arkworks, on edge values and random ones.
+#[test]
+fn twiddle_product_matches_arkworks() {
+    let Some(dev) = device() else { return };
+    let mut v = samples(&prime_edges::<Fr>(), 256);
+    let mut w = v.clone();
+    w.reverse();
+    for (x, t) in kernels_gpu::ntt::shoup_short_quotient_pairs() {
+        v.push(x);
+        w.push(t);
+    }
+    let mut words = Vec::new();
+    let mut table = Vec::new();
+    for (x, t) in v.iter().zip(&w) {
+        x.push_words(&mut words);
+        let (plain, shoup) = kernels_gpu::ntt::shoup_pair(*t);
+        table.extend_from_slice(&plain);
+        table.extend_from_slice(&shoup);
+    }
+    let vb = dev.upload(&words).expect("upload v");
+    let tb = dev.upload(&table).expect("upload twiddles");
+    let out = dev.alloc_zeroed(words.len()).expect("alloc");
+    dev.launch(
+        "Fr_twiddle_selftest",
+        v.len(),
+        &[Arg::Buf(&vb), Arg::Buf(&tb), Arg::Buf(&out)],
+    )
+    .expect("launch");
+    let mut got = vec![0u32; words.len()];
+    dev.download(&out, &mut got).expect("download");
+    for (i, (x, t)) in v.iter().zip(&w).enumerate() {
+        let at = i * Fr::WORDS;
+        let g = Fr::from_words(&got[at..at + Fr::WORDS]).expect("reduced");
+        assert_eq!(g, *x * t, "pair {i}: {x} , {t}");
+    }
+}
+
+/// The Shoup variant of the NTT's first pass (`Fr_ntt_first_shoup`, picked by
+/// APPLIANCE_GPU_NTT_FIRST_PASS=shoup) gives ark-poly's transforms: forward, inverse, coset
+/// and a quotient's inverse-then-coset pair, from one work-group (2 GROUP elements) up.
+#[test]
+fn shoup_first_pass_gives_ark_polys_transforms() {
+    use ark_poly::{EvaluationDomain, Radix2EvaluationDomain};
+    use kernels_gpu::convert::{download_fr, fr_words};
+    use kernels_gpu::ntt::{transforms, FirstPass, Twiddles};
+
+    let Some(dev) = device() else { return };
+    let twiddles = Twiddles::<OpenClDevice>::new(Ok(FirstPass::Shoup));
+    let mut rng = ark_std::test_rng();
+    let g = Fr::from(7u64);
+    let log_block = (2 * dev.group_size()).trailing_zeros();
+    for log_n in [log_block, log_block + 1, log_block + 3, 14] {
+        let n = 1usize << log_n;
+        let mut input: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
+        input[0] = Fr::zero();
+        input[n - 1] = -Fr::from(1u64);
+        let domain = Radix2EvaluationDomain::<Fr>::new(n).expect("domain");
+        let coset = domain.get_coset(g).expect("coset");
+        type Passes<'a> = &'a [(bool, Option<Fr>)];
+        let cases: [(&str, Passes, Vec<Fr>); 4] = [
+            ("forward", &[(false, None)], domain.fft(&input)),
+            ("inverse", &[(true, None)], domain.ifft(&input)),
+            ("coset forward", &[(false, Some(g))], coset.fft(&input)),
+            (
+                "inverse then coset",
+                &[(true, None), (false, Some(g))],
+                coset.fft(&domain.ifft(&input)),
+            ),
+        ];
+        for (name, passes, want) in cases {
+            let buf = dev.upload(&fr_words(&input)).expect("upload");
+            transforms(&dev, &twiddles, &buf, log_n, passes).expect("transform");
+            let mut got = vec![Fr::zero(); n];
+            download_fr(&dev, &buf, &mut got).expect("download");
+            assert!(got == want, "2^{log_n} {name}: differs from ark-poly");
+        }
+    }
+}
+
 /// The source as OpenCL C 1.1, the most some devices offer (Mesa's Clover), where
 /// functions cannot be `static`: it builds, and its field arithmetic still agrees.
 #[test]

@@ -26,7 +26,7 @@ const PRODUCTS: usize = 2000;
 
 /// Kernels whose spills fail the check: the G1 MSM (with its digit, sort and layout
 /// kernels) and NTT.
-const HOT: [&str; 16] = [
+const HOT: [&str; 17] = [
     "msm_digits",
     "msm_scatter",
     "msm_carry_runs",
@@ -35,6 +35,7 @@ const HOT: [&str; 16] = [
     "layout_count",
     "layout_segments",
     "Fr_ntt_first",
+    "Fr_ntt_first_shoup",
     "Fr_ntt_strided",
     "G1_sum_chunks",
     "G1_sum_points",
@@ -181,7 +182,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
         match check_products(&ptx) {
-            Ok(n) => println!("== {arch}: Fq/Fr mul, add, sub, sqr and mul_sum of the PTX, interpreted: {n} results equal to arkworks"),
+            Ok(n) => println!("== {arch}: Fq/Fr mul, add, sub, sqr, mul_sum and Fr's twiddle product of the PTX, interpreted: {n} results equal to arkworks"),
             Err(e) => {
                 eprintln!("FAIL {arch}: {e}");
                 failed = true;
@@ -291,7 +292,43 @@ fn check_products(ptx: &str) -> Result<usize, String> {
         fr,
         &mut rng,
     )?;
+    n += check_twiddle_product(ptx, &mut rng)?;
     Ok(n)
+}
+
+/// The NTT's twiddle product `Fr_mul_twiddle_called(v, w, w')` (Shoup's, with the host's
+/// pairs) against arkworks' v w, for edge values, a pair whose truncated quotient is one
+/// short, and random ones.
+fn check_twiddle_product(ptx: &str, rng: &mut rand::rngs::StdRng) -> Result<usize, String> {
+    use ark_bn254::Fr;
+    let func = ptx::find(ptx, "Fr_mul_twiddle_called")?;
+    let bytes = |w: &[u32]| w.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let edges = [
+        Fr::from(0u64),
+        Fr::from(1u64),
+        -Fr::from(1u64),
+        Fr::from(2u64),
+        -Fr::from(2u64),
+    ];
+    let mut cases: Vec<(Fr, Fr)> = edges
+        .iter()
+        .flat_map(|v| edges.iter().map(move |w| (*v, *w)))
+        .collect();
+    cases.extend(kernels_gpu::ntt::shoup_short_quotient_pairs());
+    cases.extend((0..PRODUCTS).map(|_| (Fr::rand(rng), Fr::rand(rng))));
+    for (v, w) in &cases {
+        let (plain, shoup) = kernels_gpu::ntt::shoup_pair(*w);
+        let got = func
+            .call(&[&v.0.to_bytes_le(), &bytes(&plain), &bytes(&shoup)], 32)
+            .map_err(|e| format!("Fr_mul_twiddle_called: {e}"))?;
+        if got != (*v * w).0.to_bytes_le() {
+            return Err(format!(
+                "Fr_mul_twiddle_called({v}, {w}): the PTX gave {got:02x?}, arkworks {}",
+                *v * w
+            ));
+        }
+    }
+    Ok(cases.len())
 }
 
 /// Runs the `.func` `name` of `arity` field arguments on every combination of the edge

@@ -65,6 +65,70 @@ typedef unsigned long long u64;
     "mad.lo.cc.u32 %0, %3, %4, %0;\n\tmadc.hi.cc.u32 %1, %3, %4, %1;\n\t" \
     "addc.u32 %2, %2, 0;" \
     : "+r"((x)[0]), "+r"((x)[1]), "+r"(x2) : "r"(c0), "r"(b))
+// Rows of a product taken modulo 2^256 (the NTT's twiddle product, ntt.h): x[..] += b *
+// (c0 ..) on word pairs, with no carry out of the row's last word. _TRUNC rows end on a
+// whole pair (the last high word's carry dropped), _LOW rows on the low word of their last
+// product alone (its high word is at 2^256 and beyond).
+#define CHAIN_ROW4_TRUNC(x, c0, c1, c2, c3, b) asm( \
+    "mad.lo.cc.u32 %0, %8, %12, %0;\n\tmadc.hi.cc.u32 %1, %8, %12, %1;\n\t" \
+    "madc.lo.cc.u32 %2, %9, %12, %2;\n\tmadc.hi.cc.u32 %3, %9, %12, %3;\n\t" \
+    "madc.lo.cc.u32 %4, %10, %12, %4;\n\tmadc.hi.cc.u32 %5, %10, %12, %5;\n\t" \
+    "madc.lo.cc.u32 %6, %11, %12, %6;\n\tmadc.hi.u32 %7, %11, %12, %7;" \
+    : "+r"((x)[0]), "+r"((x)[1]), "+r"((x)[2]), "+r"((x)[3]), "+r"((x)[4]), "+r"((x)[5]), "+r"((x)[6]), "+r"((x)[7]) \
+    : "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(b))
+#define CHAIN_ROW3_TRUNC(x, c0, c1, c2, b) asm( \
+    "mad.lo.cc.u32 %0, %6, %9, %0;\n\tmadc.hi.cc.u32 %1, %6, %9, %1;\n\t" \
+    "madc.lo.cc.u32 %2, %7, %9, %2;\n\tmadc.hi.cc.u32 %3, %7, %9, %3;\n\t" \
+    "madc.lo.cc.u32 %4, %8, %9, %4;\n\tmadc.hi.u32 %5, %8, %9, %5;" \
+    : "+r"((x)[0]), "+r"((x)[1]), "+r"((x)[2]), "+r"((x)[3]), "+r"((x)[4]), "+r"((x)[5]) \
+    : "r"(c0), "r"(c1), "r"(c2), "r"(b))
+#define CHAIN_ROW2_TRUNC(x, c0, c1, b) asm( \
+    "mad.lo.cc.u32 %0, %4, %6, %0;\n\tmadc.hi.cc.u32 %1, %4, %6, %1;\n\t" \
+    "madc.lo.cc.u32 %2, %5, %6, %2;\n\tmadc.hi.u32 %3, %5, %6, %3;" \
+    : "+r"((x)[0]), "+r"((x)[1]), "+r"((x)[2]), "+r"((x)[3]) \
+    : "r"(c0), "r"(c1), "r"(b))
+#define CHAIN_ROW1_TRUNC(x, c0, b) asm( \
+    "mad.lo.cc.u32 %0, %2, %3, %0;\n\tmadc.hi.u32 %1, %2, %3, %1;" \
+    : "+r"((x)[0]), "+r"((x)[1]) \
+    : "r"(c0), "r"(b))
+#define CHAIN_ROW4_LOW(x, c0, c1, c2, c3, b) asm( \
+    "mad.lo.cc.u32 %0, %7, %11, %0;\n\tmadc.hi.cc.u32 %1, %7, %11, %1;\n\t" \
+    "madc.lo.cc.u32 %2, %8, %11, %2;\n\tmadc.hi.cc.u32 %3, %8, %11, %3;\n\t" \
+    "madc.lo.cc.u32 %4, %9, %11, %4;\n\tmadc.hi.cc.u32 %5, %9, %11, %5;\n\t" \
+    "madc.lo.u32 %6, %10, %11, %6;" \
+    : "+r"((x)[0]), "+r"((x)[1]), "+r"((x)[2]), "+r"((x)[3]), "+r"((x)[4]), "+r"((x)[5]), "+r"((x)[6]) \
+    : "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(b))
+#define CHAIN_ROW3_LOW(x, c0, c1, c2, b) asm( \
+    "mad.lo.cc.u32 %0, %5, %8, %0;\n\tmadc.hi.cc.u32 %1, %5, %8, %1;\n\t" \
+    "madc.lo.cc.u32 %2, %6, %8, %2;\n\tmadc.hi.cc.u32 %3, %6, %8, %3;\n\t" \
+    "madc.lo.u32 %4, %7, %8, %4;" \
+    : "+r"((x)[0]), "+r"((x)[1]), "+r"((x)[2]), "+r"((x)[3]), "+r"((x)[4]) \
+    : "r"(c0), "r"(c1), "r"(c2), "r"(b))
+#define CHAIN_ROW2_LOW(x, c0, c1, b) asm( \
+    "mad.lo.cc.u32 %0, %3, %5, %0;\n\tmadc.hi.cc.u32 %1, %3, %5, %1;\n\t" \
+    "madc.lo.u32 %2, %4, %5, %2;" \
+    : "+r"((x)[0]), "+r"((x)[1]), "+r"((x)[2]) \
+    : "r"(c0), "r"(c1), "r"(b))
+#define CHAIN_ROW1_LOW(x, c0, b) asm( \
+    "mad.lo.u32 %0, %1, %2, %0;" \
+    : "+r"((x)[0]) \
+    : "r"(c0), "r"(b))
+
+// q[0..8) = the words 8..15 of ev + od (ev's words from 6 up, od's from 7 up): the high
+// half of the twiddle product's quotient estimate, with the carry out of word 7.
+#define CHAIN_HIGH_HALF(q, ev, od) do { \
+        u32 word7_; \
+        asm("add.cc.u32 %8, %9, %18;\n\taddc.cc.u32 %0, %10, %19;\n\t" \
+            "addc.cc.u32 %1, %11, %20;\n\taddc.cc.u32 %2, %12, %21;\n\t" \
+            "addc.cc.u32 %3, %13, %22;\n\taddc.cc.u32 %4, %14, %23;\n\t" \
+            "addc.cc.u32 %5, %15, %24;\n\taddc.cc.u32 %6, %16, %25;\n\taddc.u32 %7, %17, %26;" \
+            : "=r"((q)[0]), "=r"((q)[1]), "=r"((q)[2]), "=r"((q)[3]), "=r"((q)[4]), \
+              "=r"((q)[5]), "=r"((q)[6]), "=r"((q)[7]), "=r"(word7_) \
+            : "r"((ev)[7]), "r"((ev)[8]), "r"((ev)[9]), "r"((ev)[10]), "r"((ev)[11]), \
+              "r"((ev)[12]), "r"((ev)[13]), "r"((ev)[14]), "r"((ev)[15]), "r"((od)[7]), \
+              "r"((od)[8]), "r"((od)[9]), "r"((od)[10]), "r"((od)[11]), "r"((od)[12]), \
+              "r"((od)[13]), "r"((od)[14]), "r"((od)[15])); \
+    } while (0)
 // x[0..16) += (a0^2, a1^2 2^64, ..., a7^2 2^448): the squares of a square's diagonal, each
 // on a word pair; the carry out dropped (the caller knows the sum is below 2^512).
 #define CHAIN_DIAGONAL(x, a) asm( \

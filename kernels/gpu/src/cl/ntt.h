@@ -4,6 +4,14 @@
 // elements one kernel per round (Fr_bit_reverse, Fr_butterfly); from 2 GROUP on, passes of
 // many rounds in local memory (Fr_ntt_first, Fr_ntt_strided).
 
+// The Shoup first pass's launch bounds: the portable products' twiddle product (64-bit
+// sums) needs about 60 registers, so on CUDA without carry chains (A/B runs) four blocks.
+#if defined(__CUDACC__) && !defined(MUL_CHAINS)
+#define NTT_SHOUP_BLOCKS __launch_bounds__(GROUP, 4)
+#else
+#define NTT_SHOUP_BLOCKS NTT_BLOCKS
+#endif
+
 // x reversed in its low log_n bits (1 <= log_n <= 32).
 DEVICE u32 bit_reverse(u32 x, u32 log_n) {
     x = ((x >> 1) & 0x55555555u) | ((x & 0x55555555u) << 1);
@@ -12,6 +20,116 @@ DEVICE u32 bit_reverse(u32 x, u32 log_n) {
     x = ((x >> 8) & 0x00ff00ffu) | ((x & 0x00ff00ffu) << 8);
     x = (x >> 16) | (x << 16);
     return x >> (32 - log_n);
+}
+
+// v w mod p for a twiddle w < p held as the pair (w, w' = floor(w 2^256 / p)): Shoup's
+// product. q = the high half of v w', from the limb products v_i w'_j with i + j >= 6 only
+// (43 of them; those left out sum below 2^227), and r = v w - q p computed modulo 2^256.
+// With Q = floor(v w' / 2^256), q is Q, and r < 2p as in Shoup's product, or Q - 1. That
+// happens only when v w' mod 2^256 < 2^227, and then v w / p = v w' / 2^256 + v M /
+// (p 2^256) (M = w 2^256 mod p < p) < Q + 2^-29 + p / 2^256 < Q + 1: floor(v w / p) = Q
+// and r = (v w mod p) + p < 2p again. So one subtraction of p makes r reduced.
+// 99 limb products (43 + 28 + 28, 16 of them low words only) where the Montgomery product
+// takes 128. Montgomery form carries through: v = x R gives (x w) R. The host makes the
+// pairs (ntt.rs, shoup_pair). Used by the first pass's Shoup variant (ntt_first.h), whose
+// pairs come from local memory: read from global memory in every pass, the pairs made the
+// passes wait on their loads, and slower (bench/NOTES.md 26).
+DEVICE Fr Fr_mul_twiddle(Fr v, Fr w, Fr ws) {
+    const Fr p = Fr_P();
+    // -p modulo 2^256, so that the rows below add q (2^256 - p) for - q p.
+    u32 np[LIMBS];
+    np[0] = 0u - p.v[0];
+    UNROLL for (int k = 1; k < LIMBS; k++) np[k] = ~p.v[k];
+    Fr r;
+#if defined(MUL_CHAINS) && defined(__CUDACC__) && LIMBS == 8
+    // The rows of common.h: od collects the products that land on odd word pairs, ev those
+    // on even ones, by absolute word position; rows are ordered so that each row's carry
+    // word holds at most earlier carries.
+    const u32 *a = v.v, *s = ws.v, *c = w.v;
+    u32 ev[2 * LIMBS + 1], od[2 * LIMBS + 1], q[LIMBS];
+    UNROLL for (int k = 0; k <= 2 * LIMBS; k++) { ev[k] = 0; od[k] = 0; }
+    CHAIN_ROW1(ev + 6, ev[8], s[6], a[0]);
+    CHAIN_ROW1(od + 7, od[9], s[7], a[0]);
+    CHAIN_ROW2(ev + 6, ev[10], s[5], s[7], a[1]);
+    CHAIN_ROW1(od + 7, od[9], s[6], a[1]);
+    CHAIN_ROW2(ev + 6, ev[10], s[4], s[6], a[2]);
+    CHAIN_ROW2(od + 7, od[11], s[5], s[7], a[2]);
+    CHAIN_ROW3(ev + 6, ev[12], s[3], s[5], s[7], a[3]);
+    CHAIN_ROW2(od + 7, od[11], s[4], s[6], a[3]);
+    CHAIN_ROW3(ev + 6, ev[12], s[2], s[4], s[6], a[4]);
+    CHAIN_ROW3(od + 7, od[13], s[3], s[5], s[7], a[4]);
+    CHAIN_ROW(ev + 6, ev[14], s[1], s[3], s[5], s[7], a[5]);
+    CHAIN_ROW3(od + 7, od[13], s[2], s[4], s[6], a[5]);
+    CHAIN_ROW(ev + 6, ev[14], s[0], s[2], s[4], s[6], a[6]);
+    CHAIN_ROW(od + 7, od[15], s[1], s[3], s[5], s[7], a[6]);
+    CHAIN_ROW(ev + 8, ev[16], s[1], s[3], s[5], s[7], a[7]);
+    CHAIN_ROW(od + 7, od[15], s[0], s[2], s[4], s[6], a[7]);
+    CHAIN_HIGH_HALF(q, ev, od);
+    // v w + q (2^256 - p) modulo 2^256, in words 0..7 of e2 + o2.
+    u32 e2[LIMBS], o2[LIMBS];
+    UNROLL for (int k = 0; k < LIMBS; k++) { e2[k] = 0; o2[k] = 0; }
+#define TWIDDLE_LOW_ROWS(x, y) \
+    CHAIN_ROW4_TRUNC(e2, y[0], y[2], y[4], y[6], x[0]); \
+    CHAIN_ROW4_LOW(o2 + 1, y[1], y[3], y[5], y[7], x[0]); \
+    CHAIN_ROW3_TRUNC(e2 + 2, y[1], y[3], y[5], x[1]); \
+    CHAIN_ROW4_LOW(o2 + 1, y[0], y[2], y[4], y[6], x[1]); \
+    CHAIN_ROW3_TRUNC(e2 + 2, y[0], y[2], y[4], x[2]); \
+    CHAIN_ROW3_LOW(o2 + 3, y[1], y[3], y[5], x[2]); \
+    CHAIN_ROW2_TRUNC(e2 + 4, y[1], y[3], x[3]); \
+    CHAIN_ROW3_LOW(o2 + 3, y[0], y[2], y[4], x[3]); \
+    CHAIN_ROW2_TRUNC(e2 + 4, y[0], y[2], x[4]); \
+    CHAIN_ROW2_LOW(o2 + 5, y[1], y[3], x[4]); \
+    CHAIN_ROW1_TRUNC(e2 + 6, y[1], x[5]); \
+    CHAIN_ROW2_LOW(o2 + 5, y[0], y[2], x[5]); \
+    CHAIN_ROW1_TRUNC(e2 + 6, y[0], x[6]); \
+    CHAIN_ROW1_LOW(o2 + 7, y[1], x[6]); \
+    CHAIN_ROW1_LOW(o2 + 7, y[0], x[7])
+    TWIDDLE_LOW_ROWS(a, c);
+    TWIDDLE_LOW_ROWS(q, np);
+#undef TWIDDLE_LOW_ROWS
+    u32 unused;
+    CHAIN_ADD8(r.v, e2, o2, unused);
+#else
+    // The same sums as plain schoolbook rows.
+    u32 t[2 * LIMBS];
+    UNROLL for (int k = 0; k < 2 * LIMBS; k++) t[k] = 0;
+    UNROLL for (int i = 0; i < LIMBS; i++) {
+        u64 x = 0;
+        UNROLL for (int j = 0; j < LIMBS; j++) {
+            if (i + j < LIMBS - 2) continue;
+            x = (u64)t[i + j] + (u64)v.v[i] * ws.v[j] + (x >> 32);
+            t[i + j] = (u32)x;
+        }
+        t[i + LIMBS] = (u32)(x >> 32);
+    }
+    // Then v w and q (2^256 - p) modulo 2^256, one after the other (fewer live registers).
+    UNROLL for (int k = 0; k < LIMBS; k++) r.v[k] = 0;
+    UNROLL for (int i = 0; i < LIMBS; i++) {
+        u64 x = 0;
+        UNROLL for (int j = 0; i + j < LIMBS; j++) {
+            x = (u64)r.v[i + j] + (u64)v.v[i] * w.v[j] + (x >> 32);
+            r.v[i + j] = (u32)x;
+        }
+    }
+    UNROLL for (int i = 0; i < LIMBS; i++) {
+        u64 x = 0;
+        UNROLL for (int j = 0; i + j < LIMBS; j++) {
+            x = (u64)r.v[i + j] + (u64)t[LIMBS + i] * np[j] + (x >> 32);
+            r.v[i + j] = (u32)x;
+        }
+    }
+#endif
+    Fr d;
+    return Fr_sub_raw(&d, r, p) ? r : d;
+}
+
+DEVICE_CALL Fr Fr_mul_twiddle_called(Fr v, Fr w, Fr ws) { return Fr_mul_twiddle(v, w, ws); }
+
+// Unit-test kernel: out[i] = a[i] w with the twiddle pair (w, w') at tw[2i], tw[2i + 1].
+KERNEL void Fr_twiddle_selftest(GLOBAL const Fr *a, GLOBAL const Fr *tw, GLOBAL Fr *out, u32 count) {
+    u32 i = GLOBAL_ID();
+    if (i >= count) return;
+    out[i] = Fr_mul_twiddle_called(a[i], tw[2 * i], tw[2 * i + 1]);
 }
 
 KERNEL void Fr_bit_reverse(GLOBAL Fr *a, u32 log_n, u32 count) {
@@ -98,71 +216,7 @@ typedef struct ALIGN16 { u32 w[4]; } HalfFr;
 // neighbours or pairs (2l, 2l + 1), which the XOR keeps in eight different groups.
 DEVICE u32 first_slot(u32 e) { return e ^ ((e >> 3) & 7) ^ ((e >> 6) & 7); }
 
-// The bit-reversal permutation fused with the first LOG_2GROUP rounds: each work-group
-// gathers the 2 GROUP elements that land in its block (src[bitrev(i)]), runs the rounds
-// m = 1 .. GROUP on them and writes the block to dst. dst differs from src unless n is
-// exactly 2 GROUP (one work-group, which reads everything before writing). n / 2 threads.
-KERNEL void NTT_BLOCKS Fr_ntt_first(GLOBAL const Fr *src, GLOBAL Fr *dst, GLOBAL const Fr *twiddles,
-                         u32 log_n, u32 count) {
-    SHARED HalfFr sh[2 * 2 * GROUP];
-    // The pass's twiddles are the GROUP powers of a 2 GROUP-th root of unity, omega^(j n /
-    // 2 GROUP): each thread loads one into local memory before the first barrier, and the
-    // rounds read them there instead of waiting on scattered global loads (H100: the
-    // pass's long-scoreboard stalls 2.8 -> 0.9 per issue, bench/NOTES.md 27).
-    SHARED HalfFr tw[2 * GROUP];
-    u32 l = LOCAL_ID();
-    u32 base = (GLOBAL_ID() - l) * 2;
-    Fr w = twiddles[l << (log_n - LOG_2GROUP)];
-    PLANES_SET(tw, GROUP, l, w);
-    // Round m = 1 pairs (2l, 2l + 1) with twiddle 1.
-    Fr x = src[bit_reverse(base + 2 * l, log_n)];
-    Fr y = src[bit_reverse(base + 2 * l + 1, log_n)];
-    REG_SUM_DIFF(x, y);
-    SH_SET(sh, first_slot(2 * l), x);
-    SH_SET(sh, first_slot(2 * l + 1), y);
-    BARRIER();
-    // Both loops are unrolled: with q a constant, a round's indices cost a few instructions
-    // (in one loop choosing the mapping and the path cost ~30 per round, 10 of them on the
-    // multiplier pipe). The uniform rounds' thread index is rotated by whole warps from one
-    // work-group to the next, so that the warps which skip a product are not always on the
-    // same SM sub-partitions (warp w of a block runs on sub-partition w mod 4).
-    u32 rotated = (l + (((GLOBAL_ID() - l) / GROUP) << 5)) & (GROUP - 1);
-    UNROLL for (u32 q = 1; q <= NTT_UNIFORM_ROUNDS && q + 1 < LOG_2GROUP; q++) {
-        u32 m = 1u << q;
-        u32 j = rotated >> (LOG_2GROUP - 1 - q);
-        u32 i = ((rotated & ((GROUP >> q) - 1)) << (q + 1)) + j;
-        // i has bit q clear and the slot map is linear over XOR: slot(i + m) = slot(i) ^ slot(m).
-        u32 si = first_slot(i), sm = si ^ first_slot(m);
-        if (j == 0) {
-            Fr u, v;
-            SH_GET(sh, si, u);
-            SH_GET(sh, sm, v);
-            REG_SUM_DIFF(u, v);
-            SH_SET(sh, si, u);
-            SH_SET(sh, sm, v);
-        } else {
-            PLANES_GET(tw, GROUP, j << (LOG_2GROUP - 1 - q), w);
-            SH_BUTTERFLY(sh, si, sm, w);
-        }
-        BARRIER();
-    }
-    UNROLL for (u32 q = NTT_UNIFORM_ROUNDS + 1; q + 1 < LOG_2GROUP; q++) {
-        u32 m = 1u << q;
-        u32 j = l & (m - 1);
-        u32 i = ((l - j) << 1) + j;
-        u32 si = first_slot(i), sm = si ^ first_slot(m);
-        PLANES_GET(tw, GROUP, j << (LOG_2GROUP - 1 - q), w);
-        SH_BUTTERFLY(sh, si, sm, w);
-        BARRIER();
-    }
-    // Round m = GROUP pairs (l, l + GROUP).
-    SH_GET(sh, first_slot(l), x);
-    SH_GET(sh, first_slot(l + GROUP), y);
-    PLANES_GET(tw, GROUP, l, w);
-    REG_BUTTERFLY(x, y, w);
-    dst[base + l] = x;
-    dst[base + l + GROUP] = y;
-}
+// Fr_ntt_first (and its Shoup variant): ntt_first.h, instantiated after this file.
 
 // Rounds with half-blocks 2^s .. 2^(s+k-1) (s >= LOG_2GROUP, 1 <= k < LOG_2GROUP). These
 // rounds only mix elements whose indices differ in bits s .. s+k-1, so the vector splits
