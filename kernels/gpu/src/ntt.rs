@@ -38,7 +38,11 @@ impl FirstPass {
     /// The choice of [`FIRST_PASS_ENV`]; unset is the default. An unknown value is an
     /// error, reported by the first transform.
     pub fn from_env() -> std::result::Result<Self, String> {
-        match std::env::var_os(FIRST_PASS_ENV) {
+        Self::parse(std::env::var_os(FIRST_PASS_ENV).as_deref())
+    }
+
+    fn parse(value: Option<&std::ffi::OsStr>) -> std::result::Result<Self, String> {
+        match value {
             None => Ok(Self::default()),
             Some(v) if v == "montgomery" => Ok(Self::Montgomery),
             Some(v) if v == "shoup" => Ok(Self::Shoup),
@@ -64,12 +68,6 @@ pub struct Twiddles<D: Device> {
     first: std::result::Result<FirstPass, String>,
     tables: Mutex<Tables<D::Buffer>>,
     shoup_tables: Mutex<HashMap<bool, Arc<D::Buffer>>>,
-}
-
-impl<D: Device> Default for Twiddles<D> {
-    fn default() -> Self {
-        Self::new(Ok(FirstPass::default()))
-    }
 }
 
 impl<D: Device> Twiddles<D> {
@@ -626,17 +624,16 @@ mod tests {
     }
 
     #[test]
-    fn first_pass_choice_is_read_from_the_environment() {
-        // The only test that sets the variable (tests run in parallel threads).
-        std::env::set_var(FIRST_PASS_ENV, "shoup");
-        assert_eq!(FirstPass::from_env(), Ok(FirstPass::Shoup));
-        std::env::set_var(FIRST_PASS_ENV, "montgomery");
-        assert_eq!(FirstPass::from_env(), Ok(FirstPass::Montgomery));
-        std::env::set_var(FIRST_PASS_ENV, "fast");
-        let err = FirstPass::from_env().expect_err("unknown value");
-        assert!(err.contains("expected montgomery or shoup"), "{err}");
-        std::env::remove_var(FIRST_PASS_ENV);
-        assert_eq!(FirstPass::from_env(), Ok(FirstPass::Montgomery));
+    fn first_pass_values_are_parsed_or_refused_by_name() {
+        let parse = |v: Option<&str>| FirstPass::parse(v.map(std::ffi::OsStr::new));
+        assert_eq!(parse(None), Ok(FirstPass::Montgomery));
+        assert_eq!(parse(Some("montgomery")), Ok(FirstPass::Montgomery));
+        assert_eq!(parse(Some("shoup")), Ok(FirstPass::Shoup));
+        let err = parse(Some("fast")).expect_err("unknown value");
+        assert!(
+            err.contains(FIRST_PASS_ENV) && err.contains("expected montgomery or shoup"),
+            "{err}"
+        );
     }
 
     #[test]
