@@ -23,14 +23,21 @@ pub trait DeviceField: Field {
     fn from_words(w: &[u32]) -> Option<Self>;
 }
 
-fn push_bigint(b: &BigInt<4>, out: &mut Vec<u32>) {
-    for limb in b.0 {
-        out.push(limb as u32);
-        out.push((limb >> 32) as u32);
+/// The device's words of `b`: 32-bit limbs, little endian.
+pub(crate) fn bigint_words(b: &BigInt<4>) -> [u32; FIELD_WORDS] {
+    let mut out = [0u32; FIELD_WORDS];
+    for (k, limb) in b.0.iter().enumerate() {
+        out[2 * k] = *limb as u32;
+        out[2 * k + 1] = (*limb >> 32) as u32;
     }
+    out
 }
 
-fn bigint_from_words(w: &[u32]) -> BigInt<4> {
+fn push_bigint(b: &BigInt<4>, out: &mut Vec<u32>) {
+    out.extend_from_slice(&bigint_words(b));
+}
+
+pub(crate) fn bigint_from_words(w: &[u32]) -> BigInt<4> {
     let mut limbs = [0u64; 4];
     for (i, l) in limbs.iter_mut().enumerate() {
         let lo = w.get(2 * i).copied().unwrap_or(0) as u64;

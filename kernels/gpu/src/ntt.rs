@@ -10,9 +10,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use ark_bn254::Fr;
-use ark_ff::{FftField, Field, One, PrimeField};
+use ark_ff::{BigInt, FftField, Field, One, PrimeField};
 
-use crate::convert::{download_fr, fr_words, FIELD_WORDS};
+use crate::convert::{bigint_words, download_fr, fr_words, FIELD_WORDS};
 use crate::device::{count_u32, Arg, Device, Trace};
 use crate::error::{GpuError, Result};
 
@@ -136,9 +136,14 @@ fn twiddle_powers(log_n: u32, inverse: bool, count: usize) -> Result<Vec<Fr>> {
     } else {
         omega
     };
-    Ok(std::iter::successors(Some(Fr::one()), |w| Some(*w * omega))
-        .take(count)
-        .collect())
+    Ok(powers(Fr::one(), omega, count))
+}
+
+/// start, start step, start step^2, ...: `len` of them.
+fn powers(start: Fr, step: Fr, len: usize) -> Vec<Fr> {
+    std::iter::successors(Some(start), |x| Some(*x * step))
+        .take(len)
+        .collect()
 }
 
 /// `(w, floor(w 2^256 / p))` as 32-bit limbs, little endian, `w` in plain form: the
@@ -147,7 +152,7 @@ fn twiddle_powers(log_n: u32, inverse: bool, count: usize) -> Result<Vec<Fr>> {
 /// + M, so floor(w 2^256 / p) = -M p^-1 modulo 2^256 (it is below 2^256 because w < p).
 pub fn shoup_pair(w: Fr) -> ([u32; FIELD_WORDS], [u32; FIELD_WORDS]) {
     let shoup = mul_low(&w.0 .0, &neg_inverse_of_modulus());
-    (limbs32(&w.into_bigint().0), limbs32(&shoup))
+    (bigint_words(&w.into_bigint()), bigint_words(&BigInt(shoup)))
 }
 
 /// `(v, w)` pairs for tests of `Fr_mul_twiddle`, `v` given by its Montgomery
@@ -155,13 +160,13 @@ pub fn shoup_pair(w: Fr) -> ([u32; FIELD_WORDS], [u32; FIELD_WORDS]) {
 /// quotient is one short of floor(v w' / 2^256) (unit test below), a case that random
 /// operands hit about once in 2^29. Found by solving v w' = t modulo 2^256 for small t.
 pub fn shoup_short_quotient_pairs() -> Vec<(Fr, Fr)> {
-    let v = Fr::new_unchecked(ark_ff::BigInt([
+    let v = Fr::new_unchecked(BigInt([
         0x415fb8cbaa4f9466,
         0xbf331db9f2e679aa,
         0x3b66cc83b4896511,
         0x0d6210b8499e2981,
     ]));
-    let w = Fr::from_bigint(ark_ff::BigInt([
+    let w = Fr::from_bigint(BigInt([
         0xf06d3fef701966a1,
         0x8d88348a7eed8d14,
         0x587fd2803bab6c39,
@@ -207,15 +212,6 @@ fn add_small(a: &mut [u64; 4], v: u64) {
         *limb = s;
         carry = c as u64;
     }
-}
-
-fn limbs32(x: &[u64; 4]) -> [u32; FIELD_WORDS] {
-    let mut out = [0u32; FIELD_WORDS];
-    for (k, limb) in x.iter().enumerate() {
-        out[2 * k] = *limb as u32;
-        out[2 * k + 1] = (*limb >> 32) as u32;
-    }
-    out
 }
 
 /// One transform of the `n = 2^log_n` scalars in `buf`, in place on the device.
@@ -408,11 +404,6 @@ fn scale<D: Device>(dev: &D, buf: &D::Buffer, log_n: u32, c: Fr, g: Fr) -> Resul
 /// host products and uploads instead of a power per element on the device.
 fn scale_tables(log_n: u32, c: Fr, g: Fr) -> (u32, Vec<Fr>, Vec<Fr>) {
     let k = log_n.div_ceil(2);
-    let powers = |start: Fr, step: Fr, len: usize| {
-        std::iter::successors(Some(start), move |x| Some(*x * step))
-            .take(len)
-            .collect::<Vec<_>>()
-    };
     let lo = powers(Fr::one(), g, 1 << k);
     let g_k = g.pow([1u64 << k]);
     let hi = powers(c, g_k, 1 << (log_n - k));
@@ -520,6 +511,7 @@ fn download_in_place<D: Device>(dev: &D, buf: &D::Buffer, v: &mut [Fr]) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::convert::bigint_from_words;
     use ark_ff::UniformRand;
 
     #[test]
@@ -544,14 +536,11 @@ mod tests {
     #[test]
     fn shoup_multipliers_are_the_quotients_of_w_times_2_to_the_256_by_p() {
         let mut rng = ark_std::test_rng();
-        let words64 = |w: &[u32; FIELD_WORDS]| -> [u64; 4] {
-            std::array::from_fn(|k| w[2 * k] as u64 | (w[2 * k + 1] as u64) << 32)
-        };
         let mut samples = vec![Fr::from(0u64), Fr::one(), -Fr::one(), Fr::from(2u64)];
         samples.extend((0..200).map(|_| Fr::rand(&mut rng)));
         for w in samples {
             let (plain, shoup) = shoup_pair(w);
-            let (plain, shoup) = (words64(&plain), words64(&shoup));
+            let (plain, shoup) = (bigint_from_words(&plain).0, bigint_from_words(&shoup).0);
             assert_eq!(plain, w.into_bigint().0);
             // shoup p + M, as eight 64-bit words.
             let p = Fr::MODULUS.0;
@@ -589,7 +578,7 @@ mod tests {
         assert!(!pairs.is_empty());
         for (v, w) in pairs {
             assert!(v.0 < Fr::MODULUS);
-            let v32 = limbs32(&v.0 .0);
+            let v32 = bigint_words(&v.0);
             let (_, ws) = shoup_pair(w);
             let product = |min: usize| {
                 let mut t = [0u64; 2 * FIELD_WORDS + 1];
