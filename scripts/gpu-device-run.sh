@@ -22,7 +22,8 @@
 # window sweep; `MODE=ntt`: every .gpu/gpu-resident* binary's NTT side by side, per pass
 # and under Nsight Compute; `MODE=products`: the field products of $PRODUCTS side by side
 # in one binary; `MODE=bench`: the MSM and NTT bench tables 2^16..2^24; `MODE=first`: the
-# NTT's Montgomery and Shoup first passes side by side in one binary; all but `windows`,
+# NTT's twiddle products (Montgomery, Shoup in the first pass, Shoup in every pass) side by
+# side in one binary; all but `windows`,
 # `ntt`, `products`, `bench` and `first` end with `oom_check`).
 set -u
 OUT=${OUT:-/tmp/gpu-out}
@@ -101,12 +102,12 @@ ntt_ncu() {
   timeout 60 "$ncu" --clock-control none --section SpeedOfLight --section MemoryWorkloadAnalysis \
     --section WarpStateStats --section ComputeWorkloadAnalysis --section LaunchStats \
     --section InstructionStats --page raw \
-    --metrics sm__inst_executed_pipe_fmaheavy.sum,sm__inst_executed_pipe_fmalite.sum,sm__inst_executed_pipe_alu.sum,sm__inst_executed_pipe_fma.sum,sm__pipe_alu_cycles_active.avg.pct_of_peak_sustained_elapsed \
+    --metrics sm__inst_executed_pipe_fmaheavy.sum,sm__inst_executed_pipe_fmalite.sum,sm__inst_executed_pipe_alu.sum,sm__inst_executed_pipe_fma.sum,sm__pipe_alu_cycles_active.avg.pct_of_peak_sustained_elapsed,l1tex__data_bank_conflicts_pipe_lsu_mem_shared_op_ld.sum,l1tex__data_bank_conflicts_pipe_lsu_mem_shared_op_st.sum,l1tex__data_pipe_lsu_wavefronts_mem_shared.sum \
     -k regex:Fr_ntt -c 3 "$@" --backend cuda --log-n 24 --runs 1 >>"$OUT/ncu_ntt.txt" 2>&1
   echo "ncu $label exit $?"
 }
 ntt_ncu_summary() {
-  grep -E "^===|^  Fr_ntt|gpu__time_duration.sum |sm__pipe_(fmaheavy|alu)_cycles_active.avg.pct_of_peak_sustained_elapsed |sm__issue_active.avg.pct_of_peak_sustained_elapsed |lts__throughput.avg.pct_of_peak_sustained_elapsed |sm__inst_executed_pipe_(fmaheavy|fmalite|alu|fma).sum |smsp__inst_executed.sum |stalled_(long_scoreboard|math_pipe_throttle|wait)_per_issue_active.ratio " "$OUT/ncu_ntt.txt"
+  grep -E "^===|^  Fr_ntt|gpu__time_duration.sum |sm__pipe_(fmaheavy|alu)_cycles_active.avg.pct_of_peak_sustained_elapsed |sm__issue_active.avg.pct_of_peak_sustained_elapsed |lts__throughput.avg.pct_of_peak_sustained_elapsed |sm__inst_executed_pipe_(fmaheavy|fmalite|alu|fma).sum |smsp__inst_executed.sum |stalled_(long_scoreboard|short_scoreboard|mio_throttle|math_pipe_throttle|wait)_per_issue_active.ratio |l1tex__data_bank_conflicts_pipe_lsu_mem_shared_op_(ld|st).sum |l1tex__data_pipe_lsu_wavefronts_mem_shared.sum " "$OUT/ncu_ntt.txt"
 }
 
 if [ "${MODE:-tables}" = targets ]; then
@@ -157,22 +158,25 @@ if [ "${MODE:-tables}" = ntt ]; then
 fi
 
 if [ "${MODE:-tables}" = first ]; then
-  # The NTT's two first passes side by side in one binary (APPLIANCE_GPU_NTT_FIRST_PASS,
-  # NOTES 29): a short selftest with the Shoup one, then the resident NTT in two rounds,
-  # the 2^24 passes one by one and Nsight Compute on each.
-  step "selftest --backend cuda with the Shoup first pass"
-  APPLIANCE_GPU_NTT_FIRST_PASS=shoup timeout 100 $B selftest --backend cuda --max-log 16 --seed 5 2>/dev/null | tail -1
+  # The NTT's twiddle products side by side in one binary (APPLIANCE_GPU_NTT_TWIDDLES,
+  # NOTES 29-30): a short selftest with each Shoup variant, then the resident NTT in two
+  # rounds, the 2^24 passes one by one and Nsight Compute on each.
+  : "${TWIDDLES:=montgomery shoup-first shoup}"
+  for tw in $TWIDDLES; do
+    step "selftest --backend cuda with APPLIANCE_GPU_NTT_TWIDDLES=$tw"
+    APPLIANCE_GPU_NTT_TWIDDLES=$tw timeout 100 $B selftest --backend cuda --max-log 16 --seed 5 2>/dev/null | tail -1
+  done
   for round in 1 2; do
-    step "first-pass round $round: resident 2^20, 2^22, 2^24"
-    for first in montgomery shoup; do
-      APPLIANCE_GPU_NTT_FIRST_PASS=$first timeout 60 .gpu/gpu-resident --backend cuda --log-n 20,22,24 \
-        --runs 10 2>&1 | grep "^ntt" | sed "s|^|$first |"
+    step "twiddle-product round $round: resident 2^20, 2^22, 2^24"
+    for tw in $TWIDDLES; do
+      APPLIANCE_GPU_NTT_TWIDDLES=$tw timeout 60 .gpu/gpu-resident --backend cuda --log-n 20,22,24 \
+        --runs 10 2>&1 | grep "^ntt" | sed "s|^|$tw |"
     done
   done
   step "NTT passes at 2^24, one by one"
-  for first in montgomery shoup; do APPLIANCE_GPU_NTT_FIRST_PASS=$first ntt_passes "$first" .gpu/gpu-resident; done
+  for tw in $TWIDDLES; do APPLIANCE_GPU_NTT_TWIDDLES=$tw ntt_passes "$tw" .gpu/gpu-resident; done
   step "ncu: the passes of one 2^24 NTT"
-  for first in montgomery shoup; do APPLIANCE_GPU_NTT_FIRST_PASS=$first ntt_ncu "$first" .gpu/gpu-resident; done
+  for tw in $TWIDDLES; do APPLIANCE_GPU_NTT_TWIDDLES=$tw ntt_ncu "$tw" .gpu/gpu-resident; done
   ntt_ncu_summary
   step done
   exit 0

@@ -53,7 +53,7 @@ step "the same kernels through a second OpenCL compiler: Mesa's rusticl on llvmp
 # Fq2 differences where PoCL did not (fq2.h). Its llvmpipe device is a CPU one, offered only
 # with RUSTICL_ENABLE, so the other steps do not see it (the package also registers Clover,
 # which offers AMD GPUs only: none on CI machines); OCL_ICD_VENDORS makes it the only device
-# here. The field arithmetic (Fq, Fr, Fq2) and the NTT (both first passes) run; the MSM
+# here. The field arithmetic (Fq, Fr, Fq2) and the NTT (each twiddle product) run; the MSM
 # kernels do not: llvmpipe spends minutes compiling each of them (12 min for the G1 ones on
 # 2 cores).
 if [ ! -e /etc/OpenCL/vendors/rusticl.icd ]; then
@@ -63,7 +63,7 @@ mkdir -p target/rusticl-only && cp /etc/OpenCL/vendors/rusticl.icd target/rustic
 OCL_ICD_VENDORS="$PWD/target/rusticl-only" OCL_ICD_FILENAMES= RUSTICL_ENABLE=llvmpipe GPU_SUITE_MSM=0 GPU_SUITE_MAX_LOG=16 \
     cargo test --release --workspace --test opencl -- --test-threads 1 \
     field_arithmetic the_kernels_build_and_agree_as_opencl_c_1_1 twiddle_product \
-    shoup_first_pass device_prefix_sums opencl_backend_passes_the_conformance_suite
+    shoup_passes device_prefix_sums opencl_backend_passes_the_conformance_suite
 
 step "CUDA kernels: NVRTC + ptxas for sm_80 and sm_90 (fails on errors, on G1 MSM / NTT spills and on a wrong interpreted field product, sum or difference)"
 LD_LIBRARY_PATH="$CUDA_WHEELS/nvidia/cuda_nvrtc/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \

@@ -28,7 +28,7 @@ use kernels_gpu::convert::{download_fr, fr_words};
 use kernels_gpu::msm::{
     load_bases, msm_device_scalars, msm_sorted, sort_scalars, upload_scalars, SCATTER_KIB_ENV,
 };
-use kernels_gpu::ntt::{transform, FirstPass, Twiddles};
+use kernels_gpu::ntt::{transform, TwiddleProduct, Twiddles};
 use kernels_gpu::{Device, GpuBackend, GpuError};
 
 const USAGE: &str = "
@@ -135,7 +135,7 @@ fn one_ntt<D: Device>(dev: &D, log_n: u32, runs: usize) -> Result<bool, String> 
     let n = 1usize << log_n;
     let mut rng = StdRng::seed_from_u64(u64::from(log_n));
     let input: Vec<Fr> = kernels_testkit::random_scalars(n, &mut rng);
-    let twiddles = Twiddles::<D>::new(FirstPass::from_env());
+    let twiddles = Twiddles::<D>::new(TwiddleProduct::from_env());
     let e = |e: kernels_gpu::GpuError| e.to_string();
 
     let t = Instant::now();
@@ -356,7 +356,12 @@ fn one_oom<D: Device>(backend: &GpuBackend<D>, log_n: u32) -> Result<bool, Strin
 }
 
 fn run_all<D: Device>(dev: D, args: &Args) -> Result<bool, String> {
-    println!("device: {} ({})", dev.device_name(), dev.backend());
+    println!(
+        "device: {}{} ({})",
+        dev.device_name(),
+        TwiddleProduct::from_env().map_or("", TwiddleProduct::label),
+        dev.backend()
+    );
     let mut all = true;
     if args.op == Op::OutOfMemory {
         let backend = GpuBackend::new(dev);

@@ -14,7 +14,7 @@ use crate::convert::DeviceCurve;
 use crate::device::Device;
 use crate::error::GpuError;
 use crate::msm::{self, ResidentBases, SortedScalars};
-use crate::ntt::{self, FirstPass, Twiddles};
+use crate::ntt::{self, TwiddleProduct, Twiddles};
 
 /// A GPU backend: one compiled program on one device, plus resident NTT twiddles.
 pub struct GpuBackend<D: Device> {
@@ -34,7 +34,7 @@ impl<D: Device> GpuBackend<D> {
         Self {
             dev,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            twiddles: Twiddles::new(FirstPass::from_env()),
+            twiddles: Twiddles::new(TwiddleProduct::from_env()),
             cpu: OnceLock::new(),
         }
     }
@@ -124,7 +124,7 @@ impl<D: Device> Backend for GpuBackend<D> {
             device: format!(
                 "{}{}",
                 self.dev.device_name(),
-                self.twiddles.first_pass().map_or("", FirstPass::label)
+                self.twiddles.product().map_or("", TwiddleProduct::label)
             ),
             memory_bytes: self.dev.memory_bytes(),
             compute_units: self.dev.compute_units(),

@@ -19,35 +19,41 @@ use crate::error::{GpuError, Result};
 /// Resident tables keyed by (log n, inverse).
 type Tables<B> = HashMap<(u32, bool), Arc<B>>;
 
-/// The environment variable that picks the twiddle product of the NTT's first pass:
-/// `montgomery` (the default) or `shoup` ([`FirstPass`]). Both are exact; which is faster
+/// The environment variable that picks the NTT passes' twiddle product: `montgomery` (the
+/// default), `shoup-first` or `shoup` ([`TwiddleProduct`]). All are exact; which is faster
 /// is the card's to say, so an A/B run needs no rebuild.
-pub const FIRST_PASS_ENV: &str = "APPLIANCE_GPU_NTT_FIRST_PASS";
+pub const TWIDDLES_ENV: &str = "APPLIANCE_GPU_NTT_TWIDDLES";
 
-/// The twiddle product of the first pass (`ntt_first.h`).
+/// The twiddle product of the local-memory NTT passes (`ntt_pass.h`, `Fr_ntt_strided`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum FirstPass {
-    /// `Fr_ntt_first`: Montgomery products with the transform's table.
+pub enum TwiddleProduct {
+    /// `Fr_ntt_first` and `Fr_ntt_strided`: Montgomery products, twiddles from the
+    /// transform's table.
     #[default]
     Montgomery,
-    /// `Fr_ntt_first_shoup`: Shoup's product, with (w, w') pairs from a GROUP-pair table.
+    /// `Fr_ntt_first_shoup`, then `Fr_ntt_strided`: Shoup's product in the first pass,
+    /// with (w, w') pairs from a GROUP-pair table.
+    ShoupFirst,
+    /// `Fr_ntt_first_shoup`, then `Fr_ntt_sets_shoup`: Shoup's product in every pass but
+    /// for one Montgomery product per element of the later passes.
     Shoup,
 }
 
-impl FirstPass {
-    /// The choice of [`FIRST_PASS_ENV`]; unset is the default. An unknown value is an
+impl TwiddleProduct {
+    /// The choice of [`TWIDDLES_ENV`]; unset is the default. An unknown value is an
     /// error, reported by the first transform.
     pub fn from_env() -> std::result::Result<Self, String> {
-        Self::parse(std::env::var_os(FIRST_PASS_ENV).as_deref())
+        Self::parse(std::env::var_os(TWIDDLES_ENV).as_deref())
     }
 
     fn parse(value: Option<&std::ffi::OsStr>) -> std::result::Result<Self, String> {
         match value {
             None => Ok(Self::default()),
             Some(v) if v == "montgomery" => Ok(Self::Montgomery),
+            Some(v) if v == "shoup-first" => Ok(Self::ShoupFirst),
             Some(v) if v == "shoup" => Ok(Self::Shoup),
             Some(v) => Err(format!(
-                "{FIRST_PASS_ENV}={v:?}: expected montgomery or shoup"
+                "{TWIDDLES_ENV}={v:?}: expected montgomery, shoup-first or shoup"
             )),
         }
     }
@@ -57,33 +63,34 @@ impl FirstPass {
     pub fn label(self) -> &'static str {
         match self {
             Self::Montgomery => "",
-            Self::Shoup => " [Shoup first NTT pass]",
+            Self::ShoupFirst => " [Shoup first NTT pass]",
+            Self::Shoup => " [Shoup NTT passes]",
         }
     }
 }
 
 /// Twiddle tables (omega^k for k < n/2) resident on the device, per (log n, inverse),
-/// and, for the Shoup first pass, its (w, w') tables per direction.
+/// and, for the Shoup passes, their (w, w') tables per direction.
 pub struct Twiddles<D: Device> {
-    first: std::result::Result<FirstPass, String>,
+    product: std::result::Result<TwiddleProduct, String>,
     tables: Mutex<Tables<D::Buffer>>,
     shoup_tables: Mutex<HashMap<bool, Arc<D::Buffer>>>,
 }
 
 impl<D: Device> Twiddles<D> {
-    /// Tables for transforms whose first pass is `first` (an `Err` is reported by every
-    /// transform: see [`FirstPass::from_env`]).
-    pub fn new(first: std::result::Result<FirstPass, String>) -> Self {
+    /// Tables for transforms whose passes use `product` (an `Err` is reported by every
+    /// transform: see [`TwiddleProduct::from_env`]).
+    pub fn new(product: std::result::Result<TwiddleProduct, String>) -> Self {
         Self {
-            first,
+            product,
             tables: Mutex::new(HashMap::new()),
             shoup_tables: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The first pass these tables serve.
-    pub fn first_pass(&self) -> Result<FirstPass> {
-        self.first.clone().map_err(GpuError::InvalidInput)
+    /// The twiddle product these tables serve.
+    pub fn product(&self) -> Result<TwiddleProduct> {
+        self.product.clone().map_err(GpuError::InvalidInput)
     }
 
     fn get(&self, dev: &D, log_n: u32, inverse: bool) -> Result<Arc<D::Buffer>> {
@@ -97,9 +104,9 @@ impl<D: Device> Twiddles<D> {
         Ok(buf)
     }
 
-    /// The Shoup first pass's table: the GROUP powers of a 2 GROUP-th root of unity (the
-    /// same for every n), plain, then their Shoup multipliers ([`shoup_pair`]).
-    fn get_shoup_first(&self, dev: &D, inverse: bool) -> Result<Arc<D::Buffer>> {
+    /// The Shoup passes' table: the GROUP powers of a 2 GROUP-th root of unity (the same
+    /// for every n), plain, then their Shoup multipliers ([`shoup_pair`]).
+    fn get_shoup(&self, dev: &D, inverse: bool) -> Result<Arc<D::Buffer>> {
         let mut tables = lock(dev, &self.shoup_tables)?;
         if let Some(t) = tables.get(&inverse) {
             return Ok(Arc::clone(t));
@@ -302,7 +309,7 @@ fn rounds<D: Device>(
     trace: &mut Option<Trace>,
 ) -> Result<()> {
     let n = 1usize << log_n;
-    let first_pass = twiddles.first_pass()?;
+    let product = twiddles.product()?;
     let table = twiddles.get(dev, log_n, inverse)?;
     Trace::mark(dev, trace, "twiddles")?;
     let group = dev.group_size();
@@ -335,12 +342,15 @@ fn rounds<D: Device>(
             None
         };
         let work = tmp.as_ref().unwrap_or(buf);
-        let (first, first_table) = match first_pass {
-            FirstPass::Montgomery => ("Fr_ntt_first", Arc::clone(&table)),
-            FirstPass::Shoup => (
-                "Fr_ntt_first_shoup",
-                twiddles.get_shoup_first(dev, inverse)?,
-            ),
+        let shoup = match product {
+            TwiddleProduct::Montgomery => None,
+            TwiddleProduct::ShoupFirst | TwiddleProduct::Shoup => {
+                Some(twiddles.get_shoup(dev, inverse)?)
+            }
+        };
+        let (first, first_table) = match &shoup {
+            None => ("Fr_ntt_first", &table),
+            Some(pairs) => ("Fr_ntt_first_shoup", pairs),
         };
         dev.launch(
             first,
@@ -348,7 +358,7 @@ fn rounds<D: Device>(
             &[
                 Arg::Buf(buf),
                 Arg::Buf(work),
-                Arg::Buf(&first_table),
+                Arg::Buf(first_table),
                 Arg::U32(log_n),
             ],
         )?;
@@ -356,18 +366,33 @@ fn rounds<D: Device>(
         let mut s = log_block;
         for k in strided_passes(log_n, log_block) {
             let dst = if s + k == log_n { buf } else { work };
-            dev.launch(
-                "Fr_ntt_strided",
-                n / 2,
-                &[
-                    Arg::Buf(work),
-                    Arg::Buf(dst),
-                    Arg::Buf(&table),
-                    Arg::U32(log_n),
-                    Arg::U32(s),
-                    Arg::U32(k),
-                ],
-            )?;
+            match (product, &shoup) {
+                (TwiddleProduct::Shoup, Some(pairs)) => dev.launch(
+                    "Fr_ntt_sets_shoup",
+                    n / 2,
+                    &[
+                        Arg::Buf(work),
+                        Arg::Buf(dst),
+                        Arg::Buf(&table),
+                        Arg::Buf(pairs),
+                        Arg::U32(log_n),
+                        Arg::U32(s),
+                        Arg::U32(k),
+                    ],
+                )?,
+                _ => dev.launch(
+                    "Fr_ntt_strided",
+                    n / 2,
+                    &[
+                        Arg::Buf(work),
+                        Arg::Buf(dst),
+                        Arg::Buf(&table),
+                        Arg::U32(log_n),
+                        Arg::U32(s),
+                        Arg::U32(k),
+                    ],
+                )?,
+            }
             s += k;
             Trace::mark(dev, trace, "strided pass")?;
         }
@@ -613,16 +638,20 @@ mod tests {
     }
 
     #[test]
-    fn first_pass_values_are_parsed_or_refused_by_name() {
-        let parse = |v: Option<&str>| FirstPass::parse(v.map(std::ffi::OsStr::new));
-        assert_eq!(parse(None), Ok(FirstPass::Montgomery));
-        assert_eq!(parse(Some("montgomery")), Ok(FirstPass::Montgomery));
-        assert_eq!(parse(Some("shoup")), Ok(FirstPass::Shoup));
-        let err = parse(Some("fast")).expect_err("unknown value");
-        assert!(
-            err.contains(FIRST_PASS_ENV) && err.contains("expected montgomery or shoup"),
-            "{err}"
-        );
+    fn twiddle_products_are_parsed_or_refused_by_name() {
+        let parse = |v: Option<&str>| TwiddleProduct::parse(v.map(std::ffi::OsStr::new));
+        assert_eq!(parse(None), Ok(TwiddleProduct::Montgomery));
+        assert_eq!(parse(Some("montgomery")), Ok(TwiddleProduct::Montgomery));
+        assert_eq!(parse(Some("shoup-first")), Ok(TwiddleProduct::ShoupFirst));
+        assert_eq!(parse(Some("shoup")), Ok(TwiddleProduct::Shoup));
+        for bad in ["fast", "Shoup", ""] {
+            let err = parse(Some(bad)).expect_err("unknown value");
+            assert!(
+                err.contains(TWIDDLES_ENV)
+                    && err.contains("expected montgomery, shoup-first or shoup"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

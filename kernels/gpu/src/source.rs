@@ -26,7 +26,7 @@ const FQ2: &str = include_str!("cl/fq2.h");
 const EC: &str = include_str!("cl/ec.h");
 const MSM: &str = include_str!("cl/msm.h");
 const NTT: &str = include_str!("cl/ntt.h");
-const NTT_FIRST: &str = include_str!("cl/ntt_first.h");
+const NTT_PASS: &str = include_str!("cl/ntt_pass.h");
 const DIGITS: &str = include_str!("cl/digits.h");
 const SEGMENTS: &str = include_str!("cl/segments.h");
 
@@ -134,16 +134,18 @@ pub fn kernel_source(dialect: Dialect, product: FieldProduct) -> String {
         s.push_str(&instantiate(MSM));
     }
     s.push_str(NTT);
-    // The first pass twice (ntt_first.h): Montgomery and Shoup twiddle products.
-    for (name, shoup, blocks) in [
-        ("Fr_ntt_first", 0, "NTT_BLOCKS"),
-        ("Fr_ntt_first_shoup", 1, "NTT_SHOUP_BLOCKS"),
+    // The passes with local-memory twiddles (ntt_pass.h): the first pass with each twiddle
+    // product, and the sets pass with Shoup's.
+    for (name, sets, shoup, blocks) in [
+        ("Fr_ntt_first", 0, 0, "NTT_BLOCKS"),
+        ("Fr_ntt_first_shoup", 0, 1, "NTT_SHOUP_BLOCKS"),
+        ("Fr_ntt_sets_shoup", 1, 1, "NTT_SHOUP_BLOCKS"),
     ] {
         s.push_str(&format!(
-            "#define FIRST_NAME {name}\n#define FIRST_SHOUP {shoup}\n#define FIRST_BLOCKS {blocks}\n"
+            "#define PASS_NAME {name}\n#define PASS_SETS {sets}\n#define PASS_SHOUP {shoup}\n#define PASS_BLOCKS {blocks}\n"
         ));
-        s.push_str(NTT_FIRST);
-        s.push_str("#undef FIRST_NAME\n#undef FIRST_SHOUP\n#undef FIRST_BLOCKS\n");
+        s.push_str(NTT_PASS);
+        s.push_str("#undef PASS_NAME\n#undef PASS_SETS\n#undef PASS_SHOUP\n#undef PASS_BLOCKS\n");
     }
     s.push_str(DIGITS);
     s.push_str(SEGMENTS);
@@ -250,6 +252,7 @@ mod tests {
             "Fr_butterfly",
             "Fr_ntt_first",
             "Fr_ntt_first_shoup",
+            "Fr_ntt_sets_shoup",
             "Fr_twiddle_selftest",
             "Fq_selftest",
             "Fr_selftest",

@@ -135,44 +135,59 @@ fn twiddle_product_matches_arkworks() {
     }
 }
 
-/// The Shoup variant of the NTT's first pass (`Fr_ntt_first_shoup`, picked by
-/// APPLIANCE_GPU_NTT_FIRST_PASS=shoup) gives ark-poly's transforms: forward, inverse, coset
-/// and a quotient's inverse-then-coset pair, from one work-group (2 GROUP elements) up.
+/// The Shoup variants of the NTT's passes (`Fr_ntt_first_shoup`, `Fr_ntt_sets_shoup`,
+/// picked by APPLIANCE_GPU_NTT_TWIDDLES=shoup-first|shoup) give ark-poly's transforms:
+/// forward, inverse, coset and a quotient's inverse-then-coset pair, from one work-group
+/// (2 GROUP elements) up, with sets passes of every k from 1 to log2(GROUP) (a 2 GROUP 2^k
+/// transform ends with one of k rounds).
 #[test]
-fn shoup_first_pass_gives_ark_polys_transforms() {
+fn shoup_passes_give_ark_polys_transforms() {
     use ark_poly::{EvaluationDomain, Radix2EvaluationDomain};
     use kernels_gpu::convert::{download_fr, fr_words};
-    use kernels_gpu::ntt::{transforms, FirstPass, Twiddles};
+    use kernels_gpu::ntt::{transforms, TwiddleProduct, Twiddles};
 
     let Some(dev) = device() else { return };
-    let twiddles = Twiddles::<OpenClDevice>::new(Ok(FirstPass::Shoup));
-    let mut rng = ark_std::test_rng();
-    let g = Fr::from(7u64);
-    let log_block = (2 * dev.group_size()).trailing_zeros();
-    for log_n in [log_block, log_block + 1, log_block + 3, 14] {
-        let n = 1usize << log_n;
-        let mut input: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
-        input[0] = Fr::zero();
-        input[n - 1] = -Fr::from(1u64);
-        let domain = Radix2EvaluationDomain::<Fr>::new(n).expect("domain");
-        let coset = domain.get_coset(g).expect("coset");
-        type Passes<'a> = &'a [(bool, Option<Fr>)];
-        let cases: [(&str, Passes, Vec<Fr>); 4] = [
-            ("forward", &[(false, None)], domain.fft(&input)),
-            ("inverse", &[(true, None)], domain.ifft(&input)),
-            ("coset forward", &[(false, Some(g))], coset.fft(&input)),
-            (
-                "inverse then coset",
-                &[(true, None), (false, Some(g))],
-                coset.fft(&domain.ifft(&input)),
-            ),
-        ];
-        for (name, passes, want) in cases {
-            let buf = dev.upload(&fr_words(&input)).expect("upload");
-            transforms(&dev, &twiddles, &buf, log_n, passes).expect("transform");
-            let mut got = vec![Fr::zero(); n];
-            download_fr(&dev, &buf, &mut got).expect("download");
-            assert!(got == want, "2^{log_n} {name}: differs from ark-poly");
+    for product in [TwiddleProduct::ShoupFirst, TwiddleProduct::Shoup] {
+        shoup_transforms(&dev, Twiddles::new(Ok(product)), product);
+    }
+
+    fn shoup_transforms(
+        dev: &OpenClDevice,
+        twiddles: Twiddles<OpenClDevice>,
+        product: TwiddleProduct,
+    ) {
+        let mut rng = ark_std::test_rng();
+        let g = Fr::from(7u64);
+        let log_block = (2 * dev.group_size()).trailing_zeros();
+        let sizes = (log_block..log_block + log_block).chain([2 * log_block + 1, 16]);
+        for log_n in sizes {
+            let n = 1usize << log_n;
+            let mut input: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
+            input[0] = Fr::zero();
+            input[n - 1] = -Fr::from(1u64);
+            let domain = Radix2EvaluationDomain::<Fr>::new(n).expect("domain");
+            let coset = domain.get_coset(g).expect("coset");
+            type Passes<'a> = &'a [(bool, Option<Fr>)];
+            let cases: [(&str, Passes, Vec<Fr>); 4] = [
+                ("forward", &[(false, None)], domain.fft(&input)),
+                ("inverse", &[(true, None)], domain.ifft(&input)),
+                ("coset forward", &[(false, Some(g))], coset.fft(&input)),
+                (
+                    "inverse then coset",
+                    &[(true, None), (false, Some(g))],
+                    coset.fft(&domain.ifft(&input)),
+                ),
+            ];
+            for (name, passes, want) in cases {
+                let buf = dev.upload(&fr_words(&input)).expect("upload");
+                transforms(dev, &twiddles, &buf, log_n, passes).expect("transform");
+                let mut got = vec![Fr::zero(); n];
+                download_fr(dev, &buf, &mut got).expect("download");
+                assert!(
+                    got == want,
+                    "{product:?} 2^{log_n} {name}: differs from ark-poly"
+                );
+            }
         }
     }
 }

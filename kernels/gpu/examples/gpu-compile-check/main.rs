@@ -26,7 +26,7 @@ const PRODUCTS: usize = 2000;
 
 /// Kernels whose spills fail the check: the G1 MSM (with its digit, sort and layout
 /// kernels) and NTT.
-const HOT: [&str; 17] = [
+const HOT: [&str; 18] = [
     "msm_digits",
     "msm_scatter",
     "msm_carry_runs",
@@ -36,6 +36,7 @@ const HOT: [&str; 17] = [
     "layout_segments",
     "Fr_ntt_first",
     "Fr_ntt_first_shoup",
+    "Fr_ntt_sets_shoup",
     "Fr_ntt_strided",
     "G1_sum_chunks",
     "G1_sum_points",

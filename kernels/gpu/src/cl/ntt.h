@@ -2,7 +2,8 @@
 // butterfly rounds (decimation in time) with a twiddle table resident on the device, then
 // the inverse/coset scaling. Data stays on the device between calls. Below 2 GROUP
 // elements one kernel per round (Fr_bit_reverse, Fr_butterfly); from 2 GROUP on, passes of
-// many rounds in local memory (Fr_ntt_first, Fr_ntt_strided).
+// many rounds in local memory (Fr_ntt_first, Fr_ntt_strided, and the Shoup variants of
+// ntt_pass.h).
 
 // The Shoup first pass's launch bounds: the portable products' twiddle product (64-bit
 // sums) needs about 60 registers, so on CUDA without carry chains (A/B runs) four blocks.
@@ -31,7 +32,7 @@ DEVICE u32 bit_reverse(u32 x, u32 log_n) {
 // and r = (v w mod p) + p < 2p again. So one subtraction of p makes r reduced.
 // 99 limb products (43 + 28 + 28, 16 of them low words only) where the Montgomery product
 // takes 128. Montgomery form carries through: v = x R gives (x w) R. The host makes the
-// pairs (ntt.rs, shoup_pair). Used by the first pass's Shoup variant (ntt_first.h), whose
+// pairs (ntt.rs, shoup_pair). Used by the Shoup passes (ntt_pass.h), whose
 // pairs come from local memory: read from global memory in every pass, the pairs made the
 // passes wait on their loads, and slower (bench/NOTES.md 26).
 DEVICE Fr Fr_mul_twiddle(Fr v, Fr w, Fr ws) {
@@ -163,8 +164,8 @@ KERNEL void Fr_butterfly(GLOBAL Fr *a, GLOBAL const Fr *twiddles, u32 m, u32 str
 // planes of single words, eight 32-bit ones: those and their addresses were 48 of a round's
 // 335 instructions), and eight threads on neighbouring elements, the unit of a 128-bit
 // access, hit eight different groups of banks.
-// Fr_ntt_first keeps its twiddles in the same layout (PLANES_*, planes of GROUP halves
-// where the data's are 2 GROUP long).
+// The passes of ntt_pass.h keep their twiddles in the same layout (PLANES_*, planes of GROUP
+// halves where the data's are 2 GROUP long).
 typedef struct ALIGN16 { u32 w[4]; } HalfFr;
 #define PLANES_GET(sh, plane, e, x) do { \
         HalfFr lo_ = (sh)[e], hi_ = (sh)[(plane) + (e)]; \
@@ -210,13 +211,16 @@ typedef struct ALIGN16 { u32 w[4]; } HalfFr;
 // on a GPU with 32-wide warps only round 1 skips whole warps; the others diverge.)
 #define NTT_UNIFORM_ROUNDS 3
 
-// The slot of element e in Fr_ntt_first's local memory: e with its low three bits XORed
-// with bits 3..5 and 6..8. The uniform rounds read elements 2^(q+1) apart (four or eight
-// of them in the same 16-byte bank group without this); the other accesses read eight
-// neighbours or pairs (2l, 2l + 1), which the XOR keeps in eight different groups.
-DEVICE u32 first_slot(u32 e) { return e ^ ((e >> 3) & 7) ^ ((e >> 6) & 7); }
+// The local-memory slot of element e, or of twiddle index e, in the passes of ntt_pass.h: e
+// with its low three bits XORed with bits 3..5 and 6..8. The uniform rounds read elements
+// 2^(q+1) apart (four or eight of them in the same 16-byte bank group without this), the
+// later rounds twiddles 2^(8-q) apart (eight in one group for q = 4, 5); the other accesses
+// read eight neighbours or pairs (2l, 2l + 1), which the XOR keeps in eight different
+// groups. With sets of 2^k < 2 GROUP elements interleaved (the sets pass), the round-0
+// stores and uniform rounds 1 and 3 have two-way conflicts at k = 7, 8 (bench/NOTES.md 30).
+DEVICE u32 pass_slot(u32 e) { return e ^ ((e >> 3) & 7) ^ ((e >> 6) & 7); }
 
-// Fr_ntt_first (and its Shoup variant): ntt_first.h, instantiated after this file.
+// Fr_ntt_first and the Shoup passes: ntt_pass.h, instantiated after this file.
 
 // Rounds with half-blocks 2^s .. 2^(s+k-1) (s >= LOG_2GROUP, 1 <= k < LOG_2GROUP). These
 // rounds only mix elements whose indices differ in bits s .. s+k-1, so the vector splits
