@@ -313,7 +313,7 @@ impl CudaDevice {
         self.with_staging(|slots| {
             // SAFETY: the chunks below write every word of the buffer before anything reads
             // it.
-            let mut buf = self.alloc_uninit(data.len())?;
+            let mut buf = self.alloc_words(data.len())?;
             double_buffered(data, slots, |staged, offset| {
                 let mut view = buf.slice_mut(offset..offset + staged.len());
                 self.stream
@@ -356,7 +356,7 @@ impl CudaDevice {
     /// The stream-ordered pool keeps freed memory (see [`keep_freed_memory`]); when the
     /// device is out of memory, what the pool holds unused is released and the allocation
     /// tried once more before the error goes to the callers that chunk or fall back.
-    fn alloc_uninit(&self, words: usize) -> Result<CudaSlice<u32>> {
+    fn alloc_words(&self, words: usize) -> Result<CudaSlice<u32>> {
         // SAFETY: every caller writes the buffer (memset, copy or kernel) before reading it.
         match unsafe { self.stream.alloc::<u32>(words) } {
             Err(e) if e.0 == CUresult::CUDA_ERROR_OUT_OF_MEMORY && self.ctx.has_async_alloc() => {
@@ -437,7 +437,7 @@ impl Device for CudaDevice {
                 return Ok(buf);
             }
         }
-        let mut buf = self.alloc_uninit(data.len())?;
+        let mut buf = self.alloc_words(data.len())?;
         self.stream
             .memcpy_htod(data, &mut buf)
             .map_err(|e| self.err("cuMemcpyHtoD", e))?;
@@ -445,11 +445,15 @@ impl Device for CudaDevice {
     }
 
     fn alloc_zeroed(&self, words: usize) -> Result<Self::Buffer> {
-        let mut buf = self.alloc_uninit(words.max(1))?;
+        let mut buf = self.alloc_words(words.max(1))?;
         self.stream
             .memset_zeros(&mut buf)
             .map_err(|e| self.err("cuMemsetD8", e))?;
         Ok(buf)
+    }
+
+    fn alloc_uninit(&self, words: usize) -> Result<Self::Buffer> {
+        self.alloc_words(words.max(1))
     }
 
     fn download(&self, buf: &Self::Buffer, out: &mut [u32]) -> Result<()> {

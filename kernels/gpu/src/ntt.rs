@@ -335,9 +335,10 @@ fn rounds<D: Device>(
     } else {
         // The permutation gathers from `buf` into a second vector, every pass but the last
         // works in place there, and the last writes back to `buf`. Exactly 2 GROUP elements
-        // are one work-group, which may gather in place.
+        // are one work-group, which may gather in place. The first pass writes every element
+        // of the second vector, so it is not zeroed first.
         let tmp = if n > 2 * group {
-            Some(dev.alloc_zeroed(n * FIELD_WORDS)?)
+            Some(dev.alloc_uninit(n * FIELD_WORDS)?)
         } else {
             None
         };
@@ -363,36 +364,18 @@ fn rounds<D: Device>(
             ],
         )?;
         Trace::mark(dev, trace, "first pass")?;
+        // The sets pass takes the Shoup pairs after the table.
+        let (kernel, sets_pairs) = match (product, &shoup) {
+            (TwiddleProduct::Shoup, Some(pairs)) => ("Fr_ntt_sets_shoup", Some(pairs)),
+            _ => ("Fr_ntt_strided", None),
+        };
         let mut s = log_block;
         for k in strided_passes(log_n, log_block) {
             let dst = if s + k == log_n { buf } else { work };
-            match (product, &shoup) {
-                (TwiddleProduct::Shoup, Some(pairs)) => dev.launch(
-                    "Fr_ntt_sets_shoup",
-                    n / 2,
-                    &[
-                        Arg::Buf(work),
-                        Arg::Buf(dst),
-                        Arg::Buf(&table),
-                        Arg::Buf(pairs),
-                        Arg::U32(log_n),
-                        Arg::U32(s),
-                        Arg::U32(k),
-                    ],
-                )?,
-                _ => dev.launch(
-                    "Fr_ntt_strided",
-                    n / 2,
-                    &[
-                        Arg::Buf(work),
-                        Arg::Buf(dst),
-                        Arg::Buf(&table),
-                        Arg::U32(log_n),
-                        Arg::U32(s),
-                        Arg::U32(k),
-                    ],
-                )?,
-            }
+            let mut args = vec![Arg::Buf(work), Arg::Buf(dst), Arg::Buf(&table)];
+            args.extend(sets_pairs.map(|pairs| Arg::Buf(pairs.as_ref())));
+            args.extend([Arg::U32(log_n), Arg::U32(s), Arg::U32(k)]);
+            dev.launch(kernel, n / 2, &args)?;
             s += k;
             Trace::mark(dev, trace, "strided pass")?;
         }
@@ -490,7 +473,7 @@ pub fn quotient_on_device<D: Device>(
     let log_n = n.trailing_zeros();
     let buf_a = dev.upload(&fr_words(a))?;
     let buf_b = dev.upload(&fr_words(b))?;
-    let buf_c = dev.alloc_zeroed(n * FIELD_WORDS)?;
+    let buf_c = dev.alloc_uninit(n * FIELD_WORDS)?;
     dev.launch(
         "Fr_product",
         n,

@@ -172,6 +172,19 @@ impl OpenClDevice {
         }
     }
 
+    /// A new buffer of `words` words, each `value`.
+    fn alloc_filled(&self, words: usize, value: cl_uint) -> Result<Buffer<cl_uint>> {
+        let mut buf = self.alloc(words)?;
+        // SAFETY: the fill covers exactly the buffer's size; the in-order queue runs it
+        // before any later command that uses the buffer.
+        unsafe {
+            self.queue
+                .enqueue_fill_buffer(&mut buf, &[value], 0, words.max(1) * 4, &[])
+        }
+        .map_err(|e| self.alloc_err("clEnqueueFillBuffer", e.0, words * 4))?;
+        Ok(buf)
+    }
+
     fn alloc(&self, words: usize) -> Result<Buffer<cl_uint>> {
         let words = words.max(1);
         // SAFETY: no host pointer is passed; the size is in elements of cl_uint.
@@ -226,16 +239,15 @@ impl Device for OpenClDevice {
     }
 
     fn alloc_zeroed(&self, words: usize) -> Result<Self::Buffer> {
-        let mut buf = self.alloc(words)?;
-        let zero: cl_uint = 0;
-        // SAFETY: the fill covers exactly the buffer's size; the in-order queue runs it
-        // before any later command that uses the buffer.
-        unsafe {
-            self.queue
-                .enqueue_fill_buffer(&mut buf, &[zero], 0, words.max(1) * 4, &[])
+        self.alloc_filled(words, 0)
+    }
+
+    fn alloc_uninit(&self, words: usize) -> Result<Self::Buffer> {
+        if self.accelerator {
+            self.alloc(words)
+        } else {
+            self.alloc_filled(words, 0xA5A5_A5A5)
         }
-        .map_err(|e| self.alloc_err("clEnqueueFillBuffer", e.0, words * 4))?;
-        Ok(buf)
     }
 
     fn download(&self, buf: &Self::Buffer, out: &mut [u32]) -> Result<()> {

@@ -340,6 +340,10 @@ impl Device for Limited {
         self.check(words)?;
         self.inner.alloc_zeroed(words)
     }
+    fn alloc_uninit(&self, words: usize) -> kernels_gpu::Result<Self::Buffer> {
+        self.check(words)?;
+        self.inner.alloc_uninit(words)
+    }
     fn download(&self, buf: &Self::Buffer, out: &mut [u32]) -> kernels_gpu::Result<()> {
         self.inner.download(buf, out)
     }
