@@ -63,7 +63,7 @@ mkdir -p target/rusticl-only && cp /etc/OpenCL/vendors/rusticl.icd target/rustic
 OCL_ICD_VENDORS="$PWD/target/rusticl-only" OCL_ICD_FILENAMES= RUSTICL_ENABLE=llvmpipe GPU_SUITE_MSM=0 GPU_SUITE_MAX_LOG=16 \
     cargo test --release --workspace --test opencl -- --test-threads 1 \
     field_arithmetic the_kernels_build_and_agree_as_opencl_c_1_1 twiddle_product \
-    shoup_passes device_prefix_sums opencl_backend_passes_the_conformance_suite
+    ntt_passes device_prefix_sums opencl_backend_passes_the_conformance_suite
 
 step "CUDA kernels: NVRTC + ptxas for sm_80 and sm_90 (fails on errors, on G1 MSM / NTT spills and on a wrong interpreted field product, sum or difference)"
 LD_LIBRARY_PATH="$CUDA_WHEELS/nvidia/cuda_nvrtc/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \

@@ -17,7 +17,7 @@ use opencl3::types::{cl_uint, CL_BLOCKING};
 
 use crate::device::{Arg, Device};
 use crate::error::{GpuError, Result};
-use crate::source::{kernel_source, Dialect, FieldProduct, OPENCL_GROUP};
+use crate::source::{kernel_source_for_group, Dialect, FieldProduct, OPENCL_GROUP};
 
 const BACKEND: &str = "opencl";
 /// OpenCL's error codes for allocation failures.
@@ -31,6 +31,8 @@ pub struct OpenClDevice {
     memory: Option<u64>,
     units: usize,
     accelerator: bool,
+    /// Threads per work-group, the source's GROUP.
+    group: usize,
     context: Context,
     queue: CommandQueue,
     /// Kernel objects hold their arguments, so launches are serialised through this lock.
@@ -74,17 +76,25 @@ impl OpenClDevice {
     /// Opens device `index` (GPUs first) and builds the kernels for it. With
     /// `accelerators_only`, a CPU device (PoCL's) is refused before the build.
     pub fn open(index: usize, accelerators_only: bool) -> Result<Self> {
-        Self::open_with_options(index, accelerators_only, "")
+        Self::open_with(index, accelerators_only, "", OPENCL_GROUP)
     }
 
     /// [`Self::open`] with compiler options for the build (`-cl-std=CL1.1` in the tests:
     /// PoCL compiles for OpenCL C 1.2 by default, as most devices do, and the source must
-    /// also build where the device offers only 1.1).
-    pub fn open_with_options(
+    /// also build where the device offers only 1.1) and `group` threads per work-group
+    /// ([`OPENCL_GROUP`] but in the tests, which also run CUDA's 256 on a CPU device: see
+    /// [`crate::source::kernel_source_for_group`]).
+    pub fn open_with(
         index: usize,
         accelerators_only: bool,
         build_options: &str,
+        group: usize,
     ) -> Result<Self> {
+        if !group.is_power_of_two() || !(64..=1024).contains(&group) {
+            return Err(GpuError::InvalidInput(format!(
+                "work-groups of {group} threads: expected a power of two from 64 to 1024"
+            )));
+        }
         let _guard = OPEN_LOCK.lock().unwrap_or_else(|p| p.into_inner());
         let list = devices()?;
         let count = list.len();
@@ -123,7 +133,7 @@ impl OpenClDevice {
         #[allow(deprecated)]
         let queue = CommandQueue::create_default(&context, 0)
             .map_err(|e| driver_err("clCreateCommandQueue", e.0))?;
-        let source = kernel_source(Dialect::OpenCl, product);
+        let source = kernel_source_for_group(Dialect::OpenCl, product, group);
         let program = Program::create_and_build_from_source(&context, &source, build_options)
             .map_err(|log| GpuError::Compile {
                 backend: BACKEND,
@@ -134,6 +144,7 @@ impl OpenClDevice {
             memory: device.global_mem_size().ok(),
             units: device.max_compute_units().map_or(1, |u| u as usize),
             accelerator,
+            group,
             name: format!("{name} (OpenCL){}", product.label()),
             context,
             queue,
@@ -229,7 +240,7 @@ impl Device for OpenClDevice {
     }
 
     fn group_size(&self) -> usize {
-        OPENCL_GROUP
+        self.group
     }
 
     fn upload(&self, data: &[u32]) -> Result<Self::Buffer> {
@@ -324,7 +335,7 @@ impl Device for OpenClDevice {
         unsafe {
             exec.set_arg(&count);
         }
-        let local = OPENCL_GROUP;
+        let local = self.group;
         let global = threads.div_ceil(local) * local;
         // SAFETY: the arguments are captured when the kernel is queued, under the kernel
         // lock; a buffer released while a queued kernel uses it lives until that kernel

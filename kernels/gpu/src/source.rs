@@ -96,6 +96,17 @@ impl FieldProduct {
 
 /// The complete kernel source for `dialect`, with the field product `product`.
 pub fn kernel_source(dialect: Dialect, product: FieldProduct) -> String {
+    let group = match dialect {
+        Dialect::Cuda => CUDA_GROUP,
+        Dialect::OpenCl => OPENCL_GROUP,
+    };
+    kernel_source_for_group(dialect, product, group)
+}
+
+/// [`kernel_source`] for work-groups of `group` threads (a power of two, 64 or more) instead
+/// of the dialect's own: the tests build the OpenCL source with CUDA's 256, so that the
+/// index arithmetic the CUDA build runs with also runs on a CPU device.
+pub fn kernel_source_for_group(dialect: Dialect, product: FieldProduct, group: usize) -> String {
     let mut s = String::new();
     s.push_str(match dialect {
         Dialect::Cuda => "// appliance GPU kernels, CUDA flavour\n",
@@ -107,10 +118,6 @@ pub fn kernel_source(dialect: Dialect, product: FieldProduct) -> String {
         FieldProduct::NoCarry => s.push_str("#define MUL_NOCARRY 1\n"),
         FieldProduct::Chains => s.push_str("#define MUL_CHAINS 1\n"),
     }
-    let group = match dialect {
-        Dialect::Cuda => CUDA_GROUP,
-        Dialect::OpenCl => OPENCL_GROUP,
-    };
     let log_2group = group.trailing_zeros() + 1;
     s.push_str(&format!(
         "#define LIMBS {LIMBS}\n#define GROUP {group}\n#define LOG_2GROUP {log_2group}\n#define SCAN_ITEMS {}\n",
