@@ -545,7 +545,7 @@ fn sort_on_device<D: Device>(
     };
     Trace::mark(dev, trace, "upload")?;
     // Every digit is written by msm_digits, every entry by the scatter (one slot per
-    // nonzero digit): neither is zeroed first (at 2^24, 872 MiB each).
+    // nonzero digit): neither is zeroed first (at 2^24 and 13 windows, 832 MiB each).
     let digits = dev.alloc_uninit(n * windows)?;
     let counts = dev.alloc_zeroed(buckets)?;
     dev.launch(

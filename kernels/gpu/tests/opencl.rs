@@ -145,11 +145,9 @@ fn twiddle_product_matches_arkworks() {
 #[test]
 fn ntt_passes_give_ark_polys_transforms_at_each_group_size() {
     use kernels_gpu::ntt::{TwiddleProduct, Twiddles};
-    use kernels_gpu::source::CUDA_GROUP;
 
     let Some(dev) = device() else { return };
-    let cuda_sized = OpenClDevice::open_with(0, false, "", CUDA_GROUP)
-        .unwrap_or_else(|e| panic!("OpenCL build with CUDA's work-group size: {e}"));
+    let cuda_sized = cuda_sized_device();
     for dev in [&dev, &cuda_sized] {
         for product in [
             TwiddleProduct::Montgomery,
@@ -275,7 +273,6 @@ fn device_prefix_sums_match_the_host() {
 #[test]
 fn opencl_backend_passes_the_conformance_suite() {
     let Some(dev) = device() else { return };
-    let backend = GpuBackend::new(dev);
     let max_log = std::env::var("GPU_SUITE_MAX_LOG")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -283,19 +280,15 @@ fn opencl_backend_passes_the_conformance_suite() {
     // GPU_SUITE_MSM=0 leaves the MSMs out, for an OpenCL compiler that takes minutes over
     // each MSM kernel (Mesa's rusticl on llvmpipe, which test-all.sh runs as a second one).
     let msm = std::env::var("GPU_SUITE_MSM").map_or(true, |v| v != "0");
-    let options = SuiteOptions {
-        max_log_msm: msm.then_some(max_log),
-        max_log_msm_g2: 10,
-        max_log_ntt: max_log,
-        seed: 0x0c1,
-    };
-    let start = Instant::now();
-    let report = run_suite(&backend, &options, &mut |name| {
-        eprintln!("  [{:>7.1}s] {name}", start.elapsed().as_secs_f64());
-    });
-    eprintln!("{report}");
-    assert!(report.passed(), "{report}");
-    assert!(report.checks.len() > 40, "too few checks: {report}");
+    assert_suite_passes(
+        dev,
+        &SuiteOptions {
+            max_log_msm: msm.then_some(max_log),
+            max_log_msm_g2: 10,
+            max_log_ntt: max_log,
+            seed: 0x0c1,
+        },
+    );
 }
 
 /// The conformance suite again with the OpenCL source built for CUDA's work-group size
@@ -303,21 +296,34 @@ fn opencl_backend_passes_the_conformance_suite() {
 /// index arithmetic a card runs, up to 2^12 (2^10 for G2).
 #[test]
 fn opencl_backend_at_cudas_group_size_passes_the_conformance_suite() {
-    use kernels_gpu::source::CUDA_GROUP;
-
     if device().is_none() {
         return;
     }
-    let dev = OpenClDevice::open_with(0, false, "", CUDA_GROUP)
-        .unwrap_or_else(|e| panic!("OpenCL build with CUDA's work-group size: {e}"));
+    assert_suite_passes(
+        cuda_sized_device(),
+        &SuiteOptions {
+            max_log_msm: Some(12),
+            max_log_msm_g2: 10,
+            max_log_ntt: 12,
+            seed: 0x256,
+        },
+    );
+}
+
+/// The PoCL device with the source built for CUDA's work-group size.
+fn cuda_sized_device() -> OpenClDevice {
+    OpenClDevice::open_with(0, false, "", kernels_gpu::source::CUDA_GROUP)
+        .unwrap_or_else(|e| panic!("OpenCL build with CUDA's work-group size: {e}"))
+}
+
+/// Runs the suite on `dev`'s backend, printing each check's start, and asserts it passed.
+fn assert_suite_passes(dev: OpenClDevice, options: &SuiteOptions) {
     let backend = GpuBackend::new(dev);
-    let options = SuiteOptions {
-        max_log_msm: Some(12),
-        max_log_msm_g2: 10,
-        max_log_ntt: 12,
-        seed: 0x256,
-    };
-    let report = run_suite(&backend, &options, &mut |_| {});
+    let start = Instant::now();
+    let report = run_suite(&backend, options, &mut |name| {
+        eprintln!("  [{:>7.1}s] {name}", start.elapsed().as_secs_f64());
+    });
+    eprintln!("{report}");
     assert!(report.passed(), "{report}");
     assert!(report.checks.len() > 40, "too few checks: {report}");
 }
