@@ -157,54 +157,42 @@ if [ "${MODE:-tables}" = ntt ]; then
   exit 0
 fi
 
-if [ "${MODE:-tables}" = first ]; then
-  # The NTT's twiddle products side by side in one binary (APPLIANCE_GPU_NTT_TWIDDLES,
-  # NOTES 29-30): a short selftest with each Shoup variant, then the resident NTT in two
-  # rounds, the 2^24 passes one by one and Nsight Compute on each.
-  : "${TWIDDLES:=montgomery shoup-first shoup}"
-  for tw in $TWIDDLES; do
-    step "selftest --backend cuda with APPLIANCE_GPU_NTT_TWIDDLES=$tw"
-    APPLIANCE_GPU_NTT_TWIDDLES=$tw timeout 100 $B selftest --backend cuda --max-log 16 --seed 5 2>/dev/null | tail -1
+# The values $2 of the setting $1 side by side in one binary: a selftest (--max-log $3) with
+# each, the resident NTT (and, with $4 = msm, the G1 MSM) in two alternating rounds, then each
+# one's 2^24 passes and Nsight Compute (ntt_passes, ntt_ncu).
+compare_settings() {
+  local var=$1 values=$2 max_log=$3 msm=${4:-} v round
+  for v in $values; do
+    step "selftest --backend cuda with $var=$v"
+    (export "$var=$v"; timeout 100 $B selftest --backend cuda --max-log "$max_log" --seed 5 2>/dev/null | tail -1)
   done
   for round in 1 2; do
-    step "twiddle-product round $round: resident 2^20, 2^22, 2^24"
-    for tw in $TWIDDLES; do
-      APPLIANCE_GPU_NTT_TWIDDLES=$tw timeout 60 .gpu/gpu-resident --backend cuda --log-n 20,22,24 \
-        --runs 10 2>&1 | grep "^ntt" | sed "s|^|$tw |"
+    for v in $values; do
+      step "round $round, $var=$v: resident NTT 2^20..2^24${msm:+, G1 MSM 2^20, 2^24}"
+      (export "$var=$v"
+       timeout 60 .gpu/gpu-resident --backend cuda --log-n 20,22,24 --runs 10 2>&1 | grep "^ntt" | sed "s|^|$v |"
+       if [ -n "$msm" ]; then
+         timeout 100 .gpu/gpu-resident --backend cuda --op msm --log-n 20,24 --runs 5 2>&1 | grep "^msm" | sed "s|^|$v |"
+       fi)
     done
   done
   step "NTT passes at 2^24, one by one"
-  for tw in $TWIDDLES; do APPLIANCE_GPU_NTT_TWIDDLES=$tw ntt_passes "$tw" .gpu/gpu-resident; done
+  for v in $values; do (export "$var=$v"; ntt_passes "$v" .gpu/gpu-resident); done
   step "ncu: the passes of one 2^24 NTT"
-  for tw in $TWIDDLES; do APPLIANCE_GPU_NTT_TWIDDLES=$tw ntt_ncu "$tw" .gpu/gpu-resident; done
+  for v in $values; do (export "$var=$v"; ntt_ncu "$v" .gpu/gpu-resident); done
   ntt_ncu_summary
+}
+
+if [ "${MODE:-tables}" = first ]; then
+  # The NTT's twiddle products (APPLIANCE_GPU_NTT_TWIDDLES, NOTES 29-30).
+  compare_settings APPLIANCE_GPU_NTT_TWIDDLES "${TWIDDLES:-montgomery shoup-first shoup}" 16
   step done
   exit 0
 fi
 
 if [ "${MODE:-tables}" = products ]; then
-  # Field products side by side in one binary (APPLIANCE_GPU_FIELD_PRODUCT, each of
-  # $PRODUCTS): a short selftest with each, then the resident NTT and G1 MSM in two
-  # alternating rounds, then each one's 2^24 passes and Nsight Compute (ntt_passes, ntt_ncu).
-  : "${PRODUCTS:=chains nocarry}"
-  for product in $PRODUCTS; do
-    step "selftest with the $product product"
-    APPLIANCE_GPU_FIELD_PRODUCT=$product timeout 100 $B selftest --backend cuda --max-log 14 --seed 5 2>/dev/null | tail -1
-  done
-  for round in 1 2; do
-    for product in $PRODUCTS; do
-      step "round $round, $product: resident NTT 2^20..2^24, G1 MSM 2^20, 2^24"
-      APPLIANCE_GPU_FIELD_PRODUCT=$product timeout 60 .gpu/gpu-resident --backend cuda --log-n 20,22,24 \
-        --runs 10 2>&1 | grep "^ntt"
-      APPLIANCE_GPU_FIELD_PRODUCT=$product timeout 100 .gpu/gpu-resident --backend cuda --op msm \
-        --log-n 20,24 --runs 5 2>&1 | grep "^msm"
-    done
-  done
-  step "NTT passes at 2^24, one by one"
-  for product in $PRODUCTS; do APPLIANCE_GPU_FIELD_PRODUCT=$product ntt_passes "$product" .gpu/gpu-resident; done
-  step "ncu: the passes of one 2^24 NTT"
-  for product in $PRODUCTS; do APPLIANCE_GPU_FIELD_PRODUCT=$product ntt_ncu "$product" .gpu/gpu-resident; done
-  ntt_ncu_summary
+  # The field products (APPLIANCE_GPU_FIELD_PRODUCT), the G1 MSM timed too.
+  compare_settings APPLIANCE_GPU_FIELD_PRODUCT "${PRODUCTS:-chains nocarry}" 14 msm
   step done
   exit 0
 fi
