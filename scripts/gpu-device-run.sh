@@ -23,7 +23,7 @@
 # and under Nsight Compute; `MODE=products`: the field products of $PRODUCTS side by side
 # in one binary; `MODE=bench`: the MSM and NTT bench tables 2^16..2^24; `MODE=first`: the
 # NTT's twiddle products (Montgomery, Shoup in the first pass, Shoup in every pass) side by
-# side in one binary; all but `windows`,
+# side in one binary, then three times what `auto` picks and its times; all but `windows`,
 # `ntt`, `products`, `bench` and `first` end with `oom_check`).
 set -u
 OUT=${OUT:-/tmp/gpu-out}
@@ -186,6 +186,12 @@ compare_settings() {
 if [ "${MODE:-tables}" = first ]; then
   # The NTT's twiddle products (APPLIANCE_GPU_NTT_TWIDDLES, NOTES 29-30).
   compare_settings APPLIANCE_GPU_NTT_TWIDDLES "${TWIDDLES:-montgomery shoup-first shoup}" 16
+  # Unset, the backend times the three at 2^22 as it opens and takes the fastest.
+  step "auto: the product timed at open, then its resident NTT"
+  (unset APPLIANCE_GPU_NTT_TWIDDLES
+   for round in 1 2 3; do
+     timeout 60 .gpu/gpu-resident --backend cuda --log-n 22,24 --runs 10 2>&1 | grep -e "^NTT twiddle" -e "^ntt"
+   done)
   step done
   exit 0
 fi

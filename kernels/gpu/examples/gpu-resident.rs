@@ -131,18 +131,22 @@ fn ms(start: Instant) -> f64 {
 
 /// One size: checks the transform against ark-poly, then prints the median resident time
 /// and the transfer times. Returns false on a mismatch.
-fn one_ntt<D: Device>(dev: &D, log_n: u32, runs: usize) -> Result<bool, String> {
+fn one_ntt<D: Device>(
+    dev: &D,
+    twiddles: &Twiddles<D>,
+    log_n: u32,
+    runs: usize,
+) -> Result<bool, String> {
     let n = 1usize << log_n;
     let mut rng = StdRng::seed_from_u64(u64::from(log_n));
     let input: Vec<Fr> = kernels_testkit::random_scalars(n, &mut rng);
-    let twiddles = Twiddles::<D>::new(TwiddleProduct::from_env());
     let e = |e: kernels_gpu::GpuError| e.to_string();
 
     let t = Instant::now();
     let buf = dev.upload(&fr_words(&input)).map_err(e)?;
     dev.finish().map_err(e)?;
     let upload_ms = ms(t);
-    transform(dev, &twiddles, &buf, log_n, false, None).map_err(e)?;
+    transform(dev, twiddles, &buf, log_n, false, None).map_err(e)?;
     dev.finish().map_err(e)?;
     // Into memory already touched, as a prover's vectors are.
     let mut ours = vec![Fr::from(1u64); n];
@@ -159,7 +163,7 @@ fn one_ntt<D: Device>(dev: &D, log_n: u32, runs: usize) -> Result<bool, String> 
     let times: Vec<f64> = (0..runs.max(1))
         .map(|_| {
             let t = Instant::now();
-            transform(dev, &twiddles, &buf, log_n, false, None).map_err(e)?;
+            transform(dev, twiddles, &buf, log_n, false, None).map_err(e)?;
             dev.finish().map_err(e)?;
             Ok(ms(t))
         })
@@ -356,12 +360,21 @@ fn one_oom<D: Device>(backend: &GpuBackend<D>, log_n: u32) -> Result<bool, Strin
 }
 
 fn run_all<D: Device>(dev: D, args: &Args) -> Result<bool, String> {
+    // As the backend chooses it: timed on a GPU unless APPLIANCE_GPU_NTT_TWIDDLES names one
+    // (only the NTT uses it).
+    let twiddles = match args.op {
+        Op::Ntt => Twiddles::<D>::for_device(&dev, TwiddleProduct::from_env()),
+        _ => Twiddles::new(Ok(TwiddleProduct::default())),
+    };
     println!(
         "device: {}{} ({})",
         dev.device_name(),
-        TwiddleProduct::from_env().map_or("", TwiddleProduct::label),
+        twiddles.product().map_or("", TwiddleProduct::label),
         dev.backend()
     );
+    if let Some(timing) = twiddles.timing() {
+        println!("{}", timing.summary());
+    }
     let mut all = true;
     if args.op == Op::OutOfMemory {
         let backend = GpuBackend::new(dev);
@@ -375,7 +388,7 @@ fn run_all<D: Device>(dev: D, args: &Args) -> Result<bool, String> {
     for &log_n in &args.log_n {
         all &= match args.op {
             Op::Msm => one_msm(&dev, log_n, args.runs, args)?,
-            _ => one_ntt(&dev, log_n, args.runs)?,
+            _ => one_ntt(&dev, &twiddles, log_n, args.runs)?,
         };
     }
     Ok(all)

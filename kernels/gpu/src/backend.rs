@@ -29,12 +29,23 @@ pub struct GpuBackend<D: Device> {
 }
 
 impl<D: Device> GpuBackend<D> {
+    /// The backend on `dev`. On a GPU, unless [`ntt::TWIDDLES_ENV`] names one, this times
+    /// the NTT's twiddle products (a few tens of ms) and says on stderr which it took.
     pub fn new(dev: D) -> Self {
         static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+        let twiddles = Twiddles::for_device(&dev, TwiddleProduct::from_env());
+        if let Some(timing) = twiddles.timing() {
+            eprintln!(
+                "{} {}: {}",
+                dev.backend(),
+                dev.device_name(),
+                timing.summary()
+            );
+        }
         Self {
             dev,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            twiddles: Twiddles::new(TwiddleProduct::from_env()),
+            twiddles,
             cpu: OnceLock::new(),
         }
     }

@@ -19,9 +19,11 @@ use crate::error::{GpuError, Result};
 /// Resident tables keyed by (log n, inverse).
 type Tables<B> = HashMap<(u32, bool), Arc<B>>;
 
-/// The environment variable that picks the NTT passes' twiddle product: `montgomery` (the
-/// default), `shoup-first` or `shoup` ([`TwiddleProduct`]). All are exact; which is faster
-/// is the card's to say, so an A/B run needs no rebuild.
+/// The environment variable that picks the NTT passes' twiddle product: `auto` (the
+/// default), `montgomery`, `shoup-first` or `shoup` ([`TwiddleProduct`]). All are exact;
+/// which is fastest depends on the card (Shoup's trades multiplier cycles for local-memory
+/// reads), so `auto` times them on the device as the backend opens ([`Twiddles::for_device`])
+/// and a named one is for A/B runs and for pinning a choice.
 pub const TWIDDLES_ENV: &str = "APPLIANCE_GPU_NTT_TWIDDLES";
 
 /// The twiddle product of the local-memory NTT passes (`ntt_pass.h`, `Fr_ntt_strided`).
@@ -40,21 +42,34 @@ pub enum TwiddleProduct {
 }
 
 impl TwiddleProduct {
-    /// The choice of [`TWIDDLES_ENV`]; unset is the default. An unknown value is an
-    /// error, reported by the first transform.
-    pub fn from_env() -> std::result::Result<Self, String> {
+    pub const ALL: [Self; 3] = [Self::Montgomery, Self::ShoupFirst, Self::Shoup];
+
+    /// The choice of [`TWIDDLES_ENV`]: `None` for `auto` (or unset), else the named
+    /// product. An unknown value is an error, reported by every transform.
+    pub fn from_env() -> std::result::Result<Option<Self>, String> {
         Self::parse(std::env::var_os(TWIDDLES_ENV).as_deref())
     }
 
-    fn parse(value: Option<&std::ffi::OsStr>) -> std::result::Result<Self, String> {
-        match value {
-            None => Ok(Self::default()),
-            Some(v) if v == "montgomery" => Ok(Self::Montgomery),
-            Some(v) if v == "shoup-first" => Ok(Self::ShoupFirst),
-            Some(v) if v == "shoup" => Ok(Self::Shoup),
-            Some(v) => Err(format!(
-                "{TWIDDLES_ENV}={v:?}: expected montgomery, shoup-first or shoup"
-            )),
+    fn parse(value: Option<&std::ffi::OsStr>) -> std::result::Result<Option<Self>, String> {
+        let Some(v) = value else { return Ok(None) };
+        if v == "auto" {
+            return Ok(None);
+        }
+        Self::ALL
+            .into_iter()
+            .find(|p| v == p.name())
+            .map(Some)
+            .ok_or_else(|| {
+                format!("{TWIDDLES_ENV}={v:?}: expected auto, montgomery, shoup-first or shoup")
+            })
+    }
+
+    /// The value of [`TWIDDLES_ENV`] that names this product.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Montgomery => "montgomery",
+            Self::ShoupFirst => "shoup-first",
+            Self::Shoup => "shoup",
         }
     }
 
@@ -69,10 +84,92 @@ impl TwiddleProduct {
     }
 }
 
+/// The size `auto` times the products at: at GROUP 256, a first pass of 9 rounds and
+/// strided passes of 7 and 6, close to a 2^24 transform's 9, 8 and 7 (a 2^20 transform's
+/// passes of 6 and 5 fill fewer warps per set), in ~1 ms per transform on an H100 and
+/// 320 MiB of device memory, all freed afterwards (the host building its 2^21 twiddles
+/// takes longer than the 18 transforms).
+pub const TIMING_LOG_N: u32 = 22;
+
+/// Timed rounds per product after the warm-up round; the best of each is kept.
+const TIMING_ROUNDS: usize = 5;
+
+/// How [`Twiddles::for_device`] chose its product: the best forward-transform time of
+/// each product, or why timing was not possible.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TwiddleTiming {
+    Timed {
+        log_n: u32,
+        best_ms: Vec<(TwiddleProduct, f64)>,
+    },
+    Failed(String),
+}
+
+impl TwiddleTiming {
+    /// The product with the lowest time; the default when timing failed.
+    pub fn fastest(&self) -> TwiddleProduct {
+        match self {
+            Self::Timed { best_ms, .. } => best_ms
+                .iter()
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .map_or_else(TwiddleProduct::default, |b| b.0),
+            Self::Failed(_) => TwiddleProduct::default(),
+        }
+    }
+
+    /// One line for logs and card runs.
+    pub fn summary(&self) -> String {
+        match self {
+            Self::Timed { log_n, best_ms } => {
+                let times: Vec<String> = best_ms
+                    .iter()
+                    .map(|(p, ms)| format!("{} {ms:.3} ms", p.name()))
+                    .collect();
+                format!(
+                    "NTT twiddle product timed at 2^{log_n}: {} -> {}",
+                    times.join(", "),
+                    self.fastest().name()
+                )
+            }
+            Self::Failed(why) => format!(
+                "NTT twiddle product not timed ({why}) -> {}",
+                self.fastest().name()
+            ),
+        }
+    }
+}
+
+/// Times a forward transform of 2^`log_n` zeros with each product: one warm-up round (it
+/// uploads the tables), then `rounds` rounds alternating the products, so that a clock
+/// or temperature drift spreads over all of them. The vector and tables are freed after.
+pub fn time_products<D: Device>(dev: &D, log_n: u32, rounds: usize) -> Result<TwiddleTiming> {
+    let tables = Twiddles::new(Ok(TwiddleProduct::default()));
+    let words = (1usize << log_n) * FIELD_WORDS;
+    let buf = dev.alloc_zeroed(words)?;
+    let mut best_ms = TwiddleProduct::ALL.map(|p| (p, f64::INFINITY));
+    for round in 0..=rounds {
+        for (product, best) in best_ms.iter_mut() {
+            dev.finish()?;
+            let start = std::time::Instant::now();
+            self::rounds(dev, &tables, *product, &buf, log_n, false, &mut None)?;
+            dev.finish()?;
+            let ms = start.elapsed().as_secs_f64() * 1e3;
+            if round > 0 {
+                *best = best.min(ms);
+            }
+        }
+    }
+    Ok(TwiddleTiming::Timed {
+        log_n,
+        best_ms: best_ms.to_vec(),
+    })
+}
+
 /// Twiddle tables (omega^k for k < n/2) resident on the device, per (log n, inverse),
 /// and, for the Shoup passes, their (w, w') tables per direction.
 pub struct Twiddles<D: Device> {
     product: std::result::Result<TwiddleProduct, String>,
+    timing: Option<TwiddleTiming>,
     tables: Mutex<Tables<D::Buffer>>,
     shoup_tables: Mutex<HashMap<bool, Arc<D::Buffer>>>,
 }
@@ -83,14 +180,50 @@ impl<D: Device> Twiddles<D> {
     pub fn new(product: std::result::Result<TwiddleProduct, String>) -> Self {
         Self {
             product,
+            timing: None,
             tables: Mutex::new(HashMap::new()),
             shoup_tables: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Tables for `dev`'s transforms with the product `choice` names ([`TwiddleProduct::from_env`]).
+    /// `None` (auto) times the products at 2^[`TIMING_LOG_N`] on a GPU or accelerator card
+    /// and takes the fastest; on a CPU OpenCL device, whose NTT speed nobody relies on,
+    /// and where timing fails (no memory for it), it takes the default.
+    pub fn for_device(
+        dev: &D,
+        choice: std::result::Result<Option<TwiddleProduct>, String>,
+    ) -> Self {
+        Self::for_device_timed_at(dev, choice, TIMING_LOG_N)
+    }
+
+    /// [`Twiddles::for_device`], timing at 2^`log_n` (tests time small sizes).
+    pub fn for_device_timed_at(
+        dev: &D,
+        choice: std::result::Result<Option<TwiddleProduct>, String>,
+        log_n: u32,
+    ) -> Self {
+        match choice {
+            Ok(None) if dev.is_accelerator() => {
+                let timing = time_products(dev, log_n, TIMING_ROUNDS)
+                    .unwrap_or_else(|e| TwiddleTiming::Failed(e.to_string()));
+                let mut twiddles = Self::new(Ok(timing.fastest()));
+                twiddles.timing = Some(timing);
+                twiddles
+            }
+            Ok(choice) => Self::new(Ok(choice.unwrap_or_default())),
+            Err(e) => Self::new(Err(e)),
         }
     }
 
     /// The twiddle product these tables serve.
     pub fn product(&self) -> Result<TwiddleProduct> {
         self.product.clone().map_err(GpuError::InvalidInput)
+    }
+
+    /// How `auto` chose the product, when it timed (or tried to).
+    pub fn timing(&self) -> Option<&TwiddleTiming> {
+        self.timing.as_ref()
     }
 
     fn get(&self, dev: &D, log_n: u32, inverse: bool) -> Result<Arc<D::Buffer>> {
@@ -262,6 +395,7 @@ pub fn transforms<D: Device>(
             .collect();
         format!("ntt 2^{log_n} {}", names.join(" + "))
     });
+    let product = twiddles.product()?;
     // The scaling (c, g) not yet applied.
     let mut pending: Option<(Fr, Fr)> = None;
     for &(inverse, coset) in passes {
@@ -288,7 +422,7 @@ pub fn transforms<D: Device>(
             scale(dev, buf, log_n, c, g)?;
             Trace::mark(dev, &mut trace, "scale")?;
         }
-        rounds(dev, twiddles, buf, log_n, inverse, &mut trace)?;
+        rounds(dev, twiddles, product, buf, log_n, inverse, &mut trace)?;
         pending = ends_with;
     }
     if let Some((c, g)) = pending {
@@ -299,17 +433,18 @@ pub fn transforms<D: Device>(
 }
 
 /// The unscaled transform of `buf` (`log_n >= 1`): the bit-reversal permutation and the
-/// log_n butterfly rounds with omega (or omega^-1 for `inverse`).
+/// log_n butterfly rounds with omega (or omega^-1 for `inverse`), with `product` (not the
+/// tables' own, so that [`time_products`] can run each on one set of tables).
 fn rounds<D: Device>(
     dev: &D,
     twiddles: &Twiddles<D>,
+    product: TwiddleProduct,
     buf: &D::Buffer,
     log_n: u32,
     inverse: bool,
     trace: &mut Option<Trace>,
 ) -> Result<()> {
     let n = 1usize << log_n;
-    let product = twiddles.product()?;
     let table = twiddles.get(dev, log_n, inverse)?;
     Trace::mark(dev, trace, "twiddles")?;
     let group = dev.group_size();
@@ -623,18 +758,47 @@ mod tests {
     #[test]
     fn twiddle_products_are_parsed_or_refused_by_name() {
         let parse = |v: Option<&str>| TwiddleProduct::parse(v.map(std::ffi::OsStr::new));
-        assert_eq!(parse(None), Ok(TwiddleProduct::Montgomery));
-        assert_eq!(parse(Some("montgomery")), Ok(TwiddleProduct::Montgomery));
-        assert_eq!(parse(Some("shoup-first")), Ok(TwiddleProduct::ShoupFirst));
-        assert_eq!(parse(Some("shoup")), Ok(TwiddleProduct::Shoup));
+        assert_eq!(parse(None), Ok(None));
+        assert_eq!(parse(Some("auto")), Ok(None));
+        assert_eq!(
+            parse(Some("montgomery")),
+            Ok(Some(TwiddleProduct::Montgomery))
+        );
+        assert_eq!(
+            parse(Some("shoup-first")),
+            Ok(Some(TwiddleProduct::ShoupFirst))
+        );
+        assert_eq!(parse(Some("shoup")), Ok(Some(TwiddleProduct::Shoup)));
         for bad in ["fast", "Shoup", ""] {
             let err = parse(Some(bad)).expect_err("unknown value");
             assert!(
                 err.contains(TWIDDLES_ENV)
-                    && err.contains("expected montgomery, shoup-first or shoup"),
+                    && err.contains("expected auto, montgomery, shoup-first or shoup"),
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn timing_picks_the_lowest_time_and_the_default_when_it_failed() {
+        use TwiddleProduct::*;
+        let timed = |ms: [f64; 3]| TwiddleTiming::Timed {
+            log_n: 22,
+            best_ms: TwiddleProduct::ALL.into_iter().zip(ms).collect(),
+        };
+        assert_eq!(timed([1.0, 0.9, 0.95]).fastest(), ShoupFirst);
+        assert_eq!(timed([1.0, 1.1, 0.95]).fastest(), Shoup);
+        assert_eq!(timed([0.8, 1.1, 0.95]).fastest(), Montgomery);
+        let failed = TwiddleTiming::Failed("out of memory".into());
+        assert_eq!(failed.fastest(), Montgomery);
+        assert_eq!(
+            timed([1.0, 1.1, 0.95]).summary(),
+            "NTT twiddle product timed at 2^22: montgomery 1.000 ms, shoup-first 1.100 ms, \
+             shoup 0.950 ms -> shoup"
+        );
+        assert!(failed
+            .summary()
+            .contains("not timed (out of memory) -> montgomery"));
     }
 
     #[test]

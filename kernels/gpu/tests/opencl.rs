@@ -203,6 +203,80 @@ fn ntt_passes_give_ark_polys_transforms_at_each_group_size() {
     }
 }
 
+/// `auto` (APPLIANCE_GPU_NTT_TWIDDLES unset): on a GPU (here PoCL posing as one) every
+/// product is timed and the fastest taken; a named product, or a CPU device, is not timed;
+/// a device without the memory to time falls back to the default and says why. The
+/// transforms with the product taken still give ark-poly's.
+#[test]
+fn auto_times_every_twiddle_product_on_a_gpu_and_takes_the_fastest() {
+    use ark_poly::{EvaluationDomain, Radix2EvaluationDomain};
+    use kernels_gpu::convert::{download_fr, fr_words};
+    use kernels_gpu::ntt::{transform, TwiddleProduct, TwiddleTiming, Twiddles};
+
+    let Some(dev) = device() else { return };
+    let shared = std::sync::Arc::new(dev);
+    let log_n = (2 * shared.group_size()).trailing_zeros() + 2;
+    let gpu = Limited {
+        accelerator: true,
+        ..Limited::new(shared.clone(), usize::MAX, 4)
+    };
+
+    let timed = Twiddles::for_device_timed_at(&gpu, Ok(None), log_n);
+    let Some(TwiddleTiming::Timed { log_n: at, best_ms }) = timed.timing() else {
+        panic!("not timed: {:?}", timed.timing());
+    };
+    assert_eq!(*at, log_n);
+    let products: Vec<_> = best_ms.iter().map(|t| t.0).collect();
+    assert_eq!(products, TwiddleProduct::ALL);
+    assert!(
+        best_ms.iter().all(|t| t.1.is_finite() && t.1 > 0.0),
+        "{best_ms:?}"
+    );
+    let least = best_ms.iter().map(|t| t.1).fold(f64::INFINITY, f64::min);
+    let taken = timed.product().expect("product");
+    assert_eq!(
+        best_ms.iter().find(|t| t.0 == taken).map(|t| t.1),
+        Some(least)
+    );
+
+    let n = 1usize << log_n;
+    let mut rng = ark_std::test_rng();
+    let input: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
+    let buf = gpu.upload(&fr_words(&input)).expect("upload");
+    transform(&gpu, &timed, &buf, log_n, false, None).expect("transform");
+    let mut got = vec![Fr::zero(); n];
+    download_fr(&gpu, &buf, &mut got).expect("download");
+    let domain = Radix2EvaluationDomain::<Fr>::new(n).expect("domain");
+    assert!(
+        got == domain.fft(&input),
+        "{taken:?}: differs from ark-poly"
+    );
+
+    let named = Twiddles::for_device_timed_at(&gpu, Ok(Some(TwiddleProduct::Shoup)), log_n);
+    assert_eq!(
+        (named.product().ok(), named.timing()),
+        (Some(TwiddleProduct::Shoup), None)
+    );
+    let cpu = Twiddles::for_device_timed_at(shared.as_ref(), Ok(None), log_n);
+    assert_eq!(
+        (cpu.product().ok(), cpu.timing()),
+        (Some(TwiddleProduct::Montgomery), None)
+    );
+
+    // No room for the timing's vector (`Limited` refuses each allocation over its size).
+    let small = Limited {
+        accelerator: true,
+        ..Limited::new(shared, n * 8 - 1, 4)
+    };
+    let untimed = Twiddles::for_device_timed_at(&small, Ok(None), log_n);
+    match untimed.timing() {
+        Some(TwiddleTiming::Failed(why)) => assert!(why.contains("out of"), "{why}"),
+        other => panic!("expected a failed timing, got {other:?}"),
+    }
+    assert_eq!(untimed.product().ok(), Some(TwiddleProduct::Montgomery));
+    assert!(small.refusals.load(std::sync::atomic::Ordering::Relaxed) > 0);
+}
+
 /// The source as OpenCL C 1.1, the most some devices offer (Mesa's Clover), where
 /// functions cannot be `static`: it builds, and its field arithmetic still agrees.
 #[test]
@@ -336,9 +410,21 @@ struct Limited {
     max_words: usize,
     compute_units: usize,
     refusals: std::sync::atomic::AtomicUsize,
+    /// Poses as a GPU, so that `auto` times the NTT's twiddle products.
+    accelerator: bool,
 }
 
 impl Limited {
+    fn new(inner: std::sync::Arc<OpenClDevice>, max_words: usize, compute_units: usize) -> Self {
+        Self {
+            inner,
+            max_words,
+            compute_units,
+            refusals: Default::default(),
+            accelerator: false,
+        }
+    }
+
     fn check(&self, words: usize) -> kernels_gpu::Result<()> {
         if words > self.max_words {
             self.refusals
@@ -370,7 +456,7 @@ impl Device for Limited {
         self.compute_units
     }
     fn is_accelerator(&self) -> bool {
-        false
+        self.accelerator
     }
     fn group_size(&self) -> usize {
         self.inner.group_size()
@@ -419,12 +505,11 @@ fn out_of_device_memory_chunks_the_msm_and_moves_the_ntt_to_the_cpu() {
     // a device of 2 compute units, whatever the real one has: the bucket sums' carries
     // take 2 x 1024 x 32 words per unit (with rusticl's 8 units they alone exceed 150000).
     let compute_units = 2;
-    let backend = GpuBackend::new(Limited {
-        inner: std::sync::Arc::new(dev),
-        max_words: 500_000,
+    let backend = GpuBackend::new(Limited::new(
+        std::sync::Arc::new(dev),
+        500_000,
         compute_units,
-        refusals: Default::default(),
-    });
+    ));
     let n = 1 << 13;
     let mut rng = ark_std::test_rng();
     let bases: Vec<G1Affine> = kernels_testkit::random_g1_bases(n, &mut rng);
@@ -449,12 +534,11 @@ fn out_of_device_memory_chunks_the_msm_and_moves_the_ntt_to_the_cpu() {
     assert_eq!(got, want);
     // With less memory the sort itself does not fit (its digits are 2^13 x 26 words):
     // nothing is prepared and the MSM still runs.
-    let tight = GpuBackend::new(Limited {
-        inner: std::sync::Arc::clone(&backend.device().inner),
-        max_words: 150_000,
+    let tight = GpuBackend::new(Limited::new(
+        std::sync::Arc::clone(&backend.device().inner),
+        150_000,
         compute_units,
-        refusals: Default::default(),
-    });
+    ));
     let loaded =
         kernels_accel::load_bases::<G1Projective, _>(&tight, &bases, &config).expect("bases fit");
     let prepared = kernels_accel::prepare_scalars::<G1Projective, _>(&tight, &scalars, &config)
@@ -544,12 +628,7 @@ fn bucket_sums_agree_for_every_slice_length() {
     // n = 5000 with the default 10-bit window makes about 66,000 sorted entries: these
     // device sizes give slices of 1, 2, 3, 5, 11 and the maximum 64 entries per thread.
     for compute_units in [1000, 40, 25, 14, 6, 1] {
-        let backend = GpuBackend::new(Limited {
-            inner: shared.clone(),
-            max_words: usize::MAX,
-            compute_units,
-            refusals: Default::default(),
-        });
+        let backend = GpuBackend::new(Limited::new(shared.clone(), usize::MAX, compute_units));
         let loaded =
             kernels_accel::load_bases::<G1Projective, _>(&backend, &bases, &MsmConfig::default())
                 .expect("bases");
