@@ -98,8 +98,10 @@ ntt_passes() {
 ntt_ncu() {
   local label=$1 ncu; shift
   ncu=$(command -v ncu || find /usr/local /opt -name ncu -type f 2>/dev/null | head -1)
-  echo "=== $label" >>"$OUT/ncu_ntt.txt"
-  timeout 60 "$ncu" --clock-control none --section SpeedOfLight --section MemoryWorkloadAnalysis \
+  # A named product: `auto` would time 2^22 transforms first, and -c 3 would profile those.
+  local tw=${APPLIANCE_GPU_NTT_TWIDDLES:-${NCU_TWIDDLES:-montgomery}}
+  echo "=== $label ($tw)" >>"$OUT/ncu_ntt.txt"
+  APPLIANCE_GPU_NTT_TWIDDLES=$tw timeout 60 "$ncu" --clock-control none --section SpeedOfLight --section MemoryWorkloadAnalysis \
     --section WarpStateStats --section ComputeWorkloadAnalysis --section LaunchStats \
     --section InstructionStats --page raw \
     --metrics sm__inst_executed_pipe_fmaheavy.sum,sm__inst_executed_pipe_fmalite.sum,sm__inst_executed_pipe_alu.sum,sm__inst_executed_pipe_fma.sum,sm__pipe_alu_cycles_active.avg.pct_of_peak_sustained_elapsed,l1tex__data_bank_conflicts_pipe_lsu_mem_shared_op_ld.sum,l1tex__data_bank_conflicts_pipe_lsu_mem_shared_op_st.sum,l1tex__data_pipe_lsu_wavefronts_mem_shared.sum \
