@@ -149,11 +149,7 @@ fn ntt_passes_give_ark_polys_transforms_at_each_group_size() {
     let Some(dev) = device() else { return };
     let cuda_sized = cuda_sized_device();
     for dev in [&dev, &cuda_sized] {
-        for product in [
-            TwiddleProduct::Montgomery,
-            TwiddleProduct::ShoupFirst,
-            TwiddleProduct::Shoup,
-        ] {
+        for product in TwiddleProduct::ALL {
             check_transforms(dev, &Twiddles::new(Ok(product)), product);
         }
     }
