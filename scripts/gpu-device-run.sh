@@ -141,6 +141,8 @@ if [ "${MODE:-tables}" = ntt ]; then
   # build, .gpu/gpu-resident-base and any others), in two rounds so that drift shows, then
   # each one's passes timed one by one at 2^24 (the trace waits after each pass), then
   # Nsight Compute on the three passes of one 2^24 NTT of each (or of those in $NCU_BINS).
+  # One twiddle product for every binary, so that builds are compared and not `auto`'s picks.
+  export APPLIANCE_GPU_NTT_TWIDDLES=${APPLIANCE_GPU_NTT_TWIDDLES:-montgomery}
   bins=$(ls .gpu/gpu-resident* | grep -v '\.gz$')
   ntt_round() {
     step "NTT round $1: resident 2^20, 2^22, 2^24"
@@ -200,6 +202,8 @@ fi
 
 if [ "${MODE:-tables}" = products ]; then
   # The field products (APPLIANCE_GPU_FIELD_PRODUCT), the G1 MSM timed too.
+  # One twiddle product for both, so that `auto` cannot pick differently per field product.
+  export APPLIANCE_GPU_NTT_TWIDDLES=${APPLIANCE_GPU_NTT_TWIDDLES:-montgomery}
   compare_settings APPLIANCE_GPU_FIELD_PRODUCT "${PRODUCTS:-chains nocarry}" 14 msm
   step done
   exit 0
