@@ -23,8 +23,10 @@
 # and under Nsight Compute; `MODE=products`: the field products of $PRODUCTS side by side
 # in one binary; `MODE=bench`: the MSM and NTT bench tables 2^16..2^24; `MODE=first`: the
 # NTT's twiddle products (Montgomery, Shoup in the first pass, Shoup in every pass) side by
-# side in one binary, then three times what `auto` picks and its times; all but `windows`,
-# `ntt`, `products`, `bench` and `first` end with `oom_check`).
+# side in one binary, then three times what `auto` picks and its times; `MODE=open`: what
+# opening the backend costs `appliance prove`, every .gpu/appliance* binary with and without
+# `auto`'s timing; all but `windows`, `ntt`, `products`, `bench`, `first` and `open` end
+# with `oom_check`).
 set -u
 OUT=${OUT:-/tmp/gpu-out}
 mkdir -p "$OUT"
@@ -196,6 +198,36 @@ if [ "${MODE:-tables}" = first ]; then
    for round in 1 2 3; do
      timeout 60 .gpu/gpu-resident --backend cuda --log-n 22,24 --runs 10 2>&1 | grep -e "^NTT twiddle" -e "^ntt"
    done)
+  step done
+  exit 0
+fi
+
+if [ "${MODE:-tables}" = open ]; then
+  # What opening the CUDA backend costs a one-shot `appliance prove` (NOTES 32): every
+  # .gpu/appliance* binary (the current build, .gpu/appliance-base and any others) with
+  # `auto`, which times the twiddle products as the backend opens, and with a pinned
+  # product, which does not, alternating, three rounds; then `auto`'s line and the
+  # resident NTT of every .gpu/gpu-resident* binary, to check that each build's timing
+  # ranks the products as the pinned transforms do.
+  step "open: prove -v poseidon_chain_32, auto and pinned, every binary"
+  for round in 1 2 3; do
+    for bin in $(ls .gpu/appliance* | grep -v '\.gz$'); do
+      for tw in auto shoup; do
+        line=$(APPLIANCE_GPU_NTT_TWIDDLES=$tw timeout 60 $bin prove --backend cuda -v \
+          --zkey .gpu/fx/poseidon_chain_32/circuit_final.zkey \
+          --witness .gpu/fx/poseidon_chain_32/witness.wtns --proof /tmp/open.proof.json \
+          --public /tmp/open.public.json 2>&1 | grep -E "^  (open backend|total) " | tr -s ' ')
+        echo "round $round ${bin#.gpu/} $tw:" $line
+      done
+    done
+  done
+  step "open: auto's timing line and the resident NTT, every gpu-resident binary"
+  for bin in $(ls .gpu/gpu-resident* | grep -v '\.gz$'); do
+    for tw in auto shoup montgomery; do
+      APPLIANCE_GPU_NTT_TWIDDLES=$tw timeout 60 $bin --backend cuda --log-n 22,24 --runs 10 2>&1 \
+        | grep -e "^NTT twiddle" -e "^ntt" | sed "s|^|${bin#.gpu/} $tw |"
+    done
+  done
   step done
   exit 0
 fi

@@ -114,3 +114,50 @@ fn calldata_file_is_the_snarkjs_line() {
     assert_eq!(text.lines().count(), 1, "{text}");
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// `-v` names every phase that `total` counts, opening the backend first, in order.
+#[test]
+fn verbose_phases_start_with_opening_the_backend_and_add_up_to_at_most_the_total() {
+    let out = temp("verbose");
+    let dir = multiplier();
+    let (code, stderr) = run_prove(&[
+        Path::new("-v"),
+        Path::new("--zkey"),
+        &dir.join("circuit_final.zkey"),
+        Path::new("--witness"),
+        &dir.join("witness.wtns"),
+        Path::new("--proof"),
+        &out.join("proof.json"),
+        Path::new("--public"),
+        &out.join("public.json"),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    // "  name   12.34 ms" lines; "wall:" lines restate overlapping phases (GPU only).
+    let phases: Vec<(String, f64)> = stderr
+        .lines()
+        .filter_map(|l| {
+            let ms = l.strip_suffix(" ms")?;
+            let (name, value) = ms.trim().rsplit_once(' ')?;
+            Some((name.trim().to_string(), value.parse().ok()?))
+        })
+        .filter(|(name, _)| !name.starts_with("wall:"))
+        .collect();
+    let names: Vec<&str> = phases.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names[..4],
+        ["open backend", "read zkey", "make key resident", "witness"],
+        "{stderr}"
+    );
+    assert_eq!(
+        names[names.len() - 3..],
+        ["verify", "write", "total"],
+        "{stderr}"
+    );
+    let total = phases[phases.len() - 1].1;
+    let sum: f64 = phases[..phases.len() - 1].iter().map(|(_, ms)| ms).sum();
+    assert!(
+        sum <= total * 1.01 + 0.5,
+        "phases {sum} ms > total {total} ms: {stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -113,7 +113,9 @@ pub fn prove(args: &ProveArgs) -> Result<ExitCode> {
     let mut phases: Vec<(&str, std::time::Duration)> = Vec::new();
     let mut step = |name: &'static str, t: Instant| phases.push((name, t.elapsed()));
 
+    let t = Instant::now();
     let (backend, _) = open(&args.backend)?;
+    step("open backend", t);
     let t = Instant::now();
     let pk = ProvingKey::read(&args.zkey)
         .with_context(|| format!("cannot load proving key {}", args.zkey.display()))?;
@@ -182,13 +184,16 @@ pub fn prove(args: &ProveArgs) -> Result<ExitCode> {
         let show = |name: &str, d: std::time::Duration| {
             eprintln!("  {name:<34} {:>9.2} ms", d.as_secs_f64() * 1e3)
         };
-        for (name, d) in phases.iter().take(3) {
+        // The phases before the proof's own (open, read, load, witness), then its own, then
+        // verify and write.
+        const BEFORE_PROOF: usize = 4;
+        for (name, d) in phases.iter().take(BEFORE_PROOF) {
             show(name, *d);
         }
         for (name, d) in &timings.phases {
             show(name, *d);
         }
-        for (name, d) in phases.iter().skip(3) {
+        for (name, d) in phases.iter().skip(BEFORE_PROOF) {
             show(name, *d);
         }
         show("total", started.elapsed());

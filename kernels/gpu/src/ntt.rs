@@ -101,6 +101,8 @@ pub enum TwiddleTiming {
     Timed {
         log_n: u32,
         best_ms: Vec<(TwiddleProduct, f64)>,
+        /// The whole timing's wall time: what it added to the backend's start.
+        took_ms: f64,
     },
     Failed(String),
 }
@@ -120,13 +122,17 @@ impl TwiddleTiming {
     /// One line for logs and card runs.
     pub fn summary(&self) -> String {
         match self {
-            Self::Timed { log_n, best_ms } => {
+            Self::Timed {
+                log_n,
+                best_ms,
+                took_ms,
+            } => {
                 let times: Vec<String> = best_ms
                     .iter()
                     .map(|(p, ms)| format!("{} {ms:.3} ms", p.name()))
                     .collect();
                 format!(
-                    "NTT twiddle product timed at 2^{log_n}: {} -> {}",
+                    "NTT twiddle product timed at 2^{log_n}: {} -> {} (timing took {took_ms:.0} ms)",
                     times.join(", "),
                     self.fastest().name()
                 )
@@ -140,10 +146,19 @@ impl TwiddleTiming {
 }
 
 /// Times a forward transform of 2^`log_n` zeros with each product: one warm-up round (it
-/// uploads the tables), then `rounds` rounds alternating the products, so that a clock
-/// or temperature drift spreads over all of them. The vector and tables are freed after.
+/// uploads the Shoup tables), then `rounds` rounds alternating the products, so that a
+/// clock or temperature drift spreads over all of them. The vector and tables are freed
+/// after.
+///
+/// The transform's main table is left unfilled: the passes choose their paths by index
+/// alone and reduce with selects, so a product's time does not depend on the twiddles'
+/// values, and building and uploading the 2^(`log_n` - 1) true powers was most of what
+/// the timing added to a backend's start (bench/NOTES.md 32). Its results are discarded.
 pub fn time_products<D: Device>(dev: &D, log_n: u32, rounds: usize) -> Result<TwiddleTiming> {
+    let started = std::time::Instant::now();
     let tables = Twiddles::new(Ok(TwiddleProduct::default()));
+    let unfilled = dev.alloc_uninit((1usize << log_n) / 2 * FIELD_WORDS)?;
+    lock(dev, &tables.tables)?.insert((log_n, false), Arc::new(unfilled));
     let words = (1usize << log_n) * FIELD_WORDS;
     let buf = dev.alloc_zeroed(words)?;
     let mut best_ms = TwiddleProduct::ALL.map(|p| (p, f64::INFINITY));
@@ -162,6 +177,7 @@ pub fn time_products<D: Device>(dev: &D, log_n: u32, rounds: usize) -> Result<Tw
     Ok(TwiddleTiming::Timed {
         log_n,
         best_ms: best_ms.to_vec(),
+        took_ms: started.elapsed().as_secs_f64() * 1e3,
     })
 }
 
@@ -280,8 +296,8 @@ fn twiddle_powers(log_n: u32, inverse: bool, count: usize) -> Result<Vec<Fr>> {
 }
 
 /// start, start step, start step^2, ...: `len` of them, in one chunk per core. A transform's
-/// table is n/2 sequential products otherwise: at 2^22 (`auto`'s timing, as a GPU backend
-/// opens) ~70 ms of one core, at 2^24 ~0.3 s before the first such transform.
+/// table is n/2 sequential products otherwise: at 2^22 ~70 ms of one core, at 2^24 ~0.3 s,
+/// before the first transform of that size.
 fn powers(start: Fr, step: Fr, len: usize) -> Vec<Fr> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     powers_in_chunks(start, step, len, len.div_ceil(cores).max(1 << 12))
@@ -809,6 +825,7 @@ mod tests {
         let timed = |ms: [f64; 3]| TwiddleTiming::Timed {
             log_n: 22,
             best_ms: TwiddleProduct::ALL.into_iter().zip(ms).collect(),
+            took_ms: 23.4,
         };
         assert_eq!(timed([1.0, 0.9, 0.95]).fastest(), ShoupFirst);
         assert_eq!(timed([1.0, 1.1, 0.95]).fastest(), Shoup);
@@ -818,7 +835,7 @@ mod tests {
         assert_eq!(
             timed([1.0, 1.1, 0.95]).summary(),
             "NTT twiddle product timed at 2^22: montgomery 1.000 ms, shoup-first 1.100 ms, \
-             shoup 0.950 ms -> shoup"
+             shoup 0.950 ms -> shoup (timing took 23 ms)"
         );
         assert!(failed
             .summary()

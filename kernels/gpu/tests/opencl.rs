@@ -218,7 +218,10 @@ fn auto_times_every_twiddle_product_on_a_gpu_and_takes_the_fastest() {
     };
 
     let timed = Twiddles::for_device_timed_at(&gpu, Ok(None), log_n);
-    let Some(TwiddleTiming::Timed { log_n: at, best_ms }) = timed.timing() else {
+    let Some(TwiddleTiming::Timed {
+        log_n: at, best_ms, ..
+    }) = timed.timing()
+    else {
         panic!("not timed: {:?}", timed.timing());
     };
     assert_eq!(*at, log_n);
