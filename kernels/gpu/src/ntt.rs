@@ -87,8 +87,8 @@ impl TwiddleProduct {
 /// The size `auto` times the products at: at GROUP 256, a first pass of 9 rounds and
 /// strided passes of 7 and 6, close to a 2^24 transform's 9, 8 and 7 (a 2^20 transform's
 /// passes of 6 and 5 fill fewer warps per set), in ~1 ms per transform on an H100 and
-/// 320 MiB of device memory, all freed afterwards (the host building its 2^21 twiddles
-/// takes longer than the 18 transforms).
+/// 320 MiB of device memory (vector, work vector and an unfilled 2^21-entry table), all
+/// freed afterwards.
 pub const TIMING_LOG_N: u32 = 22;
 
 /// Timed rounds per product after the warm-up round; the best of each is kept.
