@@ -754,7 +754,8 @@ mod tests {
     }
 
     /// The pairs of [`shoup_short_quotient_pairs`] do make the device's truncated quotient
-    /// (the limb products with i + j >= 6) one less than the exact one.
+    /// (the limb products with i + j >= 7 and the high words of those with i + j = 6) one
+    /// less than the exact one.
     #[test]
     fn short_quotient_pairs_are_short() {
         let pairs = shoup_short_quotient_pairs();
@@ -763,13 +764,17 @@ mod tests {
             assert!(v.0 < Fr::MODULUS);
             let v32 = bigint_words(&v.0);
             let (_, ws) = shoup_pair(w);
+            // The limb products' low and high words, each where it sits at word min or
+            // above.
             let product = |min: usize| {
                 let mut t = [0u64; 2 * FIELD_WORDS + 1];
                 for i in 0..FIELD_WORDS {
                     for j in 0..FIELD_WORDS {
+                        let x = v32[i] as u64 * ws[j] as u64;
                         if i + j >= min {
-                            let x = v32[i] as u64 * ws[j] as u64;
                             t[i + j] += x & 0xffff_ffff;
+                        }
+                        if i + j + 1 >= min {
                             t[i + j + 1] += x >> 32;
                         }
                     }
@@ -780,7 +785,7 @@ mod tests {
                 }
                 t[FIELD_WORDS..2 * FIELD_WORDS].to_vec()
             };
-            let (exact, truncated) = (product(0), product(FIELD_WORDS - 2));
+            let (exact, truncated) = (product(0), product(FIELD_WORDS - 1));
             assert_ne!(exact, truncated);
             // truncated + 1 == exact, on the high halves' words.
             let mut plus_one = truncated.clone();

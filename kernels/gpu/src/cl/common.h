@@ -114,6 +114,34 @@ typedef unsigned long long u64;
     : "+r"((x)[0]) \
     : "r"(c0), "r"(b))
 
+// Rows that start with a high word alone: x[0] += the high word of b c0, then b (c1 ..)
+// on the word pairs (x[1], x[2]) .., the carry out added to the carry word. For the
+// twiddle product's quotient estimate (ntt.h), whose column 6 needs only its high words:
+// mad.hi with a carry out is one IMAD.HI (two multiplier-pipe cycles, an IMAD.WIDE four).
+#define CHAIN_HROW1(x, x1, c0, b) asm( \
+    "mad.hi.cc.u32 %0, %2, %3, %0;\n\taddc.u32 %1, %1, 0;" \
+    : "+r"((x)[0]), "+r"(x1) : "r"(c0), "r"(b))
+#define CHAIN_HROW2(x, x3, c0, c1, b) asm( \
+    "mad.hi.cc.u32 %0, %4, %6, %0;\n\t" \
+    "madc.lo.cc.u32 %1, %5, %6, %1;\n\tmadc.hi.cc.u32 %2, %5, %6, %2;\n\t" \
+    "addc.u32 %3, %3, 0;" \
+    : "+r"((x)[0]), "+r"((x)[1]), "+r"((x)[2]), "+r"(x3) : "r"(c0), "r"(c1), "r"(b))
+#define CHAIN_HROW3(x, x5, c0, c1, c2, b) asm( \
+    "mad.hi.cc.u32 %0, %6, %9, %0;\n\t" \
+    "madc.lo.cc.u32 %1, %7, %9, %1;\n\tmadc.hi.cc.u32 %2, %7, %9, %2;\n\t" \
+    "madc.lo.cc.u32 %3, %8, %9, %3;\n\tmadc.hi.cc.u32 %4, %8, %9, %4;\n\t" \
+    "addc.u32 %5, %5, 0;" \
+    : "+r"((x)[0]), "+r"((x)[1]), "+r"((x)[2]), "+r"((x)[3]), "+r"((x)[4]), "+r"(x5) \
+    : "r"(c0), "r"(c1), "r"(c2), "r"(b))
+#define CHAIN_HROW4(x, x7, c0, c1, c2, c3, b) asm( \
+    "mad.hi.cc.u32 %0, %8, %12, %0;\n\t" \
+    "madc.lo.cc.u32 %1, %9, %12, %1;\n\tmadc.hi.cc.u32 %2, %9, %12, %2;\n\t" \
+    "madc.lo.cc.u32 %3, %10, %12, %3;\n\tmadc.hi.cc.u32 %4, %10, %12, %4;\n\t" \
+    "madc.lo.cc.u32 %5, %11, %12, %5;\n\tmadc.hi.cc.u32 %6, %11, %12, %6;\n\t" \
+    "addc.u32 %7, %7, 0;" \
+    : "+r"((x)[0]), "+r"((x)[1]), "+r"((x)[2]), "+r"((x)[3]), "+r"((x)[4]), "+r"((x)[5]), \
+      "+r"((x)[6]), "+r"(x7) : "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(b))
+
 // q[0..8) = the words 8..15 of ev + od (ev's words from 6 up, od's from 7 up): the high
 // half of the twiddle product's quotient estimate, with the carry out of word 7.
 #define CHAIN_HIGH_HALF(q, ev, od) do { \

@@ -24,17 +24,19 @@ DEVICE u32 bit_reverse(u32 x, u32 log_n) {
 }
 
 // v w mod p for a twiddle w < p held as the pair (w, w' = floor(w 2^256 / p)): Shoup's
-// product. q = the high half of v w', from the limb products v_i w'_j with i + j >= 6 only
-// (43 of them; those left out sum below 2^227), and r = v w - q p computed modulo 2^256.
-// With Q = floor(v w' / 2^256), q is Q, and r < 2p as in Shoup's product, or Q - 1. That
-// happens only when v w' mod 2^256 < 2^227, and then v w / p = v w' / 2^256 + v M /
-// (p 2^256) (M = w 2^256 mod p < p) < Q + 2^-29 + p / 2^256 < Q + 1: floor(v w / p) = Q
-// and r = (v w mod p) + p < 2p again. So one subtraction of p makes r reduced.
-// 99 limb products (43 + 28 + 28, 16 of them low words only) where the Montgomery product
-// takes 128. Montgomery form carries through: v = x R gives (x w) R. The host makes the
-// pairs (ntt.rs, shoup_pair). Used by the Shoup passes (ntt_pass.h), whose
-// pairs come from local memory: read from global memory in every pass, the pairs made the
-// passes wait on their loads, and slower (bench/NOTES.md 26).
+// product. q = the high half of v w', from the limb products v_i w'_j with i + j >= 7 and
+// the high words of those with i + j = 6 only (what is left out sums below 13 2^224 <
+// 2^228), and r = v w - q p computed modulo 2^256. With Q = floor(v w' / 2^256), q is Q,
+// and r < 2p as in Shoup's product, or Q - 1. That happens only when v w' mod 2^256 <
+// 2^228, and then v w / p = v w' / 2^256 + v M / (p 2^256) (M = w 2^256 mod p < p) < Q +
+// 2^-28 + p / 2^256 < Q + 1: floor(v w / p) = Q and r = (v w mod p) + p < 2p again. So one
+// subtraction of p makes r reduced. Column 6's high words alone save an IMAD.WIDE's
+// half per product (bench/NOTES.md 33).
+// 92 full limb products (36 + 28 + 28), 7 high words and 16 low words alone, where the
+// Montgomery product takes 128. Montgomery form carries through: v = x R gives (x w) R.
+// The host makes the pairs (ntt.rs, shoup_pair). Used by the Shoup passes (ntt_pass.h),
+// whose pairs come from local memory: read from global memory in every pass, the pairs
+// made the passes wait on their loads, and slower (bench/NOTES.md 26).
 DEVICE Fr Fr_mul_twiddle(Fr v, Fr w, Fr ws) {
     const Fr p = Fr_P();
     // -p modulo 2^256, so that the rows below add q (2^256 - p) for - q p.
@@ -49,19 +51,19 @@ DEVICE Fr Fr_mul_twiddle(Fr v, Fr w, Fr ws) {
     const u32 *a = v.v, *s = ws.v, *c = w.v;
     u32 ev[2 * LIMBS + 1], od[2 * LIMBS + 1], q[LIMBS];
     UNROLL for (int k = 0; k <= 2 * LIMBS; k++) { ev[k] = 0; od[k] = 0; }
-    CHAIN_ROW1(ev + 6, ev[8], s[6], a[0]);
+    CHAIN_HROW1(ev + 7, ev[8], s[6], a[0]);
     CHAIN_ROW1(od + 7, od[9], s[7], a[0]);
-    CHAIN_ROW2(ev + 6, ev[10], s[5], s[7], a[1]);
+    CHAIN_HROW2(ev + 7, ev[10], s[5], s[7], a[1]);
     CHAIN_ROW1(od + 7, od[9], s[6], a[1]);
-    CHAIN_ROW2(ev + 6, ev[10], s[4], s[6], a[2]);
+    CHAIN_HROW2(ev + 7, ev[10], s[4], s[6], a[2]);
     CHAIN_ROW2(od + 7, od[11], s[5], s[7], a[2]);
-    CHAIN_ROW3(ev + 6, ev[12], s[3], s[5], s[7], a[3]);
+    CHAIN_HROW3(ev + 7, ev[12], s[3], s[5], s[7], a[3]);
     CHAIN_ROW2(od + 7, od[11], s[4], s[6], a[3]);
-    CHAIN_ROW3(ev + 6, ev[12], s[2], s[4], s[6], a[4]);
+    CHAIN_HROW3(ev + 7, ev[12], s[2], s[4], s[6], a[4]);
     CHAIN_ROW3(od + 7, od[13], s[3], s[5], s[7], a[4]);
-    CHAIN_ROW(ev + 6, ev[14], s[1], s[3], s[5], s[7], a[5]);
+    CHAIN_HROW4(ev + 7, ev[14], s[1], s[3], s[5], s[7], a[5]);
     CHAIN_ROW3(od + 7, od[13], s[2], s[4], s[6], a[5]);
-    CHAIN_ROW(ev + 6, ev[14], s[0], s[2], s[4], s[6], a[6]);
+    CHAIN_HROW4(ev + 7, ev[14], s[0], s[2], s[4], s[6], a[6]);
     CHAIN_ROW(od + 7, od[15], s[1], s[3], s[5], s[7], a[6]);
     CHAIN_ROW(ev + 8, ev[16], s[1], s[3], s[5], s[7], a[7]);
     CHAIN_ROW(od + 7, od[15], s[0], s[2], s[4], s[6], a[7]);
@@ -91,13 +93,18 @@ DEVICE Fr Fr_mul_twiddle(Fr v, Fr w, Fr ws) {
     u32 unused;
     CHAIN_ADD8(r.v, e2, o2, unused);
 #else
-    // The same sums as plain schoolbook rows.
+    // The same sums as plain schoolbook rows. A row's column-6 product passes on its high
+    // word only, as the carry into column 7 (t[6] is never needed).
     u32 t[2 * LIMBS];
     UNROLL for (int k = 0; k < 2 * LIMBS; k++) t[k] = 0;
     UNROLL for (int i = 0; i < LIMBS; i++) {
         u64 x = 0;
         UNROLL for (int j = 0; j < LIMBS; j++) {
             if (i + j < LIMBS - 2) continue;
+            if (i + j == LIMBS - 2) {
+                x = (u64)v.v[i] * ws.v[j];
+                continue;
+            }
             x = (u64)t[i + j] + (u64)v.v[i] * ws.v[j] + (x >> 32);
             t[i + j] = (u32)x;
         }

@@ -6,9 +6,9 @@
 //   (Fr_mul_twiddle), its (w, w') pairs from a GROUP-pair table of their own;
 // - Fr_ntt_sets_shoup (PASS_SETS 1, PASS_SHOUP 1): k later rounds as independent
 //   transforms of 2^k elements, Shoup's product again (below).
-// Shoup's product has 14% fewer multiplier-pipe cycles than Montgomery's; read from global
-// memory, its pairs made every pass wait on their loads and slower (bench/NOTES.md 26), so
-// here they come from local memory. Which is faster is the card's to say (ntt.rs,
+// Shoup's product has 15-17% fewer multiplier-pipe cycles than Montgomery's; read from
+// global memory, its pairs made every pass wait on their loads and slower (bench/NOTES.md
+// 26), so here they come from local memory. Which is faster is the card's to say (ntt.rs,
 // NttTwiddles).
 //
 // The first pass: each work-group gathers the 2 GROUP elements that land in its block
