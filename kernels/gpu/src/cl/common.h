@@ -142,8 +142,8 @@ typedef unsigned long long u64;
     : "+r"((x)[0]), "+r"((x)[1]), "+r"((x)[2]), "+r"((x)[3]), "+r"((x)[4]), "+r"((x)[5]), \
       "+r"((x)[6]), "+r"(x7) : "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(b))
 
-// q[0..8) = the words 8..15 of ev + od (ev's words from 6 up, od's from 7 up): the high
-// half of the twiddle product's quotient estimate, with the carry out of word 7.
+// q[0..8) = the words 8..15 of ev + od (both from word 7 up): the high half of the
+// twiddle product's quotient estimate, with the carry out of word 7.
 #define CHAIN_HIGH_HALF(q, ev, od) do { \
         u32 word7_; \
         asm("add.cc.u32 %8, %9, %18;\n\taddc.cc.u32 %0, %10, %19;\n\t" \

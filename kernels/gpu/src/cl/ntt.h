@@ -30,8 +30,8 @@ DEVICE u32 bit_reverse(u32 x, u32 log_n) {
 // and r < 2p as in Shoup's product, or Q - 1. That happens only when v w' mod 2^256 <
 // 2^228, and then v w / p = v w' / 2^256 + v M / (p 2^256) (M = w 2^256 mod p < p) < Q +
 // 2^-28 + p / 2^256 < Q + 1: floor(v w / p) = Q and r = (v w mod p) + p < 2p again. So one
-// subtraction of p makes r reduced. Column 6's high words alone save an IMAD.WIDE's
-// half per product (bench/NOTES.md 33).
+// subtraction of p makes r reduced. Column 6 by its high words alone takes seven IMAD.HI
+// for seven IMAD.WIDE, half their multiplier-pipe cycles (bench/NOTES.md 33).
 // 92 full limb products (36 + 28 + 28), 7 high words and 16 low words alone, where the
 // Montgomery product takes 128. Montgomery form carries through: v = x R gives (x w) R.
 // The host makes the pairs (ntt.rs, shoup_pair). Used by the Shoup passes (ntt_pass.h),
