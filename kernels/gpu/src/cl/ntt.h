@@ -224,7 +224,7 @@ typedef struct ALIGN16 { u32 w[4]; } HalfFr;
 // later rounds twiddles 2^(8-q) apart (eight in one group for q = 4, 5); the other accesses
 // read eight neighbours or pairs (2l, 2l + 1), which the XOR keeps in eight different
 // groups. With sets of 2^k < 2 GROUP elements interleaved (the sets pass), the round-0
-// stores and uniform rounds 1 and 3 have two-way conflicts at k = 7, 8 (bench/NOTES.md 30).
+// stores have two-way conflicts at k = 7, 8 (bench/NOTES.md 30, 34).
 DEVICE u32 pass_slot(u32 e) { return e ^ ((e >> 3) & 7) ^ ((e >> 6) & 7); }
 
 // Fr_ntt_first and the Shoup passes: ntt_pass.h, instantiated after this file.

@@ -146,14 +146,19 @@ KERNEL void PASS_BLOCKS PASS_NAME(GLOBAL const Fr *src, GLOBAL Fr *dst, GLOBAL c
         // butterflies (twiddle 1) fill whole warps, which skip the product; the thread index
         // is rotated by whole warps from one work-group to the next, so that the skipping
         // warps are not always on the same SM sub-partitions (warp w of a block runs on
-        // sub-partition w mod 4). The partner of element e is e + (2^q << log L): e has
-        // that bit clear and pass_slot is linear over XOR.
+        // sub-partition w mod 4). Below j, the thread's low k - 1 - q bits give the
+        // butterfly's place in its set and its top log L bits the set: with the set on the
+        // low bits, as in the other rounds, the eight lanes of a 16-byte access phase spanned
+        // two sets, two-way bank conflicts at k = 7, 8 (bench/NOTES.md 34). The partner of
+        // element e is e + (2^q << log L): e has that bit clear and pass_slot is linear over
+        // XOR.
         u32 rotated = (l + (group_id << 5)) & (GROUP - 1);
         UNROLL for (u32 q = 1; q <= NTT_UNIFORM_ROUNDS && q + 1 < LOG_2GROUP; q++) {
             if (q + 1 >= k) break;
             u32 j = rotated >> (LOG_2GROUP - 1 - q);
             u32 rest = rotated & ((GROUP >> q) - 1);
-            u32 e = ((rest - (rest & set_mask)) << (q + 1)) + (j << log_l) + (rest & set_mask);
+            u32 hb = k - 1 - q;
+            u32 e = ((rest & ((1u << hb) - 1)) << (q + 1 + log_l)) + (j << log_l) + (rest >> hb);
             u32 si = pass_slot(e), sm = si ^ pass_slot((1u << q) << log_l);
             if (j == 0) {
                 Fr u, v;
