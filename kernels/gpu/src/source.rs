@@ -178,12 +178,24 @@ fn field_constants<F: PrimeField>(name: &str) -> String {
     // p - 2, the exponent of Fermat inversion.
     let mut p_minus_2 = F::MODULUS;
     p_minus_2.sub_with_borrow(&F::BigInt::from(2u64));
-    format!(
+    let mut s = format!(
         "#define {name}_P_LIMBS {{{}}}\n#define {name}_ONE_LIMBS {{{}}}\n#define {name}_INV 0x{inv:08x}u\n#define {name}_PM2_LIMBS {{{}}}\n",
         hex_list(&modulus),
         hex_list(&one_mont),
         hex_list(&limbs32(&p_minus_2.to_bytes_le()))
-    )
+    );
+    if let Some(shift) = neg_low_limb_shift(modulus[0]) {
+        s.push_str(&format!("#define {name}_NP0_SHIFT {shift}\n"));
+    }
+    s
+}
+
+/// s when -p mod 2^32 is 2^s - 1 (BN254's Fr: p = 0x..f0000001, s = 28): a product by that
+/// word is a shift and a subtraction, which the twiddle product (ntt.h) does on the ALU.
+fn neg_low_limb_shift(p0: u32) -> Option<u32> {
+    let np0 = p0.wrapping_neg();
+    let shift = 32 - np0.leading_zeros();
+    (np0 != 0 && shift < 32 && np0 == (1u32 << shift) - 1).then_some(shift)
 }
 
 /// The bytes of `x`'s Montgomery representation, little endian: what arkworks stores and
@@ -246,6 +258,19 @@ mod tests {
         assert_eq!(montgomery_repr(ark_bn254::Fq::ONE), r);
         let fr_r = <ark_bn254::FrConfig as MontConfig<4>>::R.to_bytes_le();
         assert_eq!(montgomery_repr(ark_bn254::Fr::ONE), fr_r);
+    }
+
+    #[test]
+    fn low_limb_shift_only_where_minus_p_ends_in_a_power_of_two_minus_one() {
+        let fr = limbs32(&ark_bn254::Fr::MODULUS.to_bytes_le());
+        assert_eq!(neg_low_limb_shift(fr[0]), Some(28));
+        assert!(kernel_source(Dialect::OpenCl, FieldProduct::Cios)
+            .contains("#define Fr_NP0_SHIFT 28\n"));
+        let fq = limbs32(&ark_bn254::Fq::MODULUS.to_bytes_le());
+        assert_eq!(neg_low_limb_shift(fq[0]), None);
+        assert_eq!(neg_low_limb_shift(1), None);
+        assert_eq!(neg_low_limb_shift(0xffff_ffff), Some(1));
+        assert_eq!(neg_low_limb_shift(0x8000_0001), Some(31));
     }
 
     #[test]

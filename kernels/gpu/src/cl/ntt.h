@@ -70,7 +70,20 @@ DEVICE Fr Fr_mul_twiddle(Fr v, Fr w, Fr ws) {
     CHAIN_HIGH_HALF(q, ev, od);
     // v w + q (2^256 - p) modulo 2^256, in words 0..7 of e2 + o2.
     u32 e2[LIMBS], o2[LIMBS];
-    UNROLL for (int k = 0; k < LIMBS; k++) { e2[k] = 0; o2[k] = 0; }
+    UNROLL for (int k = 0; k < LIMBS; k++) o2[k] = 0;
+#if defined(Fr_NP0_SHIFT)
+    // With 2^256 - p = np0 + 2^32 (np1 ..) and np0 = 2^s - 1 (BN254: s = 28), q np0 =
+    // (q << s) - q modulo 2^256: eight funnel shifts and a subtraction on the ALU where the
+    // row products took seven IMAD.WIDE and an IMAD, 30 of the product's ~430
+    // multiplier-pipe cycles (bench/NOTES.md 35). e2 starts from it; the rows of q skip np0.
+    u32 q_shifted[LIMBS], unused_borrow;
+    q_shifted[0] = q[0] << Fr_NP0_SHIFT;
+    UNROLL for (int k = 1; k < LIMBS; k++)
+        q_shifted[k] = (q[k] << Fr_NP0_SHIFT) | (q[k - 1] >> (32 - Fr_NP0_SHIFT));
+    CHAIN_SUB8(e2, q_shifted, q, unused_borrow);
+#else
+    UNROLL for (int k = 0; k < LIMBS; k++) e2[k] = 0;
+#endif
 #define TWIDDLE_LOW_ROWS(x, y) \
     CHAIN_ROW4_TRUNC(e2, y[0], y[2], y[4], y[6], x[0]); \
     CHAIN_ROW4_LOW(o2 + 1, y[1], y[3], y[5], y[7], x[0]); \
@@ -88,7 +101,24 @@ DEVICE Fr Fr_mul_twiddle(Fr v, Fr w, Fr ws) {
     CHAIN_ROW1_LOW(o2 + 7, y[1], x[6]); \
     CHAIN_ROW1_LOW(o2 + 7, y[0], x[7])
     TWIDDLE_LOW_ROWS(a, c);
+#if defined(Fr_NP0_SHIFT)
+    // TWIDDLE_LOW_ROWS less its y[0] products (q np0 is in e2 already).
+    CHAIN_ROW3_TRUNC(e2 + 2, np[2], np[4], np[6], q[0]);
+    CHAIN_ROW4_LOW(o2 + 1, np[1], np[3], np[5], np[7], q[0]);
+    CHAIN_ROW3_TRUNC(e2 + 2, np[1], np[3], np[5], q[1]);
+    CHAIN_ROW3_LOW(o2 + 3, np[2], np[4], np[6], q[1]);
+    CHAIN_ROW2_TRUNC(e2 + 4, np[2], np[4], q[2]);
+    CHAIN_ROW3_LOW(o2 + 3, np[1], np[3], np[5], q[2]);
+    CHAIN_ROW2_TRUNC(e2 + 4, np[1], np[3], q[3]);
+    CHAIN_ROW2_LOW(o2 + 5, np[2], np[4], q[3]);
+    CHAIN_ROW1_TRUNC(e2 + 6, np[2], q[4]);
+    CHAIN_ROW2_LOW(o2 + 5, np[1], np[3], q[4]);
+    CHAIN_ROW1_TRUNC(e2 + 6, np[1], q[5]);
+    CHAIN_ROW1_LOW(o2 + 7, np[2], q[5]);
+    CHAIN_ROW1_LOW(o2 + 7, np[1], q[6]);
+#else
     TWIDDLE_LOW_ROWS(q, np);
+#endif
 #undef TWIDDLE_LOW_ROWS
     u32 unused;
     CHAIN_ADD8(r.v, e2, o2, unused);
