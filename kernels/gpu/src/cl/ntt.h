@@ -76,6 +76,7 @@ DEVICE Fr Fr_mul_twiddle(Fr v, Fr w, Fr ws) {
     // (q << s) - q modulo 2^256: eight funnel shifts and a subtraction on the ALU where the
     // row products took seven IMAD.WIDE and an IMAD, 30 of the product's ~430
     // multiplier-pipe cycles (bench/NOTES.md 35). e2 starts from it; the rows of q skip np0.
+    // The portable form below does the same.
     u32 q_shifted[LIMBS], unused_borrow;
     q_shifted[0] = q[0] << Fr_NP0_SHIFT;
     UNROLL for (int k = 1; k < LIMBS; k++)
@@ -149,9 +150,25 @@ DEVICE Fr Fr_mul_twiddle(Fr v, Fr w, Fr ws) {
             r.v[i + j] = (u32)x;
         }
     }
+#if defined(Fr_NP0_SHIFT)
+    // q np0 = (q << s) - q as in the carry-chain form: r += (q << s) + ~q + 1, then the rows
+    // of q from np1 on.
+    const int np_first = 1;
+    u64 c = 1;
+    UNROLL for (int k = 0; k < LIMBS; k++) {
+        u32 qk = t[LIMBS + k];
+        u32 shifted = qk << Fr_NP0_SHIFT;
+        if (k > 0) shifted |= t[LIMBS + k - 1] >> (32 - Fr_NP0_SHIFT);
+        c += (u64)r.v[k] + shifted + (u32)~qk;
+        r.v[k] = (u32)c;
+        c >>= 32;
+    }
+#else
+    const int np_first = 0;
+#endif
     UNROLL for (int i = 0; i < LIMBS; i++) {
         u64 x = 0;
-        UNROLL for (int j = 0; i + j < LIMBS; j++) {
+        UNROLL for (int j = np_first; i + j < LIMBS; j++) {
             x = (u64)r.v[i + j] + (u64)t[LIMBS + i] * np[j] + (x >> 32);
             r.v[i + j] = (u32)x;
         }
