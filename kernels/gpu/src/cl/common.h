@@ -142,6 +142,28 @@ typedef unsigned long long u64;
     : "+r"((x)[0]), "+r"((x)[1]), "+r"((x)[2]), "+r"((x)[3]), "+r"((x)[4]), "+r"((x)[5]), \
       "+r"((x)[6]), "+r"(x7) : "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(b))
 
+// The same rows ending on their last high word, with no carry out: for a row whose last
+// word is still zero, which then holds at most hi(b c) + 1 < 2^32.
+#define CHAIN_HROW1_TRUNC(x, c0, b) asm( \
+    "mad.hi.u32 %0, %1, %2, %0;" : "+r"((x)[0]) : "r"(c0), "r"(b))
+#define CHAIN_HROW2_TRUNC(x, c0, c1, b) asm( \
+    "mad.hi.cc.u32 %0, %3, %5, %0;\n\t" \
+    "madc.lo.cc.u32 %1, %4, %5, %1;\n\tmadc.hi.u32 %2, %4, %5, %2;" \
+    : "+r"((x)[0]), "+r"((x)[1]), "+r"((x)[2]) : "r"(c0), "r"(c1), "r"(b))
+#define CHAIN_HROW3_TRUNC(x, c0, c1, c2, b) asm( \
+    "mad.hi.cc.u32 %0, %5, %8, %0;\n\t" \
+    "madc.lo.cc.u32 %1, %6, %8, %1;\n\tmadc.hi.cc.u32 %2, %6, %8, %2;\n\t" \
+    "madc.lo.cc.u32 %3, %7, %8, %3;\n\tmadc.hi.u32 %4, %7, %8, %4;" \
+    : "+r"((x)[0]), "+r"((x)[1]), "+r"((x)[2]), "+r"((x)[3]), "+r"((x)[4]) \
+    : "r"(c0), "r"(c1), "r"(c2), "r"(b))
+#define CHAIN_HROW4_TRUNC(x, c0, c1, c2, c3, b) asm( \
+    "mad.hi.cc.u32 %0, %7, %11, %0;\n\t" \
+    "madc.lo.cc.u32 %1, %8, %11, %1;\n\tmadc.hi.cc.u32 %2, %8, %11, %2;\n\t" \
+    "madc.lo.cc.u32 %3, %9, %11, %3;\n\tmadc.hi.cc.u32 %4, %9, %11, %4;\n\t" \
+    "madc.lo.cc.u32 %5, %10, %11, %5;\n\tmadc.hi.u32 %6, %10, %11, %6;" \
+    : "+r"((x)[0]), "+r"((x)[1]), "+r"((x)[2]), "+r"((x)[3]), "+r"((x)[4]), "+r"((x)[5]), "+r"((x)[6]) \
+    : "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(b))
+
 // q[0..8) = the words 8..15 of ev + od (both from word 7 up): the high half of the
 // twiddle product's quotient estimate, with the carry out of word 7.
 #define CHAIN_HIGH_HALF(q, ev, od) do { \

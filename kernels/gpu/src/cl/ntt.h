@@ -47,25 +47,28 @@ DEVICE Fr Fr_mul_twiddle(Fr v, Fr w, Fr ws) {
 #if defined(MUL_CHAINS) && defined(__CUDACC__) && LIMBS == 8
     // The rows of common.h: od collects the products that land on odd word pairs, ev those
     // on even ones, by absolute word position; rows are ordered so that each row's carry
-    // word holds at most earlier carries.
+    // word holds at most earlier carries. A row that is the first to reach its last word
+    // ends there (_TRUNC): that word then holds at most hi(b c) + 1 < 2^32, so no carry
+    // leaves it, and the row's carry-word addition (an IMAD.X in the passes) goes
+    // (bench/NOTES.md 35).
     const u32 *a = v.v, *s = ws.v, *c = w.v;
-    u32 ev[2 * LIMBS + 1], od[2 * LIMBS + 1], q[LIMBS];
-    UNROLL for (int k = 0; k <= 2 * LIMBS; k++) { ev[k] = 0; od[k] = 0; }
-    CHAIN_HROW1(ev + 7, ev[8], s[6], a[0]);
-    CHAIN_ROW1(od + 7, od[9], s[7], a[0]);
-    CHAIN_HROW2(ev + 7, ev[10], s[5], s[7], a[1]);
+    u32 ev[2 * LIMBS], od[2 * LIMBS], q[LIMBS];
+    UNROLL for (int k = 0; k < 2 * LIMBS; k++) { ev[k] = 0; od[k] = 0; }
+    CHAIN_HROW1_TRUNC(ev + 7, s[6], a[0]);
+    CHAIN_ROW1_TRUNC(od + 7, s[7], a[0]);
+    CHAIN_HROW2_TRUNC(ev + 7, s[5], s[7], a[1]);
     CHAIN_ROW1(od + 7, od[9], s[6], a[1]);
     CHAIN_HROW2(ev + 7, ev[10], s[4], s[6], a[2]);
-    CHAIN_ROW2(od + 7, od[11], s[5], s[7], a[2]);
-    CHAIN_HROW3(ev + 7, ev[12], s[3], s[5], s[7], a[3]);
+    CHAIN_ROW2_TRUNC(od + 7, s[5], s[7], a[2]);
+    CHAIN_HROW3_TRUNC(ev + 7, s[3], s[5], s[7], a[3]);
     CHAIN_ROW2(od + 7, od[11], s[4], s[6], a[3]);
     CHAIN_HROW3(ev + 7, ev[12], s[2], s[4], s[6], a[4]);
-    CHAIN_ROW3(od + 7, od[13], s[3], s[5], s[7], a[4]);
-    CHAIN_HROW4(ev + 7, ev[14], s[1], s[3], s[5], s[7], a[5]);
+    CHAIN_ROW3_TRUNC(od + 7, s[3], s[5], s[7], a[4]);
+    CHAIN_HROW4_TRUNC(ev + 7, s[1], s[3], s[5], s[7], a[5]);
     CHAIN_ROW3(od + 7, od[13], s[2], s[4], s[6], a[5]);
     CHAIN_HROW4(ev + 7, ev[14], s[0], s[2], s[4], s[6], a[6]);
-    CHAIN_ROW(od + 7, od[15], s[1], s[3], s[5], s[7], a[6]);
-    CHAIN_ROW(ev + 8, ev[16], s[1], s[3], s[5], s[7], a[7]);
+    CHAIN_ROW4_TRUNC(od + 7, s[1], s[3], s[5], s[7], a[6]);
+    CHAIN_ROW4_TRUNC(ev + 8, s[1], s[3], s[5], s[7], a[7]);
     CHAIN_ROW(od + 7, od[15], s[0], s[2], s[4], s[6], a[7]);
     CHAIN_HIGH_HALF(q, ev, od);
     // v w + q (2^256 - p) modulo 2^256, in words 0..7 of e2 + o2.
