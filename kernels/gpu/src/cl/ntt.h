@@ -32,8 +32,9 @@ DEVICE u32 bit_reverse(u32 x, u32 log_n) {
 // 2^-28 + p / 2^256 < Q + 1: floor(v w / p) = Q and r = (v w mod p) + p < 2p again. So one
 // subtraction of p makes r reduced. Column 6 by its high words alone takes seven IMAD.HI
 // for seven IMAD.WIDE, half their multiplier-pipe cycles (bench/NOTES.md 33).
-// 92 full limb products (36 + 28 + 28), 7 high words and 16 low words alone, where the
-// Montgomery product takes 128. Montgomery form carries through: v = x R gives (x w) R.
+// 85 full limb products (36 + 28 + 21), 7 high words and 15 low words alone (with BN254's
+// p, whose low word makes q's row products by it a shift: below), where the Montgomery
+// product takes 128. Montgomery form carries through: v = x R gives (x w) R.
 // The host makes the pairs (ntt.rs, shoup_pair). Used by the Shoup passes (ntt_pass.h),
 // whose pairs come from local memory: read from global memory in every pass, the pairs
 // made the passes wait on their loads, and slower (bench/NOTES.md 26).
