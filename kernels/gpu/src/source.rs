@@ -191,7 +191,8 @@ fn field_constants<F: PrimeField>(name: &str) -> String {
 }
 
 /// s when -p mod 2^32 is 2^s - 1 (BN254's Fr: p = 0x..f0000001, s = 28): a product by that
-/// word is a shift and a subtraction, which the twiddle product (ntt.h) does on the ALU.
+/// word is a shift and a subtraction. The twiddle product (ntt.h) is written for Fr with
+/// this property, and its source stops with an `#error` without it.
 fn neg_low_limb_shift(p0: u32) -> Option<u32> {
     let np0 = p0.wrapping_neg();
     let shift = 32 - np0.leading_zeros();

@@ -118,9 +118,6 @@ typedef unsigned long long u64;
 // on the word pairs (x[1], x[2]) .., the carry out added to the carry word. For the
 // twiddle product's quotient estimate (ntt.h), whose column 6 needs only its high words:
 // mad.hi with a carry out is one IMAD.HI (two multiplier-pipe cycles, an IMAD.WIDE four).
-#define CHAIN_HROW1(x, x1, c0, b) asm( \
-    "mad.hi.cc.u32 %0, %2, %3, %0;\n\taddc.u32 %1, %1, 0;" \
-    : "+r"((x)[0]), "+r"(x1) : "r"(c0), "r"(b))
 #define CHAIN_HROW2(x, x3, c0, c1, b) asm( \
     "mad.hi.cc.u32 %0, %4, %6, %0;\n\t" \
     "madc.lo.cc.u32 %1, %5, %6, %1;\n\tmadc.hi.cc.u32 %2, %5, %6, %2;\n\t" \

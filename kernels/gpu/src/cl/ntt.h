@@ -38,6 +38,9 @@ DEVICE u32 bit_reverse(u32 x, u32 log_n) {
 // The host makes the pairs (ntt.rs, shoup_pair). Used by the Shoup passes (ntt_pass.h),
 // whose pairs come from local memory: read from global memory in every pass, the pairs
 // made the passes wait on their loads, and slower (bench/NOTES.md 26).
+#if !defined(Fr_NP0_SHIFT)
+#error "Fr_mul_twiddle needs -p mod 2^32 = 2^s - 1 (source.rs, neg_low_limb_shift)"
+#endif
 DEVICE Fr Fr_mul_twiddle(Fr v, Fr w, Fr ws) {
     const Fr p = Fr_P();
     // -p modulo 2^256, so that the rows below add q (2^256 - p) for - q p.
@@ -75,7 +78,6 @@ DEVICE Fr Fr_mul_twiddle(Fr v, Fr w, Fr ws) {
     // v w + q (2^256 - p) modulo 2^256, in words 0..7 of e2 + o2.
     u32 e2[LIMBS], o2[LIMBS];
     UNROLL for (int k = 0; k < LIMBS; k++) o2[k] = 0;
-#if defined(Fr_NP0_SHIFT)
     // With 2^256 - p = np0 + 2^32 (np1 ..) and np0 = 2^s - 1 (BN254: s = 28), q np0 =
     // (q << s) - q modulo 2^256: eight funnel shifts and a subtraction on the ALU where the
     // row products took seven IMAD.WIDE and an IMAD, 30 of the product's ~430
@@ -86,28 +88,22 @@ DEVICE Fr Fr_mul_twiddle(Fr v, Fr w, Fr ws) {
     UNROLL for (int k = 1; k < LIMBS; k++)
         q_shifted[k] = (q[k] << Fr_NP0_SHIFT) | (q[k - 1] >> (32 - Fr_NP0_SHIFT));
     CHAIN_SUB8(e2, q_shifted, q, unused_borrow);
-#else
-    UNROLL for (int k = 0; k < LIMBS; k++) e2[k] = 0;
-#endif
-#define TWIDDLE_LOW_ROWS(x, y) \
-    CHAIN_ROW4_TRUNC(e2, y[0], y[2], y[4], y[6], x[0]); \
-    CHAIN_ROW4_LOW(o2 + 1, y[1], y[3], y[5], y[7], x[0]); \
-    CHAIN_ROW3_TRUNC(e2 + 2, y[1], y[3], y[5], x[1]); \
-    CHAIN_ROW4_LOW(o2 + 1, y[0], y[2], y[4], y[6], x[1]); \
-    CHAIN_ROW3_TRUNC(e2 + 2, y[0], y[2], y[4], x[2]); \
-    CHAIN_ROW3_LOW(o2 + 3, y[1], y[3], y[5], x[2]); \
-    CHAIN_ROW2_TRUNC(e2 + 4, y[1], y[3], x[3]); \
-    CHAIN_ROW3_LOW(o2 + 3, y[0], y[2], y[4], x[3]); \
-    CHAIN_ROW2_TRUNC(e2 + 4, y[0], y[2], x[4]); \
-    CHAIN_ROW2_LOW(o2 + 5, y[1], y[3], x[4]); \
-    CHAIN_ROW1_TRUNC(e2 + 6, y[1], x[5]); \
-    CHAIN_ROW2_LOW(o2 + 5, y[0], y[2], x[5]); \
-    CHAIN_ROW1_TRUNC(e2 + 6, y[0], x[6]); \
-    CHAIN_ROW1_LOW(o2 + 7, y[1], x[6]); \
-    CHAIN_ROW1_LOW(o2 + 7, y[0], x[7])
-    TWIDDLE_LOW_ROWS(a, c);
-#if defined(Fr_NP0_SHIFT)
-    // TWIDDLE_LOW_ROWS less its y[0] products (q np0 is in e2 already).
+    // v w's rows, then q's without np0 (q np0 is in e2 already).
+    CHAIN_ROW4_TRUNC(e2, c[0], c[2], c[4], c[6], a[0]);
+    CHAIN_ROW4_LOW(o2 + 1, c[1], c[3], c[5], c[7], a[0]);
+    CHAIN_ROW3_TRUNC(e2 + 2, c[1], c[3], c[5], a[1]);
+    CHAIN_ROW4_LOW(o2 + 1, c[0], c[2], c[4], c[6], a[1]);
+    CHAIN_ROW3_TRUNC(e2 + 2, c[0], c[2], c[4], a[2]);
+    CHAIN_ROW3_LOW(o2 + 3, c[1], c[3], c[5], a[2]);
+    CHAIN_ROW2_TRUNC(e2 + 4, c[1], c[3], a[3]);
+    CHAIN_ROW3_LOW(o2 + 3, c[0], c[2], c[4], a[3]);
+    CHAIN_ROW2_TRUNC(e2 + 4, c[0], c[2], a[4]);
+    CHAIN_ROW2_LOW(o2 + 5, c[1], c[3], a[4]);
+    CHAIN_ROW1_TRUNC(e2 + 6, c[1], a[5]);
+    CHAIN_ROW2_LOW(o2 + 5, c[0], c[2], a[5]);
+    CHAIN_ROW1_TRUNC(e2 + 6, c[0], a[6]);
+    CHAIN_ROW1_LOW(o2 + 7, c[1], a[6]);
+    CHAIN_ROW1_LOW(o2 + 7, c[0], a[7]);
     CHAIN_ROW3_TRUNC(e2 + 2, np[2], np[4], np[6], q[0]);
     CHAIN_ROW4_LOW(o2 + 1, np[1], np[3], np[5], np[7], q[0]);
     CHAIN_ROW3_TRUNC(e2 + 2, np[1], np[3], np[5], q[1]);
@@ -121,10 +117,6 @@ DEVICE Fr Fr_mul_twiddle(Fr v, Fr w, Fr ws) {
     CHAIN_ROW1_TRUNC(e2 + 6, np[1], q[5]);
     CHAIN_ROW1_LOW(o2 + 7, np[2], q[5]);
     CHAIN_ROW1_LOW(o2 + 7, np[1], q[6]);
-#else
-    TWIDDLE_LOW_ROWS(q, np);
-#endif
-#undef TWIDDLE_LOW_ROWS
     u32 unused;
     CHAIN_ADD8(r.v, e2, o2, unused);
 #else
@@ -154,10 +146,8 @@ DEVICE Fr Fr_mul_twiddle(Fr v, Fr w, Fr ws) {
             r.v[i + j] = (u32)x;
         }
     }
-#if defined(Fr_NP0_SHIFT)
     // q np0 = (q << s) - q as in the carry-chain form: r += (q << s) + ~q + 1, then the rows
     // of q from np1 on.
-    const int np_first = 1;
     u64 c = 1;
     UNROLL for (int k = 0; k < LIMBS; k++) {
         u32 qk = t[LIMBS + k];
@@ -167,12 +157,9 @@ DEVICE Fr Fr_mul_twiddle(Fr v, Fr w, Fr ws) {
         r.v[k] = (u32)c;
         c >>= 32;
     }
-#else
-    const int np_first = 0;
-#endif
     UNROLL for (int i = 0; i < LIMBS; i++) {
         u64 x = 0;
-        UNROLL for (int j = np_first; i + j < LIMBS; j++) {
+        UNROLL for (int j = 1; i + j < LIMBS; j++) {
             x = (u64)r.v[i + j] + (u64)t[LIMBS + i] * np[j] + (x >> 32);
             r.v[i + j] = (u32)x;
         }
