@@ -43,9 +43,10 @@ DEVICE u32 bit_reverse(u32 x, u32 log_n) {
 #endif
 DEVICE Fr Fr_mul_twiddle(Fr v, Fr w, Fr ws) {
     const Fr p = Fr_P();
-    // -p modulo 2^256, so that the rows below add q (2^256 - p) for - q p.
+    // Words 1..7 of -p modulo 2^256, so that the rows below add q (2^256 - p) for - q p.
+    // Its word 0, np0 = 2^Fr_NP0_SHIFT - 1, enters as a shift instead (below); np[0] is
+    // never read.
     u32 np[LIMBS];
-    np[0] = 0u - p.v[0];
     UNROLL for (int k = 1; k < LIMBS; k++) np[k] = ~p.v[k];
     Fr r;
 #if defined(MUL_CHAINS) && defined(__CUDACC__) && LIMBS == 8
