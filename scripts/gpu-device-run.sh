@@ -191,8 +191,8 @@ compare_settings() {
 
 if [ "${MODE:-tables}" = first ]; then
   # The NTT's twiddle products (APPLIANCE_GPU_NTT_TWIDDLES, NOTES 29-30).
-  compare_settings APPLIANCE_GPU_NTT_TWIDDLES "${TWIDDLES:-montgomery shoup-first shoup}" 16
-  # Unset, the backend times the three at 2^22 as it opens and takes the fastest.
+  compare_settings APPLIANCE_GPU_NTT_TWIDDLES "${TWIDDLES:-montgomery shoup-first shoup shoup-radix4}" 16
+  # Unset, the backend times the four at 2^22 as it opens and takes the fastest.
   step "auto: the product timed at open, then its resident NTT"
   (unset APPLIANCE_GPU_NTT_TWIDDLES
    for round in 1 2 3; do

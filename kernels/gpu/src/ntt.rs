@@ -20,10 +20,11 @@ use crate::error::{GpuError, Result};
 type Tables<B> = HashMap<(u32, bool), Arc<B>>;
 
 /// The environment variable that picks the NTT passes' twiddle product: `auto` (the
-/// default), `montgomery`, `shoup-first` or `shoup` ([`TwiddleProduct`]). All are exact;
-/// which is fastest depends on the card (Shoup's trades multiplier cycles for local-memory
-/// reads), so `auto` times them on the device as the backend opens ([`Twiddles::for_device`])
-/// and a named one is for A/B runs and for pinning a choice.
+/// default), `montgomery`, `shoup-first`, `shoup` or `shoup-radix4` ([`TwiddleProduct`]).
+/// All are exact; which is fastest depends on the card (Shoup's trades multiplier cycles
+/// for local-memory reads, the radix-4 passes trade resident warps for fewer barriers), so
+/// `auto` times them on the device as the backend opens ([`Twiddles::for_device`]) and a
+/// named one is for A/B runs and for pinning a choice.
 pub const TWIDDLES_ENV: &str = "APPLIANCE_GPU_NTT_TWIDDLES";
 
 /// The twiddle product of the local-memory NTT passes (`ntt_pass.h`, `Fr_ntt_strided`).
@@ -39,10 +40,19 @@ pub enum TwiddleProduct {
     /// `Fr_ntt_first_shoup`, then `Fr_ntt_sets_shoup`: Shoup's product in every pass but
     /// for one Montgomery product per element of the later passes.
     Shoup,
+    /// The same products in `Fr_ntt_first_radix4` and `Fr_ntt_sets_radix4`: two rounds per
+    /// local-memory exchange, four elements per thread (`ntt_radix4.h`). Passes of fewer
+    /// than four rounds, and transforms of one work-group, run `Shoup`'s kernels.
+    ShoupRadix4,
 }
 
 impl TwiddleProduct {
-    pub const ALL: [Self; 3] = [Self::Montgomery, Self::ShoupFirst, Self::Shoup];
+    pub const ALL: [Self; 4] = [
+        Self::Montgomery,
+        Self::ShoupFirst,
+        Self::Shoup,
+        Self::ShoupRadix4,
+    ];
 
     /// The choice of [`TWIDDLES_ENV`]: `None` for `auto` (or unset), else the named
     /// product. An unknown value is an error, reported by every transform.
@@ -60,7 +70,10 @@ impl TwiddleProduct {
             .find(|p| v == p.name())
             .map(Some)
             .ok_or_else(|| {
-                format!("{TWIDDLES_ENV}={v:?}: expected auto, montgomery, shoup-first or shoup")
+                format!(
+                    "{TWIDDLES_ENV}={v:?}: expected auto, montgomery, shoup-first, shoup or \
+                     shoup-radix4"
+                )
             })
     }
 
@@ -70,6 +83,7 @@ impl TwiddleProduct {
             Self::Montgomery => "montgomery",
             Self::ShoupFirst => "shoup-first",
             Self::Shoup => "shoup",
+            Self::ShoupRadix4 => "shoup-radix4",
         }
     }
 
@@ -80,6 +94,7 @@ impl TwiddleProduct {
             Self::Montgomery => "",
             Self::ShoupFirst => " [Shoup first NTT pass]",
             Self::Shoup => " [Shoup NTT passes]",
+            Self::ShoupRadix4 => " [Shoup radix-4 NTT passes]",
         }
     }
 }
@@ -520,17 +535,19 @@ fn rounds<D: Device>(
         let work = tmp.as_ref().unwrap_or(buf);
         let shoup = match product {
             TwiddleProduct::Montgomery => None,
-            TwiddleProduct::ShoupFirst | TwiddleProduct::Shoup => {
-                Some(twiddles.get_shoup(dev, inverse)?)
-            }
+            _ => Some(twiddles.get_shoup(dev, inverse)?),
         };
-        let (first, first_table) = match &shoup {
-            None => ("Fr_ntt_first", &table),
-            Some(pairs) => ("Fr_ntt_first_shoup", pairs),
+        // The radix-4 passes take four elements per thread, two sub-blocks of 2 GROUP per
+        // work-group, and at least four rounds.
+        let radix4 = product == TwiddleProduct::ShoupRadix4 && n >= 4 * group;
+        let (first, first_table, first_threads) = match &shoup {
+            None => ("Fr_ntt_first", &table, n / 2),
+            Some(pairs) if radix4 => ("Fr_ntt_first_radix4", pairs, n / 4),
+            Some(pairs) => ("Fr_ntt_first_shoup", pairs, n / 2),
         };
         dev.launch(
             first,
-            n / 2,
+            first_threads,
             &[
                 Arg::Buf(buf),
                 Arg::Buf(work),
@@ -539,18 +556,24 @@ fn rounds<D: Device>(
             ],
         )?;
         Trace::mark(dev, trace, "first pass")?;
-        // The sets pass takes the Shoup pairs after the table.
-        let (kernel, sets_pairs) = match (product, &shoup) {
-            (TwiddleProduct::Shoup, Some(pairs)) => ("Fr_ntt_sets_shoup", Some(pairs)),
-            _ => ("Fr_ntt_strided", None),
-        };
         let mut s = log_block;
         for k in strided_passes(log_n, log_block) {
             let dst = if s + k == log_n { buf } else { work };
             let mut args = vec![Arg::Buf(work), Arg::Buf(dst), Arg::Buf(&table)];
-            args.extend(sets_pairs.map(|pairs| Arg::Buf(pairs.as_ref())));
+            // The sets passes take the Shoup pairs after the table.
+            let (kernel, threads) = match &shoup {
+                Some(pairs) if product != TwiddleProduct::ShoupFirst => {
+                    args.push(Arg::Buf(pairs.as_ref()));
+                    if radix4 && k >= 4 {
+                        ("Fr_ntt_sets_radix4", n / 4)
+                    } else {
+                        ("Fr_ntt_sets_shoup", n / 2)
+                    }
+                }
+                _ => ("Fr_ntt_strided", n / 2),
+            };
             args.extend([Arg::U32(log_n), Arg::U32(s), Arg::U32(k)]);
-            dev.launch(kernel, n / 2, &args)?;
+            dev.launch(kernel, threads, &args)?;
             s += k;
             Trace::mark(dev, trace, "strided pass")?;
         }
@@ -814,11 +837,16 @@ mod tests {
             Ok(Some(TwiddleProduct::ShoupFirst))
         );
         assert_eq!(parse(Some("shoup")), Ok(Some(TwiddleProduct::Shoup)));
+        assert_eq!(
+            parse(Some("shoup-radix4")),
+            Ok(Some(TwiddleProduct::ShoupRadix4))
+        );
         for bad in ["fast", "Shoup", ""] {
             let err = parse(Some(bad)).expect_err("unknown value");
             assert!(
                 err.contains(TWIDDLES_ENV)
-                    && err.contains("expected auto, montgomery, shoup-first or shoup"),
+                    && err
+                        .contains("expected auto, montgomery, shoup-first, shoup or shoup-radix4"),
                 "{err}"
             );
         }
@@ -827,20 +855,21 @@ mod tests {
     #[test]
     fn timing_picks_the_lowest_time_and_the_default_when_it_failed() {
         use TwiddleProduct::*;
-        let timed = |ms: [f64; 3]| TwiddleTiming::Timed {
+        let timed = |ms: [f64; 4]| TwiddleTiming::Timed {
             log_n: 22,
             best_ms: TwiddleProduct::ALL.into_iter().zip(ms).collect(),
             took_ms: 23.4,
         };
-        assert_eq!(timed([1.0, 0.9, 0.95]).fastest(), ShoupFirst);
-        assert_eq!(timed([1.0, 1.1, 0.95]).fastest(), Shoup);
-        assert_eq!(timed([0.8, 1.1, 0.95]).fastest(), Montgomery);
+        assert_eq!(timed([1.0, 0.9, 0.95, 0.96]).fastest(), ShoupFirst);
+        assert_eq!(timed([1.0, 1.1, 0.95, 0.96]).fastest(), Shoup);
+        assert_eq!(timed([0.8, 1.1, 0.95, 0.96]).fastest(), Montgomery);
+        assert_eq!(timed([1.0, 1.1, 0.95, 0.94]).fastest(), ShoupRadix4);
         let failed = TwiddleTiming::Failed("out of memory".into());
         assert_eq!(failed.fastest(), Montgomery);
         assert_eq!(
-            timed([1.0, 1.1, 0.95]).summary(),
+            timed([1.0, 1.1, 0.95, 0.96]).summary(),
             "NTT twiddle product timed at 2^22: montgomery 1.000 ms, shoup-first 1.100 ms, \
-             shoup 0.950 ms -> shoup (timing took 23 ms)"
+             shoup 0.950 ms, shoup-radix4 0.960 ms -> shoup (timing took 23 ms)"
         );
         assert!(failed
             .summary()

@@ -27,6 +27,7 @@ const EC: &str = include_str!("cl/ec.h");
 const MSM: &str = include_str!("cl/msm.h");
 const NTT: &str = include_str!("cl/ntt.h");
 const NTT_PASS: &str = include_str!("cl/ntt_pass.h");
+const NTT_RADIX4: &str = include_str!("cl/ntt_radix4.h");
 const DIGITS: &str = include_str!("cl/digits.h");
 const SEGMENTS: &str = include_str!("cl/segments.h");
 
@@ -153,6 +154,12 @@ pub fn kernel_source_for_group(dialect: Dialect, product: FieldProduct, group: u
         ));
         s.push_str(NTT_PASS);
         s.push_str("#undef PASS_NAME\n#undef PASS_SETS\n#undef PASS_SHOUP\n#undef PASS_BLOCKS\n");
+    }
+    // The same Shoup passes with two rounds per local-memory exchange (ntt_radix4.h).
+    for (name, sets) in [("Fr_ntt_first_radix4", 0), ("Fr_ntt_sets_radix4", 1)] {
+        s.push_str(&format!("#define R4_NAME {name}\n#define R4_SETS {sets}\n"));
+        s.push_str(NTT_RADIX4);
+        s.push_str("#undef R4_NAME\n#undef R4_SETS\n");
     }
     s.push_str(DIGITS);
     s.push_str(SEGMENTS);
@@ -286,6 +293,8 @@ mod tests {
             "Fr_ntt_first",
             "Fr_ntt_first_shoup",
             "Fr_ntt_sets_shoup",
+            "Fr_ntt_first_radix4",
+            "Fr_ntt_sets_radix4",
             "Fr_twiddle_selftest",
             "Fq_selftest",
             "Fr_selftest",

@@ -26,7 +26,7 @@ const PRODUCTS: usize = 2000;
 
 /// Kernels whose spills fail the check: the G1 MSM (with its digit, sort and layout
 /// kernels) and NTT.
-const HOT: [&str; 18] = [
+const HOT: [&str; 20] = [
     "msm_digits",
     "msm_scatter",
     "msm_carry_runs",
@@ -37,6 +37,8 @@ const HOT: [&str; 18] = [
     "Fr_ntt_first",
     "Fr_ntt_first_shoup",
     "Fr_ntt_sets_shoup",
+    "Fr_ntt_first_radix4",
+    "Fr_ntt_sets_radix4",
     "Fr_ntt_strided",
     "G1_sum_chunks",
     "G1_sum_points",
