@@ -22,8 +22,9 @@
 # window sweep; `MODE=ntt`: every .gpu/gpu-resident* binary's NTT side by side, per pass
 # and under Nsight Compute; `MODE=products`: the field products of $PRODUCTS side by side
 # in one binary; `MODE=bench`: the MSM and NTT bench tables 2^16..2^24; `MODE=first`: the
-# NTT's twiddle products (Montgomery, Shoup in the first pass, Shoup in every pass) side by
-# side in one binary, then three times what `auto` picks and its times; `MODE=open`: what
+# NTT's variants (Montgomery, Shoup in the first pass, Shoup in every pass, and Shoup's
+# radix-4 passes) side by side in one binary, then three times what `auto` picks and its
+# times; `MODE=open`: what
 # opening the backend costs `appliance prove`, every .gpu/appliance* binary with and without
 # `auto`'s timing; all but `windows`, `ntt`, `products`, `bench`, `first` and `open` end
 # with `oom_check`).
@@ -111,7 +112,7 @@ ntt_ncu() {
   echo "ncu $label exit $?"
 }
 ntt_ncu_summary() {
-  grep -E "^===|^  Fr_ntt|gpu__time_duration.sum |sm__pipe_(fmaheavy|alu)_cycles_active.avg.pct_of_peak_sustained_elapsed |sm__issue_active.avg.pct_of_peak_sustained_elapsed |lts__throughput.avg.pct_of_peak_sustained_elapsed |sm__inst_executed_pipe_(fmaheavy|fmalite|alu|fma).sum |smsp__inst_executed.sum |stalled_(long_scoreboard|short_scoreboard|mio_throttle|math_pipe_throttle|wait)_per_issue_active.ratio |l1tex__data_bank_conflicts_pipe_lsu_mem_shared_op_(ld|st).sum |l1tex__data_pipe_lsu_wavefronts_mem_shared.sum " "$OUT/ncu_ntt.txt"
+  grep -E "^===|^  Fr_ntt|gpu__time_duration.sum |sm__pipe_(fmaheavy|alu)_cycles_active.avg.pct_of_peak_sustained_elapsed |sm__issue_active.avg.pct_of_peak_sustained_elapsed |lts__throughput.avg.pct_of_peak_sustained_elapsed |sm__inst_executed_pipe_(fmaheavy|fmalite|alu|fma).sum |smsp__inst_executed.sum |stalled_(barrier|dispatch_stall|long_scoreboard|short_scoreboard|mio_throttle|math_pipe_throttle|wait)_per_issue_active.ratio |sm__warps_active.avg.pct_of_peak_sustained_active |launch__registers_per_thread |l1tex__data_bank_conflicts_pipe_lsu_mem_shared_op_(ld|st).sum |l1tex__data_pipe_lsu_wavefronts_mem_shared.sum " "$OUT/ncu_ntt.txt"
 }
 
 if [ "${MODE:-tables}" = targets ]; then
@@ -190,7 +191,7 @@ compare_settings() {
 }
 
 if [ "${MODE:-tables}" = first ]; then
-  # The NTT's twiddle products (APPLIANCE_GPU_NTT_TWIDDLES, NOTES 29-30).
+  # The NTT's variants (APPLIANCE_GPU_NTT_TWIDDLES, NOTES 29-30, 36).
   compare_settings APPLIANCE_GPU_NTT_TWIDDLES "${TWIDDLES:-montgomery shoup-first shoup shoup-radix4}" 16
   # Unset, the backend times the four at 2^22 as it opens and takes the fastest.
   step "auto: the product timed at open, then its resident NTT"
