@@ -27,7 +27,8 @@ type Tables<B> = HashMap<(u32, bool), Arc<B>>;
 /// named one is for A/B runs and for pinning a choice.
 pub const TWIDDLES_ENV: &str = "APPLIANCE_GPU_NTT_TWIDDLES";
 
-/// The twiddle product of the local-memory NTT passes (`ntt_pass.h`, `Fr_ntt_strided`).
+/// The twiddle product of the local-memory NTT passes, and with Shoup's the passes' form
+/// (`ntt_pass.h`, `ntt_radix4.h`, `Fr_ntt_strided`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum TwiddleProduct {
     /// `Fr_ntt_first` and `Fr_ntt_strided`: Montgomery products, twiddles from the
@@ -535,7 +536,9 @@ fn rounds<D: Device>(
         let work = tmp.as_ref().unwrap_or(buf);
         let shoup = match product {
             TwiddleProduct::Montgomery => None,
-            _ => Some(twiddles.get_shoup(dev, inverse)?),
+            TwiddleProduct::ShoupFirst | TwiddleProduct::Shoup | TwiddleProduct::ShoupRadix4 => {
+                Some(twiddles.get_shoup(dev, inverse)?)
+            }
         };
         // The radix-4 passes take four elements per thread, two sub-blocks of 2 GROUP per
         // work-group, and at least four rounds.

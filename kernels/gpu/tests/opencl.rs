@@ -136,12 +136,13 @@ fn twiddle_product_matches_arkworks() {
     }
 }
 
-/// Every twiddle product of the NTT's passes (APPLIANCE_GPU_NTT_TWIDDLES: Montgomery,
-/// Shoup's in the first pass, Shoup's in every pass) gives ark-poly's transforms: forward,
-/// inverse, coset and a quotient's inverse-then-coset pair, from one work-group (2 GROUP
-/// elements) up to (2 GROUP)^2: a strided or sets pass of every k from 1 to log2(GROUP),
-/// then two of them. At OpenCL's GROUP and at CUDA's 256, the configuration a card runs (a first pass
-/// of nine rounds, sets passes of up to eight) and CI cannot otherwise execute.
+/// Every variant of the NTT's passes (APPLIANCE_GPU_NTT_TWIDDLES: Montgomery, Shoup's in
+/// the first pass, Shoup's in every pass, Shoup's radix-4 passes) gives ark-poly's
+/// transforms: forward, inverse, coset and a quotient's inverse-then-coset pair, from one
+/// work-group (2 GROUP elements) up to (2 GROUP)^2: a strided or sets pass of every k from 1
+/// to log2(GROUP), then two of them. At OpenCL's GROUP and at CUDA's 256, the configuration
+/// a card runs (a first pass of nine rounds, sets passes of up to eight) and CI cannot
+/// otherwise execute.
 #[test]
 fn ntt_passes_give_ark_polys_transforms_at_each_group_size() {
     use kernels_gpu::ntt::{TwiddleProduct, Twiddles};

@@ -10,12 +10,12 @@
 // round-q butterflies share their twiddle, the round q + 1 pairs take it and the one m
 // above), so a pass has half the barriers of ntt_pass.h and a quarter less local-memory
 // traffic (per four butterflies six element loads and six stores where ntt_pass.h has eight
-// and eight, three twiddle pairs where it has four). On an H100 the Shoup passes' warps
-// spent about half their time waiting at a barrier and kept the multiplier pipe busy only
-// 75-77% of the time (bench/NOTES.md 32). The price is resident warps: a thread holds at
+// and eight, three twiddle pairs where it has four). On an H100 about half of the Shoup
+// passes' warps were waiting at a barrier at any moment, and the multiplier pipe was busy
+// only 75-77% of the time (bench/NOTES.md 32). The price is resident warps: a thread holds at
 // most two elements besides the one it multiplies (the others are parked in its own
 // local-memory slots, which no other thread touches before the next barrier), but at 64
-// registers ptxas still spilled 8-16 bytes, hoisting the next product's loads; at 80 it
+// registers ptxas still spilled 8-24 bytes, hoisting the next product's loads; at 80 it
 // does not, so three blocks of GROUP threads per SM (24 warps, where the Shoup passes have
 // 40), each block two sub-blocks of 2 GROUP elements sharing one twiddle table (48 KiB of
 // local memory at GROUP 256). Which is faster is the card's to say (ntt.rs, `auto`).
