@@ -268,6 +268,17 @@ DEVICE u32 pass_slot(u32 e) { return e ^ ((e >> 3) & 7) ^ ((e >> 6) & 7); }
 
 // Fr_ntt_first and the Shoup passes: ntt_pass.h, instantiated after this file.
 
+// Where sub-block `block` (2 GROUP elements) of a pass over rounds s .. s + k - 1 starts:
+// the index of its first element, and in *lo_base the low part lo (< 2^s) of its first
+// set. It holds L = 2 GROUP / 2^k sets with consecutive lo, so that their reads are runs of
+// L neighbours; the 2^s / L sub-blocks of one group of 2^(s+k) elements come one after
+// another. Fr_ntt_strided, Fr_ntt_sets_shoup and Fr_ntt_sets_radix4 share it.
+DEVICE u32 sets_base(u32 block, u32 s, u32 k, u32 *lo_base) {
+    u32 log_l = LOG_2GROUP - k, blocks_log = s - log_l;
+    *lo_base = (block & ((1u << blocks_log) - 1)) << log_l;
+    return ((block >> blocks_log) << (s + k)) + *lo_base;
+}
+
 // Rounds with half-blocks 2^s .. 2^(s+k-1) (s >= LOG_2GROUP, 1 <= k < LOG_2GROUP). These
 // rounds only mix elements whose indices differ in bits s .. s+k-1, so the vector splits
 // into independent sets of 2^k elements at stride 2^s. A work-group takes L = 2 GROUP / 2^k
@@ -280,11 +291,9 @@ KERNEL void NTT_BLOCKS Fr_ntt_strided(GLOBAL const Fr *src, GLOBAL Fr *dst, GLOB
     SHARED HalfFr sh[2 * 2 * GROUP];
     u32 l = LOCAL_ID();
     u32 g = (GLOBAL_ID() - l) / GROUP;
-    u32 log_l = LOG_2GROUP - k;
+    u32 log_l = LOG_2GROUP - k, lo_base;
     u32 lo_mask = (1u << log_l) - 1;
-    u32 blocks_log = s - log_l;
-    u32 lo_base = (g & ((1u << blocks_log) - 1)) << log_l;
-    u32 base = ((g >> blocks_log) << (s + k)) + lo_base;
+    u32 base = sets_base(g, s, k, &lo_base);
     // Element e of the work-group: set e & lo_mask, position e >> log_l within the set, at
     // src[base + ((e >> log_l) << s) + (e & lo_mask)]. Thread l: set lo_t, pair b.
     u32 lo_t = l & lo_mask;

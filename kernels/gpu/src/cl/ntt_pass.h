@@ -51,10 +51,8 @@ KERNEL void PASS_BLOCKS PASS_NAME(GLOBAL const Fr *src, GLOBAL Fr *dst, GLOBAL c
     u32 l = LOCAL_ID();
     u32 group_id = (GLOBAL_ID() - l) / GROUP;
 #if PASS_SETS
-    u32 log_l = LOG_2GROUP - k;
-    u32 blocks_log = s - log_l;
-    u32 lo_base = (group_id & ((1u << blocks_log) - 1)) << log_l;
-    u32 base = ((group_id >> blocks_log) << (s + k)) + lo_base;
+    u32 log_l = LOG_2GROUP - k, lo_base;
+    u32 base = sets_base(group_id, s, k, &lo_base);
 #define PASS_AT(slot, set) (base + ((slot) << s) + (set))
 #else
     const u32 k = LOG_2GROUP, log_l = 0;

@@ -49,10 +49,8 @@ KERNEL void R4_BLOCKS R4_NAME(GLOBAL const Fr *src, GLOBAL Fr *dst, R4_PARAMS, u
     u32 sub = (GLOBAL_ID() - l) / GROUP * 2 + h;
     u32 off = h * 4 * GROUP;
 #if R4_SETS
-    u32 log_l = LOG_2GROUP - k;
-    u32 blocks_log = s - log_l;
-    u32 lo_base = (sub & ((1u << blocks_log) - 1)) << log_l;
-    u32 base = ((sub >> blocks_log) << (s + k)) + lo_base;
+    u32 log_l = LOG_2GROUP - k, lo_base;
+    u32 base = sets_base(sub, s, k, &lo_base);
 #define R4_AT(slot, set) (base + ((slot) << s) + (set))
 #else
     const u32 k = LOG_2GROUP, log_l = 0;
