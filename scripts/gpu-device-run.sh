@@ -24,10 +24,9 @@
 # in one binary; `MODE=bench`: the MSM and NTT bench tables 2^16..2^24; `MODE=first`: the
 # NTT's variants (Montgomery, Shoup in the first pass, Shoup in every pass, and Shoup's
 # radix-4 passes) side by side in one binary, then three times what `auto` picks and its
-# times; `MODE=open`: what
-# opening the backend costs `appliance prove`, every .gpu/appliance* binary with and without
-# `auto`'s timing; all but `windows`, `ntt`, `products`, `bench`, `first` and `open` end
-# with `oom_check`).
+# times; `MODE=open`: what opening the backend costs `appliance prove`, every
+# .gpu/appliance* binary with and without `auto`'s timing; all but `windows`, `ntt`,
+# `products`, `bench`, `first` and `open` end with `oom_check`).
 set -u
 OUT=${OUT:-/tmp/gpu-out}
 mkdir -p "$OUT"
