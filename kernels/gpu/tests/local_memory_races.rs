@@ -65,7 +65,7 @@ fn build(group: usize, barriers: bool) -> PathBuf {
     binary
 }
 
-/// Runs the harness on the kernels whose names start with `only` ("" for all).
+/// Runs the harness on the kernel named `only` ("" for all).
 fn run(binary: &Path, only: &str) -> Output {
     Command::new(binary)
         .arg(only)

@@ -134,9 +134,13 @@ static void *run_item(void *arg) {
     return NULL;
 }
 
+// The kernel to run alone (argv[1]), or NULL for all.
+static const char *only;
+
 // Runs groups 0, 1 and the last of a launch of `threads` items (the index arithmetic
 // differs at the ends; every group runs the same code between them).
 static void run(const Launch *launch, uint32_t threads) {
+    if (only && strcmp(launch->kernel, only) != 0) return;
     uint32_t groups = threads / GROUP;
     uint32_t chosen[3] = {0, 1, groups - 1};
     unsigned long before = barriers_passed;
@@ -167,8 +171,7 @@ static void fill(uint32_t *words, size_t count, uint64_t *state) {
 }
 
 int main(int argc, char **argv) {
-    // Optional: run only the kernels whose names start with argv[1].
-    const char *only = argc > 1 ? argv[1] : "";
+    if (argc > 1 && argv[1][0]) only = argv[1];
     const uint log_group = LOG_2GROUP;
     // Sets passes of every k at s = LOG_2GROUP over two groups of sets (log_n = s + k + 1).
     const uint max_log_n = 2 * log_group;
@@ -182,7 +185,6 @@ int main(int argc, char **argv) {
     fill((uint32_t *)twiddles, n_max / 2 * LIMBS, &state);
     fill((uint32_t *)pairs, 2 * GROUP * LIMBS, &state);
     fill(words, 4 * GROUP * SCAN_ITEMS, &state);
-#define SELECTED(name) (strncmp(name, only, strlen(only)) == 0)
     // First passes: n = 2 GROUP (one group, in place, as the host runs it) up to 2^3 GROUP.
     for (uint log_n = log_group; log_n <= log_group + 2; log_n++) {
         uint n = 1u << log_n;
@@ -190,13 +192,13 @@ int main(int argc, char **argv) {
         Launch a = {.src = data, .dst = dst, .twiddles = twiddles, .pairs = pairs, .log_n = log_n};
         a.count = n / 2;
         a.kernel = "Fr_ntt_first";
-        if (SELECTED(a.kernel)) run(&a, n / 2);
+        run(&a, n / 2);
         a.kernel = "Fr_ntt_first_shoup";
-        if (SELECTED(a.kernel)) run(&a, n / 2);
+        run(&a, n / 2);
         if (n >= 4 * GROUP) {
             a.kernel = "Fr_ntt_first_radix4";
             a.count = n / 4;
-            if (SELECTED(a.kernel)) run(&a, n / 4);
+            run(&a, n / 4);
         }
     }
     // Later passes, in place as the host runs all but the last.
@@ -205,13 +207,13 @@ int main(int argc, char **argv) {
         Launch a = {.src = data, .dst = data, .twiddles = twiddles, .pairs = pairs, .log_n = log_n,
                     .s = s, .k = k, .count = n / 2};
         a.kernel = "Fr_ntt_strided";
-        if (SELECTED(a.kernel)) run(&a, n / 2);
+        run(&a, n / 2);
         a.kernel = "Fr_ntt_sets_shoup";
-        if (SELECTED(a.kernel)) run(&a, n / 2);
+        run(&a, n / 2);
         if (k >= 4) {
             a.kernel = "Fr_ntt_sets_radix4";
             a.count = n / 4;
-            if (SELECTED(a.kernel)) run(&a, n / 4);
+            run(&a, n / 4);
         }
     }
     // Prefix sums: two full blocks and a part, in place as the host's second level runs.
@@ -219,7 +221,7 @@ int main(int argc, char **argv) {
         uint n = 2 * GROUP * SCAN_ITEMS + 5;
         Launch a = {.kernel = "scan_blocks", .in = words, .out = words, .sums = sums, .n = n};
         a.count = 3 * GROUP;
-        if (SELECTED(a.kernel)) run(&a, 3 * GROUP);
+        run(&a, 3 * GROUP);
     }
     printf("%lu barriers in all, %d failures\n", barriers_passed, failures);
     return failures ? 1 : 0;
