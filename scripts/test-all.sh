@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step says how long the script has run so far, so a slow CI run shows which step grew.
+step() { printf '\n==> [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
 step "toolchain: $(cargo --version)"
 
@@ -95,3 +96,5 @@ if [ -n "${FUZZ_SECONDS:-}" ]; then
             -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=4096)
     done
 fi
+
+step "all passed"
