@@ -301,3 +301,74 @@ fn two_hundred_concurrent_jobs_on_loopback_all_accounted_for() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `appliance operator request`, as an operator runs it against a running appliance: a
+/// market change (a JSON body), a circuit upload (a multipart body) and a read (no body),
+/// each signed with the key the first boot generated.
+#[test]
+fn the_operator_cli_changes_a_running_appliance() {
+    let dir = temp("operator");
+    let config = dir.join("appliance.toml");
+    std::fs::write(&config, "").expect("config");
+    let data = dir.join("data");
+    let server = start(&data, &config);
+    let key = data.join("operator.key");
+    let url = format!("http://{}", server.addr);
+    let operator = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_appliance"))
+            .args(["operator", "request", "--key"])
+            .arg(&key)
+            .args(["--url", &url])
+            .args(args)
+            .output()
+            .expect("appliance operator runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr} {stdout}");
+        serde_json::from_str::<Value>(stdout.trim()).expect("a JSON answer")
+    };
+    let market = dir.join("market.json");
+    std::fs::write(
+        &market,
+        r#"{"id":"9","circuit":"sample","public_inputs":["c"],"signed":true}"#,
+    )
+    .expect("market");
+    let market = market.to_str().expect("path");
+    let set = operator(&[
+        "PUT",
+        "/v1/markets/9",
+        "--content-type",
+        "application/json",
+        "--body",
+        market,
+    ]);
+    assert_eq!(set["signed"], true, "{set}");
+    let m = fixtures().join("multiplier");
+    let zkey = format!("zkey=@{}", m.join("circuit_final.zkey").display());
+    let wasm = format!("wasm=@{}", m.join("circuit_js/circuit.wasm").display());
+    let circuit = operator(&[
+        "POST",
+        "/v1/circuits",
+        "--form",
+        "id=uploaded",
+        "--form",
+        &zkey,
+        "--form",
+        &wasm,
+    ]);
+    assert_eq!(circuit["id"], "uploaded", "{circuit}");
+    let config = operator(&["GET", "/v1/config"]);
+    assert!(
+        config["markets"]
+            .as_array()
+            .is_some_and(|ms| ms.iter().any(|m| m["id"] == "9")),
+        "{config}"
+    );
+    let (status, circuits) = http(&server.addr, "GET", "/v1/circuits", None);
+    assert_eq!(status, 200);
+    assert!(circuits["circuits"]
+        .as_array()
+        .is_some_and(|cs| cs.iter().any(|c| c["id"] == "uploaded")));
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use prover_attest::key::address_hex;
-use prover_attest::operator::{sign_request, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use prover_attest::operator::sign_request;
 use prover_attest::EthKey;
 
 #[derive(Subcommand)]
@@ -21,7 +21,7 @@ pub enum OperatorCommand {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Print the two headers that authorise one request (valid for 60 s, once).
+    /// Print the headers that authorise one request (valid for 60 s, once).
     ///
     /// The body must be byte-for-byte the one sent (e.g. curl --data-binary @FILE).
     Sign(SignArgs),
@@ -98,9 +98,9 @@ pub fn operator(command: &OperatorCommand) -> Result<ExitCode> {
                 None => Vec::new(),
             };
             let ts = a.timestamp_ms.unwrap_or_else(now_ms);
-            let (t, sig) = sign_request(&key, &a.method, &a.path, ts, &body)?;
-            println!("{TIMESTAMP_HEADER}: {t}");
-            println!("{SIGNATURE_HEADER}: {sig}");
+            for (name, value) in sign_request(&key, &a.method, &a.path, ts, &body)? {
+                println!("{name}: {value}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         OperatorCommand::Request(a) => request(a),
@@ -143,11 +143,14 @@ fn request(a: &RequestArgs) -> Result<ExitCode> {
         bail!("--url must be http://HOST:PORT");
     };
     let host = host.trim_end_matches('/');
-    let (t, sig) = sign_request(&key, &a.method, &a.path, now_ms(), &body)?;
+    let signed: String = sign_request(&key, &a.method, &a.path, now_ms(), &body)?
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
     let mut stream =
         std::net::TcpStream::connect(host).with_context(|| format!("cannot connect to {host}"))?;
     let head = format!(
-        "{} {} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{TIMESTAMP_HEADER}: {t}\r\n{SIGNATURE_HEADER}: {sig}\r\n\r\n",
+        "{} {} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{signed}\r\n",
         a.method.to_ascii_uppercase(),
         a.path,
         body.len()

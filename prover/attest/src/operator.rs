@@ -3,9 +3,14 @@
 //! The operator holds a secp256k1 key (made with `appliance operator key`, kept off the
 //! box); the appliance knows only its address. Every control request carries
 //!
-//! - `X-Operator-Timestamp`: Unix time in milliseconds, and
+//! - `X-Operator-Timestamp`: Unix time in milliseconds,
 //! - `X-Operator-Signature`: `0x` + hex of the 65-byte EIP-191 signature over
-//!   keccak256(METHOD "\n" PATH_AND_QUERY "\n" TIMESTAMP "\n" sha256(body)).
+//!   keccak256(METHOD "\n" PATH_AND_QUERY "\n" TIMESTAMP "\n" sha256(body)), and
+//! - `X-Operator-Content-Sha256`: hex of sha256(body), required when the body is not empty.
+//!
+//! The body's hash travels in a header so that the signature is checked before the body
+//! is read: a circuit upload may be gigabytes, and a request nobody signed must not hold
+//! an upload slot (and the operator out) while it trickles in.
 //!
 //! The appliance refuses timestamps more than [`WINDOW_MS`] away from its clock and any
 //! request digest it has accepted within the window, so a captured request cannot be
@@ -23,8 +28,14 @@ use crate::AttestError;
 
 pub const TIMESTAMP_HEADER: &str = "x-operator-timestamp";
 pub const SIGNATURE_HEADER: &str = "x-operator-signature";
+pub const CONTENT_HASH_HEADER: &str = "x-operator-content-sha256";
 /// How far a request's timestamp may be from the appliance's clock, either way.
 pub const WINDOW_MS: u64 = 60_000;
+
+/// sha256 of a request body, as signed and as sent in [`CONTENT_HASH_HEADER`].
+pub fn body_hash(body: &[u8]) -> [u8; 32] {
+    Sha256::digest(body).into()
+}
 
 /// The digest an operator signs for one request.
 pub fn request_digest(
@@ -33,7 +44,15 @@ pub fn request_digest(
     timestamp_ms: u64,
     body: &[u8],
 ) -> [u8; 32] {
-    let body_hash = Sha256::digest(body);
+    digest_for_body_hash(method, path_and_query, timestamp_ms, &body_hash(body))
+}
+
+fn digest_for_body_hash(
+    method: &str,
+    path_and_query: &str,
+    timestamp_ms: u64,
+    body_hash: &[u8; 32],
+) -> [u8; 32] {
     let mut message = Vec::with_capacity(method.len() + path_and_query.len() + 64);
     message.extend_from_slice(method.to_ascii_uppercase().as_bytes());
     message.push(b'\n');
@@ -41,20 +60,37 @@ pub fn request_digest(
     message.push(b'\n');
     message.extend_from_slice(timestamp_ms.to_string().as_bytes());
     message.push(b'\n');
-    message.extend_from_slice(&body_hash);
+    message.extend_from_slice(body_hash);
     keccak256(&message)
 }
 
-/// The two header values for a request signed now (or at `timestamp_ms`).
+/// The body hash a request declares: its [`CONTENT_HASH_HEADER`], or the empty body's
+/// hash when it has none.
+pub fn declared_body_hash(header: Option<&str>) -> Result<[u8; 32], Refusal> {
+    let Some(text) = header else {
+        return Ok(body_hash(b""));
+    };
+    let bytes = hex::decode(text.trim().trim_start_matches("0x"))
+        .map_err(|_| Refusal::Malformed(format!("{CONTENT_HASH_HEADER} is not hex")))?;
+    bytes
+        .try_into()
+        .map_err(|_| Refusal::Malformed(format!("{CONTENT_HASH_HEADER} is not 32 bytes")))
+}
+
+/// The headers (name, value) that authorise one request signed at `timestamp_ms`.
 pub fn sign_request(
     key: &EthKey,
     method: &str,
     path_and_query: &str,
     timestamp_ms: u64,
     body: &[u8],
-) -> Result<(String, String), AttestError> {
+) -> Result<Vec<(&'static str, String)>, AttestError> {
     let sig = key.sign_eip191(&request_digest(method, path_and_query, timestamp_ms, body))?;
-    Ok((timestamp_ms.to_string(), format!("0x{}", hex::encode(sig))))
+    Ok(vec![
+        (TIMESTAMP_HEADER, timestamp_ms.to_string()),
+        (SIGNATURE_HEADER, format!("0x{}", hex::encode(sig))),
+        (CONTENT_HASH_HEADER, hex::encode(body_hash(body))),
+    ])
 }
 
 /// Why a control request was refused.
@@ -104,9 +140,8 @@ impl OperatorGuard {
         self.address
     }
 
-    /// Cheap checks that need no body: both headers present and well-formed, timestamp in
-    /// the window. Run before reading a large body.
-    pub fn precheck(
+    /// Both headers present and well-formed, timestamp in the window.
+    fn precheck(
         &self,
         timestamp: Option<&str>,
         signature: Option<&str>,
@@ -128,18 +163,19 @@ impl OperatorGuard {
         Ok((ts, sig))
     }
 
-    /// Full check of one request; on success the request is remembered as used.
+    /// Checks one request whose body has sha256 `body_hash`; on success the request is
+    /// remembered as used. The caller must still check that the body it reads has that hash.
     pub fn check(
         &self,
         method: &str,
         path_and_query: &str,
         timestamp: Option<&str>,
         signature: Option<&str>,
-        body: &[u8],
+        body_hash: &[u8; 32],
         now_ms: u64,
     ) -> Result<(), Refusal> {
         let (ts, sig) = self.precheck(timestamp, signature, now_ms)?;
-        let digest = request_digest(method, path_and_query, ts, body);
+        let digest = digest_for_body_hash(method, path_and_query, ts, body_hash);
         let signer =
             recover_eip191(&digest, &sig).map_err(|e| Refusal::Malformed(e.to_string()))?;
         if signer != self.address {
@@ -160,15 +196,46 @@ impl OperatorGuard {
 mod tests {
     use super::*;
 
+    /// The values of the first two headers [`sign_request`] makes.
+    fn timestamp_and_signature(
+        key: &EthKey,
+        method: &str,
+        path: &str,
+        now: u64,
+        body: &[u8],
+    ) -> (String, String) {
+        let headers = sign_request(key, method, path, now, body).expect("sign");
+        assert_eq!(headers[0].0, TIMESTAMP_HEADER);
+        assert_eq!(headers[1].0, SIGNATURE_HEADER);
+        (headers[0].1.clone(), headers[1].1.clone())
+    }
+
+    #[test]
+    fn the_declared_body_hash_is_the_header_or_the_empty_bodys() {
+        let headers = sign_request(&EthKey::generate(), "PUT", "/v1/x", 1, b"body").expect("sign");
+        assert_eq!(headers[2].0, CONTENT_HASH_HEADER);
+        assert_eq!(
+            declared_body_hash(Some(&headers[2].1)),
+            Ok(body_hash(b"body"))
+        );
+        assert_eq!(declared_body_hash(None), Ok(body_hash(b"")));
+        for bad in ["zz", "00", &"00".repeat(33)] {
+            assert!(matches!(
+                declared_body_hash(Some(bad)),
+                Err(Refusal::Malformed(_))
+            ));
+        }
+    }
+
     #[test]
     fn signed_requests_pass_once_and_only_unaltered() {
         let key = EthKey::generate();
         let guard = OperatorGuard::new(key.address());
         let now = 1_700_000_000_000;
-        let (ts, sig) = sign_request(&key, "POST", "/v1/circuits", now, b"body").expect("sign");
+        let (ts, sig) = timestamp_and_signature(&key, "POST", "/v1/circuits", now, b"body");
         let check =
             |m: &str, p: &str, ts: Option<&str>, sig: Option<&str>, body: &[u8], at: u64| {
-                guard.check(m, p, ts, sig, body, at)
+                guard.check(m, p, ts, sig, &body_hash(body), at)
             };
         assert_eq!(
             check("POST", "/v1/circuits", Some(&ts), Some(&sig), b"other", now),
@@ -239,7 +306,7 @@ mod tests {
         );
         // Another key's signature of the same request.
         let (ts2, sig2) =
-            sign_request(&EthKey::generate(), "POST", "/v1/circuits", now, b"x").expect("sign");
+            timestamp_and_signature(&EthKey::generate(), "POST", "/v1/circuits", now, b"x");
         assert_eq!(
             check("POST", "/v1/circuits", Some(&ts2), Some(&sig2), b"x", now),
             Err(Refusal::WrongSigner)

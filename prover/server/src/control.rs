@@ -8,7 +8,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use prover_attest::key::address_hex;
-use prover_attest::operator::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use prover_attest::operator::{
+    body_hash, declared_body_hash, Refusal, CONTENT_HASH_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+};
 use serde_json::Value;
 
 use crate::extract::ApiJson;
@@ -33,6 +35,10 @@ pub async fn attestation_hex(State(state): State<AppState>) -> Result<Response, 
 
 /// Lets a request through only with a fresh, unused signature by the operator key over
 /// its method, path, query, timestamp and body (see `prover_attest::operator`).
+///
+/// The signature is checked against the body hash the request declares before the body is
+/// read, so an unsigned upload is refused at once instead of holding an upload slot; the
+/// body read is then held to that hash.
 pub async fn require_operator(
     State(state): State<AppState>,
     request: Request,
@@ -46,13 +52,32 @@ pub async fn require_operator(
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     };
-    let (timestamp, signature) = (header(TIMESTAMP_HEADER), header(SIGNATURE_HEADER));
-    let guard = &state.enclave.operator;
-    let now = now_ms();
-    // Refuse unsigned and stale requests before reading a possibly large body.
-    guard
-        .precheck(timestamp.as_deref(), signature.as_deref(), now)
-        .map_err(|r| ServerError::Unauthorized(r.to_string()))?;
+    let refused = |r: Refusal| ServerError::Unauthorized(r.to_string());
+    let content_hash = header(CONTENT_HASH_HEADER);
+    let declared = declared_body_hash(content_hash.as_deref()).map_err(refused)?;
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or(parts.uri.path(), |p| p.as_str());
+    state
+        .enclave
+        .operator
+        .check(
+            parts.method.as_str(),
+            path,
+            header(TIMESTAMP_HEADER).as_deref(),
+            header(SIGNATURE_HEADER).as_deref(),
+            &declared,
+            now_ms(),
+        )
+        .map_err(|r| match r {
+            // Likely a body signed but its hash not sent: say so.
+            Refusal::WrongSigner if content_hash.is_none() => ServerError::Unauthorized(format!(
+                "{r} over an empty body (a request with a body must carry its sha256 in \
+                 {CONTENT_HASH_HEADER})"
+            )),
+            r => refused(r),
+        })?;
     // Only a circuit upload may be large, and only UPLOAD_SLOTS of those are read at once;
     // every other control body has the ordinary limit.
     let upload = parts.method == axum::http::Method::POST && parts.uri.path() == "/v1/circuits";
@@ -71,28 +96,20 @@ pub async fn require_operator(
         (state.config.max_body_bytes, None)
     };
     let bytes = read_body(body, limit).await?;
-    let path = parts
-        .uri
-        .path_and_query()
-        .map_or(parts.uri.path(), |p| p.as_str());
-    guard
-        .check(
-            parts.method.as_str(),
-            path,
-            timestamp.as_deref(),
-            signature.as_deref(),
-            &bytes,
-            now,
-        )
-        .map_err(|r| ServerError::Unauthorized(r.to_string()))?;
+    if body_hash(&bytes) != declared {
+        return Err(ServerError::Unauthorized(format!(
+            "the body is not the one signed: a request with a body must carry its sha256 in \
+             {CONTENT_HASH_HEADER}"
+        )));
+    }
     Ok(next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await)
 }
 
 /// Longest pause in a control body before the request is dropped, and the grace time
-/// before `BODY_MIN_RATE` applies: an unsigned upload that stops, or trickles, must not
-/// hold an upload slot (and the operator out) for long.
+/// before `BODY_MIN_RATE` applies: an upload that stops, or trickles (a stalled link), must
+/// not hold an upload slot for long.
 pub const BODY_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
 /// Slowest average rate, in bytes per second, a control body may arrive at after
 /// `BODY_IDLE` (a 2 GiB key at this rate takes ~9 hours; any real link is far faster).

@@ -18,7 +18,9 @@ pub async fn document() -> Json<Value> {
         { "name": "X-Operator-Timestamp", "in": "header", "required": true, "schema": { "type": "string" },
           "description": "Unix time in ms; refused when more than 60 s from the appliance's clock" },
         { "name": "X-Operator-Signature", "in": "header", "required": true, "schema": { "type": "string" },
-          "description": "0x + 65-byte EIP-191 signature by the operator key over keccak256(METHOD \\n PATH_AND_QUERY \\n TIMESTAMP \\n sha256(body)); each request is accepted once" }
+          "description": "0x + 65-byte EIP-191 signature by the operator key over keccak256(METHOD \\n PATH_AND_QUERY \\n TIMESTAMP \\n sha256(body)); each request is accepted once" },
+        { "name": "X-Operator-Content-Sha256", "in": "header", "required": false, "schema": { "type": "string" },
+          "description": "hex sha256 of the body; required when the body is not empty (the signature is checked against it before the body is read)" }
     ]);
     let input_payload = json!({
         "type": "object", "required": ["public"],
@@ -103,7 +105,7 @@ pub async fn document() -> Json<Value> {
                 "responses": { "200": { "description": "proof" }, "409": error(), "422": error(), "404": error() } } },
             "/v1/circuits": {
                 "get": { "summary": "Circuits served", "responses": { "200": { "description": "{\"circuits\": [...]}" } } },
-                "post": { "summary": "Register a circuit (operator-signed request: X-Operator-Timestamp and X-Operator-Signature)",
+                "post": { "summary": "Register a circuit (operator-signed request: X-Operator-Timestamp, X-Operator-Signature, X-Operator-Content-Sha256)",
                     "parameters": operator,
                     "requestBody": { "required": true, "content": { "multipart/form-data": { "schema": {
                         "type": "object", "required": ["id", "zkey", "wasm"],

@@ -11,7 +11,9 @@ use futures_util::StreamExt;
 use http_body_util::BodyExt;
 use kernels_accel::Accelerator;
 use prover_attest::key::address_hex;
-use prover_attest::operator::{sign_request, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use prover_attest::operator::{
+    sign_request, CONTENT_HASH_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+};
 use prover_attest::{EthKey, VerifyOptions, U256};
 use prover_groth16::{proof_from_abi, public_to_abi, verify, G2Order};
 use prover_server::{app, jobs, AppState, Config};
@@ -498,8 +500,7 @@ fn signed(
     ts: u64,
     body: &[u8],
 ) -> Vec<(&'static str, String)> {
-    let (t, sig) = sign_request(key, method, path, ts, body).expect("sign");
-    vec![(TIMESTAMP_HEADER, t), (SIGNATURE_HEADER, sig)]
+    sign_request(key, method, path, ts, body).expect("sign")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -690,29 +691,89 @@ async fn the_operator_changes_markets_at_run_time() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn control_bodies_are_bounded_before_their_signature_is_checked() {
+async fn control_signatures_are_checked_before_bodies_are_read() {
     let state = state_with("control-limits", |c| c.max_body_bytes = 4096);
     let operator = EthKey::load(&state.operator_key_path()).expect("operator key");
     let now = prover_server::store::now_ms();
-    // A market body over the ordinary limit, with well-formed but wrong signature headers:
-    // 413 after at most the limit, not the upload limit.
+    // A body that never ends: only a request refused before its body is read is answered.
+    let endless = || {
+        let first: Result<axum::body::Bytes, std::io::Error> = Ok(vec![b' '; 1024].into());
+        Body::from_stream(
+            futures_util::stream::iter([first]).chain(futures_util::stream::pending()),
+        )
+    };
+    let answered = |request: Request<Body>| {
+        let state = state.clone();
+        async move {
+            tokio::time::timeout(Duration::from_secs(20), call(&state, request))
+                .await
+                .expect("answered without reading the body")
+        }
+    };
     let big = vec![b' '; 8192];
+    // Signed by another key, a market change and an upload: 401, and no upload slot taken.
+    for (method, path) in [("PUT", "/v1/markets/13"), ("POST", "/v1/circuits")] {
+        let r = with_headers(
+            Request::builder().method(method).uri(path),
+            signed(&EthKey::generate(), method, path, now, &big),
+        );
+        let (s, b, _) = answered(r.body(endless()).expect("req")).await;
+        assert_eq!(
+            s,
+            StatusCode::UNAUTHORIZED,
+            "{}",
+            String::from_utf8_lossy(&b)
+        );
+        assert_json_error(s, &serde_json::from_slice(&b).unwrap_or(Value::Null));
+    }
+    assert_eq!(
+        state.upload_slots.available_permits(),
+        prover_server::UPLOAD_SLOTS
+    );
+    // A signature no key could have made (v = 33).
+    let bad_v = format!("0x{}21", "11".repeat(64));
+    let r = Request::put("/v1/markets/13")
+        .header(TIMESTAMP_HEADER, now.to_string())
+        .header(SIGNATURE_HEADER, bad_v);
+    let (s, _, _) = answered(r.body(endless()).expect("req")).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // The operator's signature over a body over the ordinary limit: 413 after at most the
+    // limit, not the upload limit.
     let r = with_headers(
         Request::put("/v1/markets/13").header(header::CONTENT_TYPE, "application/json"),
-        signed(&EthKey::generate(), "PUT", "/v1/markets/13", now, &big),
+        signed(&operator, "PUT", "/v1/markets/13", now, &big),
     );
     let (s, b, _) = call(&state, r.body(Body::from(big.clone())).expect("req")).await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
     assert_json_error(s, &serde_json::from_slice(&b).unwrap_or(Value::Null));
-    // A signature no key could have made (v = 33) is refused before the body is read: 401,
-    // not the 413 that reading this body would give.
-    let bad_v = format!("0x{}21", "11".repeat(64));
-    let r = Request::put("/v1/markets/13")
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(TIMESTAMP_HEADER, now.to_string())
-        .header(SIGNATURE_HEADER, bad_v);
-    let (s, _, _) = call(&state, r.body(Body::from(big)).expect("req")).await;
-    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // A body other than the signed one, with the signed body's hash or without a hash
+    // (which declares an empty body): 401.
+    let market = json!({ "id": "13", "circuit": "sample" })
+        .to_string()
+        .into_bytes();
+    let headers = signed(&operator, "PUT", "/v1/markets/13", now + 2, &market);
+    let r = with_headers(Request::put("/v1/markets/13"), headers);
+    let (s, b, _) = call(&state, r.body(Body::from(b"{}".to_vec())).expect("req")).await;
+    assert_eq!(
+        s,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        String::from_utf8_lossy(&b)
+    );
+    let headers = signed(&operator, "PUT", "/v1/markets/13", now + 3, &market)
+        .into_iter()
+        .filter(|(name, _)| *name != CONTENT_HASH_HEADER)
+        .collect();
+    let r = with_headers(Request::put("/v1/markets/13"), headers);
+    let (s, b, _) = call(&state, r.body(Body::from(market)).expect("req")).await;
+    assert_eq!(
+        s,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        String::from_utf8_lossy(&b)
+    );
+    assert!(String::from_utf8_lossy(&b).contains(CONTENT_HASH_HEADER));
+    assert!(state.market(Some("13")).is_err());
     // Input widths that wrap around when summed are refused, not served.
     let wrapping = json!({ "id": "14", "circuit": "sample", "public_inputs": [format!("x[{}]", usize::MAX), "y[2]"] })
         .to_string()
@@ -769,20 +830,21 @@ async fn control_bodies_are_bounded_before_their_signature_is_checked() {
 #[tokio::test(start_paused = true)]
 async fn a_stalled_control_body_is_dropped() {
     let state = state_with("stalled", |_| {});
+    let operator = EthKey::load(&state.operator_key_path()).expect("operator key");
     let now = prover_server::store::now_ms();
-    // An upload with well-formed headers signed by some key (not the operator's).
-    let upload = |body: Body| {
+    // Operator-signed uploads (of a body that never arrives whole), one signature each.
+    let upload = |body: Body, ts: u64| {
         with_headers(
             Request::post("/v1/circuits")
                 .header(header::CONTENT_TYPE, "multipart/form-data; boundary=x"),
-            signed(&EthKey::generate(), "POST", "/v1/circuits", now, b""),
+            signed(&operator, "POST", "/v1/circuits", ts, b"the body signed"),
         )
         .body(body)
         .expect("req")
     };
     let first: Result<axum::body::Bytes, std::io::Error> = Ok(vec![b'-'; 1024].into());
     let stream = futures_util::stream::iter([first]).chain(futures_util::stream::pending());
-    let (s, b, _) = call(&state, upload(Body::from_stream(stream))).await;
+    let (s, b, _) = call(&state, upload(Body::from_stream(stream), now)).await;
     assert_eq!(
         s,
         StatusCode::REQUEST_TIMEOUT,
@@ -802,7 +864,7 @@ async fn a_stalled_control_body_is_dropped() {
             i + 1,
         ))
     });
-    let (s, b, _) = call(&state, upload(Body::from_stream(trickle))).await;
+    let (s, b, _) = call(&state, upload(Body::from_stream(trickle), now + 1)).await;
     assert_eq!(
         s,
         StatusCode::REQUEST_TIMEOUT,
