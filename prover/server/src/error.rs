@@ -29,6 +29,9 @@ pub enum ServerError {
     JobFailed(String),
     #[error("the queue is full ({0} unfinished jobs); retry later")]
     QueueFull(usize),
+    /// Too much work of one kind already running or waiting (input checks); retry later.
+    #[error("{0}")]
+    Busy(String),
     #[error("the appliance is shutting down")]
     ShuttingDown,
     /// A control request without a valid, fresh operator signature.
@@ -66,7 +69,7 @@ impl ServerError {
             UnknownCircuit(_) | UnknownMarket(_) | UnknownJob(_) => StatusCode::NOT_FOUND,
             NotFinished(_) | Conflict(_) => StatusCode::CONFLICT,
             JobFailed(_) | Unsupported(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            QueueFull(_) => StatusCode::TOO_MANY_REQUESTS,
+            QueueFull(_) | Busy(_) => StatusCode::TOO_MANY_REQUESTS,
             ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Rejected(status, _) => *status,
@@ -87,7 +90,10 @@ impl IntoResponse for ServerError {
             self.to_string()
         };
         let mut response = (status, Json(serde_json::json!({ "error": message }))).into_response();
-        if matches!(self, ServerError::QueueFull(_) | ServerError::ShuttingDown) {
+        if matches!(
+            self,
+            ServerError::QueueFull(_) | ServerError::Busy(_) | ServerError::ShuttingDown
+        ) {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));

@@ -166,7 +166,14 @@ pub async fn generate_proof(
     ApiJson(payload): ApiJson<InputPayload>,
 ) -> Result<Json<ProofResponse>, ServerError> {
     let market = state.market(q.market_id.as_deref())?;
-    let (input, expected) = circuit_input(&state, &market, &payload)?;
+    // Decrypting and inflating secrets is CPU work: off the async threads. Not through
+    // `input_work`, whose checks may hold every slot for a while: a job the market assigned
+    // must not wait behind them, or be refused for them.
+    let (state2, market2, public) = (state.clone(), market.clone(), payload.public.clone());
+    let (input, expected) =
+        tokio::task::spawn_blocking(move || circuit_input(&state2, &market2, &payload))
+            .await
+            .map_err(|e| ServerError::Internal(e.to_string()))??;
     let job = jobs::submit(
         &state,
         &market.circuit,
@@ -186,7 +193,7 @@ pub async fn generate_proof(
     let proof = proof_from_json(&record.proof_json)?;
     let abi_proof = proof_to_abi(&proof, market.g2_order);
     let proof = if market.signed {
-        prover_attest::signed::tee_proof(&state.enclave.key, &payload.public, &abi_proof)?
+        prover_attest::signed::tee_proof(&state.enclave.key, &public, &abi_proof)?
     } else {
         abi_proof
     };
@@ -201,7 +208,7 @@ pub async fn check_input(
 ) -> Result<Json<Value>, ServerError> {
     let market = state.market(q.market_id.as_deref())?;
     Ok(Json(
-        match input_validity(&state, &market, &payload).await? {
+        match input_validity(&state, market, payload).await? {
             Ok(()) => serde_json::json!({ "valid": true }),
             Err(reason) => serde_json::json!({ "valid": false, "reason": reason }),
         },
@@ -226,11 +233,12 @@ pub async fn attestation_for_invalid_inputs(
     ApiJson(req): ApiJson<InvalidInputPayload>,
 ) -> Result<Json<Value>, ServerError> {
     let market = state.market(q.market_id.as_deref())?;
+    let public = req.public.clone();
     let payload = InputPayload {
         public: req.public,
         secrets: req.secrets,
     };
-    match input_validity(&state, &market, &payload).await? {
+    match input_validity(&state, market, payload).await? {
         Ok(()) => Ok(Json(serde_json::json!({ "valid": true }))),
         // The reason may quote input values (secrets): it is not logged.
         Err(_reason) => {
@@ -241,7 +249,7 @@ pub async fn attestation_for_invalid_inputs(
             let sig = prover_attest::signed::invalid_input_signature(
                 &state.enclave.key,
                 &req.ask_id.0,
-                &payload.public,
+                &public,
             )?;
             Ok(Json(serde_json::json!({ "proof": sig.to_vec() })))
         }
@@ -249,38 +257,42 @@ pub async fn attestation_for_invalid_inputs(
 }
 
 /// `Ok(())` when the inputs compute a witness whose public signals are the given ones,
-/// else the reason they do not.
+/// else the reason they do not. Decryption and the witness run in `input_work`.
 async fn input_validity(
     state: &AppState,
-    market: &Market,
-    payload: &InputPayload,
+    market: Market,
+    payload: InputPayload,
 ) -> Result<Result<(), String>, ServerError> {
-    let (input, expected) = match circuit_input(state, market, payload) {
-        Ok(x) => x,
-        // Neither says the inputs are wrong: the first is a limit of this appliance, the
-        // second a ciphertext it cannot read (signing "invalid" for it would let anyone get
-        // the signature for any ask by sending garbage).
-        Err(e @ (ServerError::Unsupported(_) | ServerError::Undecryptable(_))) => return Err(e),
-        Err(e) => return Ok(Err(e.to_string())),
-    };
-    let circuit = state.circuits.get(&market.circuit)?;
-    // Witness computation is CPU work: keep it off the async threads.
-    let outcome = tokio::task::spawn_blocking(move || {
-        let witness = circuit.witness_from_json(&input)?;
-        let public: Vec<String> = prover_groth16::public_signals(&witness, circuit.n_public())
-            .iter()
-            .map(decimal)
-            .collect();
-        Ok::<_, ServerError>(public)
-    })
-    .await
-    .map_err(|e| ServerError::Internal(e.to_string()))?;
-    Ok(match outcome {
-        Ok(public) if public == expected => Ok(()),
-        Ok(public) => Err(crate::jobs::public_mismatch(&public, &expected, true)),
-        // The reason goes back to the caller, who may hold only the ciphertext: no values.
-        Err(e) => Err(crate::jobs::error_text(&e, true)),
-    })
+    let state2 = state.clone();
+    state
+        .input_work
+        .run(move || {
+            let (input, expected) = match circuit_input(&state2, &market, &payload) {
+                Ok(x) => x,
+                // Neither says the inputs are wrong: the first is a limit of this appliance,
+                // the second a ciphertext it cannot read (signing "invalid" for it would let
+                // anyone get the signature for any ask by sending garbage).
+                Err(e @ (ServerError::Unsupported(_) | ServerError::Undecryptable(_))) => {
+                    return Err(e)
+                }
+                Err(e) => return Ok(Err(e.to_string())),
+            };
+            let circuit = state2.circuits.get(&market.circuit)?;
+            let public = circuit.witness_from_json(&input).map(|witness| {
+                prover_groth16::public_signals(&witness, circuit.n_public())
+                    .iter()
+                    .map(decimal)
+                    .collect::<Vec<String>>()
+            });
+            Ok(match public {
+                Ok(public) if public == expected => Ok(()),
+                Ok(public) => Err(crate::jobs::public_mismatch(&public, &expected, true)),
+                // The reason goes back to the caller, who may hold only the ciphertext: no
+                // values.
+                Err(e) => Err(crate::jobs::error_text(&e, true)),
+            })
+        })
+        .await
 }
 
 #[derive(Deserialize)]

@@ -110,15 +110,72 @@ pub struct Inner {
     pub metrics: Metrics,
     /// The key, attester and operator address.
     pub enclave: Enclave,
-    /// Control-route bodies of upload size being read before their signature is checked:
-    /// the check needs the whole body, so without a bound unsigned uploads could fill the
-    /// memory.
+    /// Circuit uploads being read, each held in memory until it is registered.
     pub upload_slots: tokio::sync::Semaphore,
+    /// Bounds the CPU work requests do before (or instead of) a job.
+    pub input_work: InputWork,
     shutting_down: AtomicBool,
 }
 
 /// Circuit uploads read at once (each up to `max_upload_bytes`).
 pub const UPLOAD_SLOTS: usize = 2;
+
+/// The CPU work a request does itself: decrypting and inflating secrets, and computing a
+/// witness to check inputs (`/api/checkInput`, the invalid-input attestation). It runs on
+/// the blocking pool, which the job worker proves on too: unbounded, a burst of checks
+/// would take every core and thread from the jobs (whose time limit runs meanwhile) and
+/// hold a circuit's memory each. One runs per core; a few more wait; the rest get 429.
+pub struct InputWork {
+    slots: usize,
+    running: Arc<tokio::sync::Semaphore>,
+    admitted: Arc<tokio::sync::Semaphore>,
+}
+
+/// Requests admitted per running slot (the rest wait for a slot).
+const INPUT_WORK_ADMITTED_PER_SLOT: usize = 4;
+
+impl InputWork {
+    /// `threads` as in the config (0: one slot per core).
+    pub fn new(threads: usize) -> Self {
+        let slots = match threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        Self {
+            slots,
+            running: Arc::new(tokio::sync::Semaphore::new(slots)),
+            admitted: Arc::new(tokio::sync::Semaphore::new(
+                slots * INPUT_WORK_ADMITTED_PER_SLOT,
+            )),
+        }
+    }
+
+    /// Runs `work` on the blocking pool once a slot is free; `Busy` at once when too many
+    /// requests already run or wait.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, ServerError> + Send + 'static,
+    ) -> Result<T, ServerError> {
+        let _admitted = Arc::clone(&self.admitted)
+            .try_acquire_owned()
+            .map_err(|_| {
+                ServerError::Busy(format!(
+                    "{} input checks are running or waiting; retry later",
+                    self.slots * INPUT_WORK_ADMITTED_PER_SLOT
+                ))
+            })?;
+        let running = Arc::clone(&self.running)
+            .acquire_owned()
+            .await
+            .map_err(|e| ServerError::Internal(e.to_string()))?;
+        tokio::task::spawn_blocking(move || {
+            let _running = running;
+            work()
+        })
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))?
+    }
+}
 
 /// Shared state of every handler and the worker.
 #[derive(Clone)]
@@ -184,6 +241,7 @@ impl AppState {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| ServerError::Config(format!("{}: {e}", config.data_dir.display())))?;
         let enclave = Enclave::open(&config, build_info)?;
+        let config_threads = config.threads;
         let state = AppState(Arc::new(Inner {
             config,
             backend,
@@ -195,6 +253,7 @@ impl AppState {
             metrics: Metrics::default(),
             enclave,
             upload_slots: tokio::sync::Semaphore::new(UPLOAD_SLOTS),
+            input_work: InputWork::new(config_threads),
             shutting_down: AtomicBool::new(false),
         }));
         let resumed = jobs::recover(&state)?;
@@ -494,5 +553,60 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn input_work_runs_one_per_slot_and_refuses_beyond_those_admitted() {
+        let work = Arc::new(InputWork::new(1));
+        let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (started_tx, mut started_rx) = tokio::sync::mpsc::unbounded_channel();
+        // Closed until the refusal is seen: the work admitted waits on it.
+        let gate = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut tasks = Vec::new();
+        for i in 0..INPUT_WORK_ADMITTED_PER_SLOT {
+            let (work, running, most, gate, started_tx) = (
+                Arc::clone(&work),
+                Arc::clone(&running),
+                Arc::clone(&most),
+                Arc::clone(&gate),
+                started_tx.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                work.run(move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    let _ = started_tx.send(i);
+                    while !gate.load(Ordering::SeqCst) {
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    Ok(i)
+                })
+                .await
+            }));
+        }
+        // One runs (held at the gate), the others wait for its slot.
+        started_rx.recv().await.expect("one started");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(running.load(Ordering::SeqCst), 1);
+        // Every admission is taken: the next request is refused at once.
+        let refused = work.run(|| Ok(usize::MAX)).await;
+        assert!(matches!(refused, Err(ServerError::Busy(_))), "{refused:?}");
+        gate.store(true, Ordering::SeqCst);
+        let mut done: Vec<usize> = Vec::new();
+        for t in tasks {
+            done.push(t.await.expect("task").expect("ran"));
+        }
+        done.sort_unstable();
+        assert_eq!(done, (0..INPUT_WORK_ADMITTED_PER_SLOT).collect::<Vec<_>>());
+        assert_eq!(most.load(Ordering::SeqCst), 1, "one at a time on one slot");
+        // Admissions are given back.
+        assert!(matches!(work.run(|| Ok(7)).await, Ok(7)));
     }
 }
