@@ -33,6 +33,10 @@ pub struct JobQueue {
     /// The latest job that ran out of time while its device attempt was in progress: until
     /// that attempt returns, the device is not offered to later jobs.
     stuck: Mutex<Option<(u64, Arc<Attempt>)>>,
+    /// Jobs the worker could not start because the store failed them (a read, or the write
+    /// that marks them running). They stay queued in the store, and only a restart, which
+    /// reopens it, runs them: `/healthz` fails until then, so that a supervisor restarts.
+    stranded: Mutex<Vec<u64>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -46,6 +50,24 @@ impl JobQueue {
 
     pub fn unfinished(&self) -> usize {
         self.unfinished.load(Ordering::SeqCst)
+    }
+
+    fn strand(&self, id: u64, e: &ServerError) {
+        tracing::error!(
+            "job {id} could not be started: {e}; it stays queued in the store and runs after \
+             a restart"
+        );
+        lock(&self.stranded).push(id);
+    }
+
+    /// Jobs left queued in the store that this process will not run (see `stranded`).
+    pub fn stranded(&self) -> Vec<u64> {
+        lock(&self.stranded).clone()
+    }
+
+    /// Requests waiting for a job to finish (long polls, Kalypso proof requests).
+    pub fn waiting_requests(&self) -> usize {
+        lock(&self.waiters).values().map(Vec::len).sum()
     }
 
     fn push(&self, id: u64) {
@@ -125,7 +147,14 @@ pub fn submit(
 /// that will not run in this process answers `ShuttingDown` instead of waiting forever.
 pub async fn wait(state: &AppState, id: u64) -> Result<JobRecord, ServerError> {
     let (tx, rx) = oneshot::channel();
-    lock(&state.queue.waiters).entry(id).or_default().push(tx);
+    {
+        let mut waiters = lock(&state.queue.waiters);
+        let list = waiters.entry(id).or_default();
+        // Long polls that timed out dropped their receivers: forget them, or polling a
+        // job that runs for long would grow this list without bound.
+        list.retain(|t| !t.is_closed());
+        list.push(tx);
+    }
     // Registered first, then checked: a job finishing in between is seen either way, and
     // so is a worker stopping (it sets `stopped` before it drops the waiters).
     match state.store.get(id)? {
@@ -208,7 +237,7 @@ pub async fn run_worker(state: AppState) {
         let finished = match process(&state, id).await {
             Ok(record) => record,
             Err(e) => {
-                tracing::error!("job {id}: {e}");
+                state.queue.strand(id, &e);
                 None
             }
         };
@@ -226,7 +255,7 @@ pub async fn run_worker(state: AppState) {
 
 /// Runs job `id` and returns its finished record (`None`: nothing to run). The record goes
 /// to the waiters even when storing it fails: the proof exists, and a restart re-runs a job
-/// the store still has unfinished.
+/// the store still has unfinished. `Err`: the store failed before the job started.
 async fn process(state: &AppState, id: u64) -> Result<Option<JobRecord>, ServerError> {
     let Some(mut record) = state.store.get(id)? else {
         return Ok(None);
@@ -235,9 +264,10 @@ async fn process(state: &AppState, id: u64) -> Result<Option<JobRecord>, ServerE
         return Ok(Some(record));
     }
     let input = if record.ephemeral {
-        lock(&state.queue.ephemeral).remove(&id)
+        Ok(lock(&state.queue.ephemeral).remove(&id))
     } else {
-        state.store.input(id)?
+        // A stored input that cannot be read fails its job: it will not read better later.
+        state.store.input(id).map_err(|e| e.to_string())
     };
     let old = record.state;
     record.state = JobState::Running;
@@ -247,9 +277,10 @@ async fn process(state: &AppState, id: u64) -> Result<Option<JobRecord>, ServerE
     state.metrics.transition(Some(old), JobState::Running);
 
     let outcome = match (input, state.circuits.get(&record.circuit)) {
-        (None, _) => Err("the job's input is gone".to_string()),
+        (Err(e), _) => Err(format!("the job's stored input cannot be read: {e}")),
+        (Ok(None), _) => Err("the job's input is gone".to_string()),
         (_, Err(e)) => Err(e.to_string()),
-        (Some(input), Ok(circuit)) => prove_in_time(state, &record, circuit, input).await,
+        (Ok(Some(input)), Ok(circuit)) => prove_in_time(state, &record, circuit, input).await,
     };
     record.finished_ms = Some(now_ms());
     match outcome {
@@ -322,9 +353,7 @@ async fn prove_in_time(
         }
     };
     let finished = run(held, Arc::clone(&attempt)).await;
-    // Abandoned first, read second: a thread that returns in between does no more work.
-    attempt.abandon();
-    let seen = attempt.verdict();
+    let seen = attempt.abandon();
     state.metrics.device_verdict(seen);
     match finished {
         Some(result) => result,
@@ -345,7 +374,7 @@ async fn prove_in_time(
             }
             let retry = Arc::new(Attempt::default());
             let finished = run(Some(reason.clone()), Arc::clone(&retry)).await;
-            retry.abandon();
+            let _ = retry.abandon();
             finished.unwrap_or_else(|| {
                 Err(format!(
                     "{reason}; then on the CPU: timed out after {}s",
@@ -413,30 +442,51 @@ pub enum DeviceVerdict {
 
 /// One job's proving thread, shared with the worker that waits for it.
 #[derive(Default)]
-pub(crate) struct Attempt {
-    verdict: Mutex<DeviceVerdict>,
+pub(crate) struct Attempt(Mutex<AttemptState>);
+
+/// One lock for both: a thread may start on the device only if the worker has not given up
+/// on it, and the worker, giving up, must see whether it did (else a thread could start on
+/// the device unseen, beside the next job).
+#[derive(Default)]
+struct AttemptState {
+    verdict: DeviceVerdict,
     /// Set once the worker stopped waiting: a thread that returns late does nothing more
     /// (it would take the device, or the CPU, from the jobs after it).
-    abandoned: AtomicBool,
+    abandoned: bool,
 }
+
+const ABANDONED: &str = "abandoned: the job ran out of time";
 
 impl Attempt {
     fn verdict(&self) -> DeviceVerdict {
-        *lock(&self.verdict)
+        lock(&self.0).verdict
     }
 
     fn set(&self, verdict: DeviceVerdict) {
-        *lock(&self.verdict) = verdict;
+        lock(&self.0).verdict = verdict;
     }
 
-    fn abandon(&self) {
-        self.abandoned.store(true, Ordering::SeqCst);
+    /// The worker gives up on the thread; returns what the device was doing then.
+    fn abandon(&self) -> DeviceVerdict {
+        let mut state = lock(&self.0);
+        state.abandoned = true;
+        state.verdict
     }
 
     fn abandoned(&self) -> Result<(), String> {
-        if self.abandoned.load(Ordering::SeqCst) {
-            return Err("abandoned: the job ran out of time".into());
+        match lock(&self.0).abandoned {
+            true => Err(ABANDONED.into()),
+            false => Ok(()),
         }
+    }
+
+    /// Marks the device in use, unless the worker has given up on this thread.
+    fn start_on_device(&self) -> Result<(), String> {
+        let mut state = lock(&self.0);
+        if state.abandoned {
+            return Err(ABANDONED.into());
+        }
+        state.verdict = DeviceVerdict::Trying;
         Ok(())
     }
 }
@@ -506,7 +556,7 @@ fn run_job(
         })
     } else {
         if on_device {
-            attempt.set(DeviceVerdict::Trying);
+            attempt.start_on_device()?;
         }
         prove_verified(backend, &circuit.key, &circuit.key.vk, &witness, &public)
     };
@@ -653,5 +703,60 @@ impl Fallback {
         let backend = self.backend()?;
         let key = circuit.fallback_key(&*backend).map_err(|e| e.to_string())?;
         prove_verified(&*backend, &key, &circuit.key.vk, witness, public).map_err(|f| f.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::extract::State;
+
+    #[test]
+    fn a_thread_the_worker_gave_up_on_does_not_start_on_the_device() {
+        let given_up = Attempt::default();
+        assert_eq!(given_up.abandon(), DeviceVerdict::Silent);
+        assert!(given_up.start_on_device().is_err());
+        assert_eq!(given_up.verdict(), DeviceVerdict::Silent);
+        // Started first: the worker giving up sees the device in use.
+        let started = Attempt::default();
+        started.start_on_device().expect("not abandoned");
+        assert_eq!(started.abandon(), DeviceVerdict::Trying);
+        assert!(started.abandoned().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_job_the_store_failed_to_start_fails_the_health_check() {
+        let dir = std::env::temp_dir().join(format!("jobs-stranded-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let config = crate::Config {
+            data_dir: dir.clone(),
+            ..crate::Config::default()
+        };
+        let backend: Arc<dyn Accelerator<Bn254>> =
+            Arc::new(kernels_cpu::CpuBackend::new(1).expect("cpu"));
+        let state = AppState::new(config, backend).expect("state");
+        let health = |state: AppState| async move {
+            let response = crate::native::healthz(State(state)).await;
+            let status = response.status();
+            let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .expect("body");
+            let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+            (status, body)
+        };
+        assert_eq!(health(state.clone()).await.0, axum::http::StatusCode::OK);
+        state
+            .queue
+            .strand(7, &ServerError::Store("no space left on device".into()));
+        let (status, body) = health(state.clone()).await;
+        assert_eq!(
+            status,
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "{body}"
+        );
+        assert_eq!(body["status"], "store failing", "{body}");
+        assert_eq!(body["stranded_jobs"], serde_json::json!([7]), "{body}");
+        drop(state);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

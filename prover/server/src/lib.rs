@@ -238,6 +238,16 @@ impl AppState {
         }
         load_registered(&config.data_dir, &*backend, fallback.as_deref(), &circuits)?;
         let markets = build_markets(&config, &circuits)?;
+        if let Some(id) = config.default_market.as_deref() {
+            if !markets.contains_key(id) {
+                let mut known: Vec<&str> = markets.keys().map(String::as_str).collect();
+                known.sort_unstable();
+                return Err(ServerError::Config(format!(
+                    "default_market `{id}` is not a market served here (markets: {})",
+                    known.join(", ")
+                )));
+            }
+        }
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| ServerError::Config(format!("{}: {e}", config.data_dir.display())))?;
         let enclave = Enclave::open(&config, build_info)?;
@@ -560,6 +570,26 @@ async fn shutdown_signal() {
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
+
+    #[test]
+    fn a_default_market_that_is_not_served_is_refused_at_start() {
+        let dir = std::env::temp_dir().join(format!("default-market-{}", std::process::id()));
+        let config = Config {
+            data_dir: dir.clone(),
+            default_market: Some("2".into()),
+            ..Config::default()
+        };
+        let backend: Arc<dyn Accelerator<Bn254>> =
+            Arc::new(kernels_cpu::CpuBackend::new(1).expect("cpu"));
+        let refused = AppState::new(config, backend).err().map(|e| e.to_string());
+        assert!(
+            refused
+                .as_deref()
+                .is_some_and(|e| e.contains("default_market `2`") && e.contains("markets: 1")),
+            "{refused:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn input_work_runs_one_per_slot_and_refuses_beyond_those_admitted() {

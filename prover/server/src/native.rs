@@ -308,9 +308,13 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     // A store that fails reads, or whose latest write failed (a disk that filled up or
     // failed), makes job routes fail: report it, so that a supervisor restarts the
     // appliance (which reopens it).
+    let stranded = state.queue.stranded();
     let store = match state.store.get(0) {
         Err(e) => Some(e.to_string()),
         Ok(_) if state.store.writes_failing() => Some("its latest write failed".into()),
+        Ok(_) if !stranded.is_empty() => Some(format!(
+            "it failed job(s) {stranded:?} as they were to start; they run after a restart"
+        )),
         Ok(_) => None,
     };
     if let Some(e) = &store {
@@ -349,6 +353,8 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
         "device_fault_streak": streak,
         "device_held_by_job": held_by,
         "queue_depth": state.queue.depth(),
+        "waiting_requests": state.queue.waiting_requests(),
+        "stranded_jobs": stranded,
         "circuits": state.circuits.ids(),
         "enclave_address": prover_attest::key::address_hex(&state.enclave.key.address()),
         "attestation": state.enclave.attester.name(),

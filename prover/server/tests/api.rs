@@ -185,7 +185,17 @@ async fn kalypso_routes_prove_check_and_verify() {
 
     let (s, v) = get(&state, "/api/benchmark").await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert!(v["time_in_ms"].as_u64().is_some());
+    // The benchmark job's run time, not the request's (which waited in the queue too).
+    let jobs = state.store.all().expect("jobs");
+    let ran = jobs
+        .last()
+        .and_then(|r| r.proof.as_ref())
+        .expect("the benchmark's proof");
+    assert_eq!(
+        v["time_in_ms"].as_u64(),
+        Some(ran.prove_ms.ceil() as u64),
+        "{v}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -415,6 +425,32 @@ async fn bad_requests_get_json_4xx() {
     // The service still works afterwards.
     let (s, _) = post(&state, "/api/generateProof", ask(234, 7, 3, 11)).await;
     assert_eq!(s, StatusCode::OK);
+}
+
+/// Long polls on a job that does not finish come back with its state, and leave nothing
+/// behind: each registered a waiter, which must go when its request has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_polls_that_time_out_leave_no_waiters() {
+    // No worker: the job stays queued.
+    let state = state_with("long-polls", |_| {});
+    let (s, v) = post(
+        &state,
+        "/v1/jobs",
+        json!({ "circuit": "sample", "input": { "a": "3", "b": "11", "c": "7" } }),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let id = v["id"].as_u64().expect("id");
+    for _ in 0..50 {
+        let (s, v) = get(&state, &format!("/v1/jobs/{id}?wait_ms=1")).await;
+        assert_eq!((s, v["state"].as_str()), (StatusCode::OK, Some("queued")));
+    }
+    let (_, health) = get(&state, "/healthz").await;
+    assert!(
+        health["waiting_requests"].as_u64().is_some_and(|n| n <= 1),
+        "{health}"
+    );
+    assert_eq!(health["stranded_jobs"], json!([]), "{health}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
