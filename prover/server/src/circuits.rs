@@ -169,3 +169,126 @@ impl Circuits {
 pub fn stored_dir(data_dir: &Path, id: &str) -> std::path::PathBuf {
     data_dir.join("circuits").join(id)
 }
+
+/// Where a registration writes before it replaces `<id>/`, and where the replaced one waits
+/// to be removed. A leading dot is no valid id, so neither is ever loaded as a circuit.
+fn staging_dirs(data_dir: &Path, id: &str) -> (PathBuf, PathBuf) {
+    let root = data_dir.join("circuits");
+    (
+        root.join(format!(".new-{id}")),
+        root.join(format!(".old-{id}")),
+    )
+}
+
+/// Stores a registered circuit's files as `<id>/`, replacing what was there as a whole: a
+/// failed write (a full disk) leaves the previous pair, and a crash leaves one pair or the
+/// other ([`tidy_stored`] finishes the swap at the next start), never a new key beside an
+/// old wasm, which would not load. Callers serialise registrations of one id.
+pub fn replace_stored(
+    data_dir: &Path,
+    id: &str,
+    zkey: &[u8],
+    wasm: &[u8],
+) -> Result<(), ServerError> {
+    let dir = stored_dir(data_dir, id);
+    let (new, old) = staging_dirs(data_dir, id);
+    let failed = |what: &Path, e: std::io::Error| {
+        ServerError::Store(format!("storing circuit {id}: {}: {e}", what.display()))
+    };
+    let _ = std::fs::remove_dir_all(&new);
+    std::fs::create_dir_all(&new).map_err(|e| failed(&new, e))?;
+    for (name, bytes) in [("circuit.zkey", zkey), ("circuit.wasm", wasm)] {
+        let path = new.join(name);
+        std::fs::File::create(&path)
+            .and_then(|mut f| {
+                std::io::Write::write_all(&mut f, bytes)?;
+                f.sync_all()
+            })
+            .map_err(|e| {
+                let _ = std::fs::remove_dir_all(&new);
+                failed(&path, e)
+            })?;
+    }
+    let _ = std::fs::remove_dir_all(&old);
+    if dir.exists() {
+        std::fs::rename(&dir, &old).map_err(|e| failed(&dir, e))?;
+    }
+    std::fs::rename(&new, &dir).map_err(|e| failed(&dir, e))?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
+/// Finishes what a registration interrupted by a crash left in `<data_dir>/circuits/`:
+/// a replaced pair whose replacement never arrived is put back, and staging is removed.
+pub fn tidy_stored(data_dir: &Path) {
+    let root = data_dir.join("circuits");
+    let Ok(entries) = std::fs::read_dir(&root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let path = entry.path();
+        if let Some(id) = name.strip_prefix(".old-") {
+            let dir = stored_dir(data_dir, id);
+            if dir.exists() {
+                let _ = std::fs::remove_dir_all(&path);
+            } else {
+                match std::fs::rename(&path, &dir) {
+                    Ok(()) => tracing::warn!(
+                        "circuit {id}: a registration did not finish; the previous files stay"
+                    ),
+                    Err(e) => tracing::error!("circuit {id}: {}: {e}", path.display()),
+                }
+            }
+        } else if name.starts_with(".new-") {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(dir: &Path, name: &str) -> Option<Vec<u8>> {
+        std::fs::read(dir.join(name)).ok()
+    }
+
+    #[test]
+    fn a_registration_replaces_both_files_and_a_crash_keeps_one_pair() {
+        let data = std::env::temp_dir().join(format!("circuits-stored-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data);
+        let dir = stored_dir(&data, "c");
+        replace_stored(&data, "c", b"zkey 1", b"wasm 1").expect("first");
+        replace_stored(&data, "c", b"zkey 2", b"wasm 2").expect("replaced");
+        assert_eq!(read(&dir, "circuit.zkey").as_deref(), Some(&b"zkey 2"[..]));
+        assert_eq!(read(&dir, "circuit.wasm").as_deref(), Some(&b"wasm 2"[..]));
+        let names = |root: &Path| -> Vec<String> {
+            let mut n: Vec<String> = std::fs::read_dir(root)
+                .expect("dir")
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect();
+            n.sort();
+            n
+        };
+        assert_eq!(names(&data.join("circuits")), ["c"], "no staging left");
+
+        // A crash between the two renames: `c` moved aside, the new pair still staged.
+        let (new, old) = staging_dirs(&data, "c");
+        std::fs::rename(&dir, &old).expect("aside");
+        std::fs::create_dir_all(&new).expect("staged");
+        std::fs::write(new.join("circuit.zkey"), b"zkey 3").expect("half written");
+        // And one after them, for another id: its previous pair was not yet removed.
+        replace_stored(&data, "d", b"zkey d", b"wasm d").expect("d");
+        let (_, old_d) = staging_dirs(&data, "d");
+        std::fs::create_dir_all(&old_d).expect("old d");
+        tidy_stored(&data);
+        assert_eq!(names(&data.join("circuits")), ["c", "d"]);
+        assert_eq!(read(&dir, "circuit.zkey").as_deref(), Some(&b"zkey 2"[..]));
+        assert_eq!(read(&dir, "circuit.wasm").as_deref(), Some(&b"wasm 2"[..]));
+        let d = stored_dir(&data, "d");
+        assert_eq!(read(&d, "circuit.zkey").as_deref(), Some(&b"zkey d"[..]));
+        let _ = std::fs::remove_dir_all(&data);
+    }
+}

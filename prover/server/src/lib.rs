@@ -114,6 +114,8 @@ pub struct Inner {
     pub upload_slots: tokio::sync::Semaphore,
     /// Bounds the CPU work requests do before (or instead of) a job.
     pub input_work: InputWork,
+    /// Held while a registered circuit is stored and put in service.
+    pub registering: tokio::sync::Mutex<()>,
     shutting_down: AtomicBool,
 }
 
@@ -264,6 +266,7 @@ impl AppState {
             enclave,
             upload_slots: tokio::sync::Semaphore::new(UPLOAD_SLOTS),
             input_work: InputWork::new(config_threads),
+            registering: tokio::sync::Mutex::new(()),
             shutting_down: AtomicBool::new(false),
         }));
         let resumed = jobs::recover(&state)?;
@@ -314,6 +317,7 @@ fn load_registered(
     fallback: Option<&Fallback>,
     circuits: &Circuits,
 ) -> Result<(), ServerError> {
+    circuits::tidy_stored(data_dir);
     let dir = data_dir.join("circuits");
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Ok(());

@@ -253,15 +253,18 @@ pub async fn register_circuit(
     }
     let backend = state.backend.clone();
     let fallback = state.fallback.clone();
-    let dir = circuits::stored_dir(&state.config.data_dir, &id);
+    let data_dir = state.config.data_dir.clone();
     // Written there below, before the circuit is served.
-    let source = ZkeySource::File(dir.join("circuit.zkey"));
+    let source = ZkeySource::File(circuits::stored_dir(&data_dir, &id).join("circuit.zkey"));
     let (load_id, z, w) = (id.clone(), zkey.clone(), wasm.clone());
     let circuit = tokio::task::spawn_blocking(move || {
         Circuit::load(&*backend, fallback.as_deref(), &load_id, &z, source, &w)
     })
     .await
     .map_err(|e| ServerError::Internal(e.to_string()))??;
+    // One registration stores and serves at a time, so that the files kept and the circuit
+    // served are the same registration's.
+    let _registering = state.registering.lock().await;
     // A replacement must still serve the markets that use this id: a circuit with fewer
     // public signals than a market names would leave that market unservable (and dropped
     // at the next start).
@@ -281,13 +284,12 @@ pub async fn register_circuit(
             narrower.join(", ")
         )));
     }
-    let store = |name: &str, bytes: &[u8]| {
-        std::fs::create_dir_all(&dir)
-            .and_then(|_| std::fs::write(dir.join(name), bytes))
-            .map_err(|e| ServerError::Store(format!("{}: {e}", dir.display())))
-    };
-    store("circuit.zkey", &zkey)?;
-    store("circuit.wasm", &wasm)?;
+    let stored_id = id.clone();
+    tokio::task::spawn_blocking(move || {
+        circuits::replace_stored(&data_dir, &stored_id, &zkey, &wasm)
+    })
+    .await
+    .map_err(|e| ServerError::Internal(e.to_string()))??;
     let body = serde_json::json!({
         "id": id,
         "n_vars": circuit.key.header.n_vars,
