@@ -372,3 +372,38 @@ fn the_operator_cli_changes_a_running_appliance() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A client that never finishes its request does not keep a stopping appliance alive: after
+/// the job in progress, open connections get a grace time, then the process exits.
+#[test]
+fn sigterm_does_not_wait_for_a_client_that_never_finishes_its_request() {
+    let dir = temp("slow-client");
+    let config = dir.join("appliance.toml");
+    std::fs::write(&config, "").expect("config");
+    let mut server = start(&dir.join("data"), &config);
+    let mut slow = TcpStream::connect(&server.addr).expect("connect");
+    slow.write_all(b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Le")
+        .expect("half a header");
+    std::thread::sleep(Duration::from_millis(200));
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill")
+        .success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = server.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "still running 60 s after SIGTERM, held by a half-sent request"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exits 0, got {status}");
+    drop(slow);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

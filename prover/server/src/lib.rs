@@ -531,22 +531,48 @@ async fn json_errors(response: Response) -> Response {
     Response::from_parts(parts, axum::body::Body::from(body))
 }
 
+/// How long connections still open once the worker has stopped get to finish: answers to
+/// waiting requests go out at once then, so only a client that never finishes its request
+/// (which would keep the process alive until SIGKILL) needs it.
+pub const DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Serves until SIGTERM/SIGINT, then stops accepting, finishes the job in progress and
-/// returns (queued jobs stay in the store for the next start).
+/// returns once its connections are done, or after [`DRAIN`] (queued jobs stay in the
+/// store for the next start).
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> Result<(), ServerError> {
     let worker = tokio::spawn(jobs::run_worker(state.clone()));
+    let (signalled, on_signal) = tokio::sync::oneshot::channel();
     let shutdown_state = state.clone();
-    axum::serve(listener, app(state.clone()))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down: finishing the job in progress");
-            shutdown_state.begin_shutdown();
-        })
-        .await
-        .map_err(|e| ServerError::Internal(e.to_string()))?;
+    let server = axum::serve(listener, app(state.clone())).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing the job in progress");
+        shutdown_state.begin_shutdown();
+        let _ = signalled.send(());
+    });
+    let mut server = tokio::spawn(std::future::IntoFuture::into_future(server));
+    let served = tokio::select! {
+        served = &mut server => Some(served),
+        _ = on_signal => None,
+    };
     state.begin_shutdown();
     let _ = worker.await;
-    Ok(())
+    let served = match served {
+        Some(served) => served,
+        None => match tokio::time::timeout(DRAIN, &mut server).await {
+            Ok(served) => served,
+            Err(_) => {
+                tracing::warn!(
+                    "connections still open {} s after the last job: closing them",
+                    DRAIN.as_secs()
+                );
+                server.abort();
+                return Ok(());
+            }
+        },
+    };
+    served
+        .map_err(|e| ServerError::Internal(e.to_string()))?
+        .map_err(|e| ServerError::Internal(e.to_string()))
 }
 
 async fn shutdown_signal() {
