@@ -396,9 +396,10 @@ fn sigterm_does_not_wait_for_a_client_that_never_finishes_its_request() {
         if let Some(status) = server.child.try_wait().expect("wait") {
             break status;
         }
+        // DRAIN (10 s) and some slack for a loaded machine.
         assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "still running 60 s after SIGTERM, held by a half-sent request"
+            started.elapsed() < Duration::from_secs(30),
+            "still running 30 s after SIGTERM, held by a half-sent request"
         );
         std::thread::sleep(Duration::from_millis(50));
     };

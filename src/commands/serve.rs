@@ -150,8 +150,9 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Drops the runtime without waiting for its blocking threads. `serve` returns once requests
-/// and the job in progress have finished; a thread still running then is a device attempt
+/// Drops the runtime without waiting for its blocking threads, and ends the connections
+/// still open. `serve` returns once requests and the job in progress have finished, or
+/// `prover_server::DRAIN` after that job; a thread still running then is a device attempt
 /// abandoned by a job that ran out of time (a hung kernel cannot be stopped), and dropping
 /// the runtime would wait for it forever: a SIGTERM would never end the process.
 fn stop_runtime(runtime: tokio::runtime::Runtime) {

@@ -163,8 +163,10 @@ impl OperatorGuard {
         Ok((ts, sig))
     }
 
-    /// Checks one request whose body has sha256 `body_hash`; on success the request is
-    /// remembered as used. The caller must still check that the body it reads has that hash.
+    /// Checks one request whose body has sha256 `body_hash`: signed by the operator, fresh,
+    /// not used yet. The caller reads the body, checks that it has that hash, and only then
+    /// [`OperatorGuard::accept`]s it, so a request refused on the way (a busy upload slot,
+    /// a body over the limit) does not use the signature up.
     pub fn check(
         &self,
         method: &str,
@@ -173,7 +175,7 @@ impl OperatorGuard {
         signature: Option<&str>,
         body_hash: &[u8; 32],
         now_ms: u64,
-    ) -> Result<(), Refusal> {
+    ) -> Result<SignedRequest, Refusal> {
         let (ts, sig) = self.precheck(timestamp, signature, now_ms)?;
         let digest = digest_for_body_hash(method, path_and_query, ts, body_hash);
         let signer =
@@ -181,15 +183,41 @@ impl OperatorGuard {
         if signer != self.address {
             return Err(Refusal::WrongSigner);
         }
+        let request = SignedRequest {
+            digest,
+            // Kept until the timestamp leaves the window: after that the window check refuses
+            // it.
+            expires: ts.saturating_add(WINDOW_MS),
+        };
+        match self.seen(&request, now_ms) {
+            true => Err(Refusal::Replayed),
+            false => Ok(request),
+        }
+    }
+
+    /// Remembers a checked request as used; `Replayed` if it was accepted meanwhile.
+    pub fn accept(&self, request: SignedRequest, now_ms: u64) -> Result<(), Refusal> {
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         seen.retain(|_, expires| *expires >= now_ms);
-        if seen.contains_key(&digest) {
-            return Err(Refusal::Replayed);
+        match seen.insert(request.digest, request.expires) {
+            Some(_) => Err(Refusal::Replayed),
+            None => Ok(()),
         }
-        // Kept until the timestamp leaves the window: after that the window check refuses it.
-        seen.insert(digest, ts.saturating_add(WINDOW_MS));
-        Ok(())
     }
+
+    fn seen(&self, request: &SignedRequest, now_ms: u64) -> bool {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.retain(|_, expires| *expires >= now_ms);
+        seen.contains_key(&request.digest)
+    }
+}
+
+/// A request [`OperatorGuard::check`] found signed, fresh and unused.
+#[derive(Debug)]
+pub struct SignedRequest {
+    /// What the operator signed (and what identifies the request for the replay check).
+    digest: [u8; 32],
+    expires: u64,
 }
 
 #[cfg(test)]
@@ -235,7 +263,9 @@ mod tests {
         let (ts, sig) = timestamp_and_signature(&key, "POST", "/v1/circuits", now, b"body");
         let check =
             |m: &str, p: &str, ts: Option<&str>, sig: Option<&str>, body: &[u8], at: u64| {
-                guard.check(m, p, ts, sig, &body_hash(body), at)
+                guard
+                    .check(m, p, ts, sig, &body_hash(body), at)
+                    .and_then(|request| guard.accept(request, at))
             };
         assert_eq!(
             check("POST", "/v1/circuits", Some(&ts), Some(&sig), b"other", now),
@@ -304,6 +334,24 @@ mod tests {
             ),
             Err(Refusal::Replayed)
         );
+        // Two copies checked at once (both read their bodies): only one is accepted.
+        let (ts3, sig3) = timestamp_and_signature(&key, "PUT", "/v1/x", now, b"y");
+        let copies: Vec<SignedRequest> = (0..2)
+            .map(|_| {
+                guard
+                    .check(
+                        "PUT",
+                        "/v1/x",
+                        Some(&ts3),
+                        Some(&sig3),
+                        &body_hash(b"y"),
+                        now,
+                    )
+                    .expect("signed, unused")
+            })
+            .collect();
+        let accepted: Vec<_> = copies.into_iter().map(|r| guard.accept(r, now)).collect();
+        assert_eq!(accepted, [Ok(()), Err(Refusal::Replayed)]);
         // Another key's signature of the same request.
         let (ts2, sig2) =
             timestamp_and_signature(&EthKey::generate(), "POST", "/v1/circuits", now, b"x");

@@ -210,10 +210,23 @@ pub fn replace_stored(
             })?;
     }
     let _ = std::fs::remove_dir_all(&old);
-    if dir.exists() {
+    let replacing = dir.exists();
+    if replacing {
         std::fs::rename(&dir, &old).map_err(|e| failed(&dir, e))?;
     }
-    std::fs::rename(&new, &dir).map_err(|e| failed(&dir, e))?;
+    if let Err(e) = std::fs::rename(&new, &dir) {
+        // Put the previous pair back: the circuit served reads its key from there.
+        if replacing {
+            let _ = std::fs::rename(&old, &dir);
+        }
+        let _ = std::fs::remove_dir_all(&new);
+        return Err(failed(&dir, e));
+    }
+    // The renames themselves are durable only once their directory is synced.
+    let root = data_dir.join("circuits");
+    std::fs::File::open(&root)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| failed(&root, e))?;
     let _ = std::fs::remove_dir_all(&old);
     Ok(())
 }

@@ -54,14 +54,35 @@ pub async fn require_operator(
     };
     let refused = |r: Refusal| ServerError::Unauthorized(r.to_string());
     let content_hash = header(CONTENT_HASH_HEADER);
-    let declared = declared_body_hash(content_hash.as_deref()).map_err(refused)?;
+    let declared = declared_body_hash(content_hash.as_deref()).map_err(|r| match r {
+        Refusal::Malformed(why) => ServerError::BadRequest(why),
+        r => refused(r),
+    })?;
     let path = parts
         .uri
         .path_and_query()
         .map_or(parts.uri.path(), |p| p.as_str());
-    state
-        .enclave
-        .operator
+    // Only a circuit upload may be large, and only UPLOAD_SLOTS of those are read at once;
+    // every other control body has the ordinary limit. The slot is taken first, so that a
+    // busy one refuses the request before its signature is looked at (and it can be sent
+    // again as it is); an unsigned request gives it back at once.
+    let upload = parts.method == axum::http::Method::POST && parts.uri.path() == "/v1/circuits";
+    let (limit, _slot) = if upload {
+        let slot = state.upload_slots.try_acquire().map_err(|_| {
+            ServerError::Rejected(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "{} circuit uploads are being received; retry later",
+                    crate::UPLOAD_SLOTS
+                ),
+            )
+        })?;
+        (state.config.max_upload_bytes, Some(slot))
+    } else {
+        (state.config.max_body_bytes, None)
+    };
+    let guard = &state.enclave.operator;
+    let signed = guard
         .check(
             parts.method.as_str(),
             path,
@@ -78,30 +99,20 @@ pub async fn require_operator(
             )),
             r => refused(r),
         })?;
-    // Only a circuit upload may be large, and only UPLOAD_SLOTS of those are read at once;
-    // every other control body has the ordinary limit.
-    let upload = parts.method == axum::http::Method::POST && parts.uri.path() == "/v1/circuits";
-    let (limit, _slot) = if upload {
-        let slot = state.upload_slots.try_acquire().map_err(|_| {
-            ServerError::Rejected(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!(
-                    "{} circuit uploads are being received; retry later",
-                    crate::UPLOAD_SLOTS
-                ),
-            )
-        })?;
-        (state.config.max_upload_bytes, Some(slot))
-    } else {
-        (state.config.max_body_bytes, None)
-    };
     let bytes = read_body(body, limit).await?;
-    if body_hash(&bytes) != declared {
+    // Hashing a key of gigabytes takes seconds: not on the async threads.
+    let read = bytes.clone();
+    let hash = tokio::task::spawn_blocking(move || body_hash(&read))
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))?;
+    if hash != declared {
         return Err(ServerError::Unauthorized(format!(
             "the body is not the one signed: a request with a body must carry its sha256 in \
              {CONTENT_HASH_HEADER}"
         )));
     }
+    // Used up only now: a request refused on the way can be sent again.
+    guard.accept(signed, now_ms()).map_err(refused)?;
     Ok(next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await)
@@ -198,6 +209,8 @@ pub async fn put_market(
             m.id
         )));
     }
+    // Not while a circuit is being replaced: the market is checked against the one served.
+    let _registering = state.registering.lock().await;
     let market = build_market(&m, &state.circuits).map_err(|e| match e {
         ServerError::Config(msg) => ServerError::BadRequest(msg),
         e => e,

@@ -54,9 +54,11 @@ impl JobQueue {
 
     fn strand(&self, id: u64, e: &ServerError) {
         tracing::error!(
-            "job {id} could not be started: {e}; it stays queued in the store and runs after \
-             a restart"
+            "job {id} could not be started: {e}; it stays queued in the store until a restart, \
+             which runs it (or fails it, if its input was held in memory only)"
         );
+        // Not run in this process: an input held in memory (secrets) goes now.
+        lock(&self.ephemeral).remove(&id);
         lock(&self.stranded).push(id);
     }
 
@@ -68,6 +70,18 @@ impl JobQueue {
     /// Requests waiting for a job to finish (long polls, Kalypso proof requests).
     pub fn waiting_requests(&self) -> usize {
         lock(&self.waiters).values().map(Vec::len).sum()
+    }
+
+    /// Drops the waiters on job `id` whose requests have gone (a long poll that timed out,
+    /// a wait that returned early).
+    pub fn forget_gone_waiters(&self, id: u64) {
+        let mut waiters = lock(&self.waiters);
+        if let Some(list) = waiters.get_mut(&id) {
+            list.retain(|t| !t.is_closed());
+            if list.is_empty() {
+                waiters.remove(&id);
+            }
+        }
     }
 
     fn push(&self, id: u64) {
@@ -147,23 +161,22 @@ pub fn submit(
 /// that will not run in this process answers `ShuttingDown` instead of waiting forever.
 pub async fn wait(state: &AppState, id: u64) -> Result<JobRecord, ServerError> {
     let (tx, rx) = oneshot::channel();
-    {
-        let mut waiters = lock(&state.queue.waiters);
-        let list = waiters.entry(id).or_default();
-        // Long polls that timed out dropped their receivers: forget them, or polling a
-        // job that runs for long would grow this list without bound.
-        list.retain(|t| !t.is_closed());
-        list.push(tx);
-    }
+    lock(&state.queue.waiters).entry(id).or_default().push(tx);
     // Registered first, then checked: a job finishing in between is seen either way, and
     // so is a worker stopping (it sets `stopped` before it drops the waiters).
-    match state.store.get(id)? {
-        None => return Err(ServerError::UnknownJob(id)),
-        Some(r) if r.state.finished() => return Ok(r),
-        Some(_) => {}
-    }
-    if state.queue.stopped.load(Ordering::SeqCst) {
-        return Err(ServerError::ShuttingDown);
+    let early = match state.store.get(id) {
+        Err(e) => Some(Err(e)),
+        Ok(None) => Some(Err(ServerError::UnknownJob(id))),
+        Ok(Some(r)) if r.state.finished() => Some(Ok(r)),
+        Ok(Some(_)) if state.queue.stopped.load(Ordering::SeqCst) => {
+            Some(Err(ServerError::ShuttingDown))
+        }
+        Ok(Some(_)) => None,
+    };
+    if let Some(answer) = early {
+        drop(rx);
+        state.queue.forget_gone_waiters(id);
+        return answer;
     }
     rx.await.map_err(|_| {
         if state.queue.stopped.load(Ordering::SeqCst) {

@@ -166,14 +166,12 @@ pub async fn generate_proof(
     ApiJson(payload): ApiJson<InputPayload>,
 ) -> Result<Json<ProofResponse>, ServerError> {
     let market = state.market(q.market_id.as_deref())?;
-    // Decrypting and inflating secrets is CPU work: off the async threads. Not through
-    // `input_work`, whose checks may hold every slot for a while: a job the market assigned
-    // must not wait behind them, or be refused for them.
+    // Decrypting and inflating secrets is CPU work: off the async threads, bounded.
     let (state2, market2, public) = (state.clone(), market.clone(), payload.public.clone());
-    let (input, expected) =
-        tokio::task::spawn_blocking(move || circuit_input(&state2, &market2, &payload))
-            .await
-            .map_err(|e| ServerError::Internal(e.to_string()))??;
+    let (input, expected) = state
+        .input_work
+        .prepare_job(move || circuit_input(&state2, &market2, &payload))
+        .await?;
     let job = jobs::submit(
         &state,
         &market.circuit,
@@ -266,7 +264,7 @@ async fn input_validity(
     let state2 = state.clone();
     state
         .input_work
-        .run(move || {
+        .check(move || {
             let (input, expected) = match circuit_input(&state2, &market, &payload) {
                 Ok(x) => x,
                 // Neither says the inputs are wrong: the first is a limit of this appliance,

@@ -114,7 +114,8 @@ pub struct Inner {
     pub upload_slots: tokio::sync::Semaphore,
     /// Bounds the CPU work requests do before (or instead of) a job.
     pub input_work: InputWork,
-    /// Held while a registered circuit is stored and put in service.
+    /// Held while a registered circuit is stored and put in service, and while a market is
+    /// checked against its circuit and set.
     pub registering: tokio::sync::Mutex<()>,
     shutting_down: AtomicBool,
 }
@@ -124,16 +125,19 @@ pub const UPLOAD_SLOTS: usize = 2;
 
 /// The CPU work a request does itself: decrypting and inflating secrets, and computing a
 /// witness to check inputs (`/api/checkInput`, the invalid-input attestation). It runs on
-/// the blocking pool, which the job worker proves on too: unbounded, a burst of checks
+/// the blocking pool, which the job worker proves on too: unbounded, a burst of requests
 /// would take every core and thread from the jobs (whose time limit runs meanwhile) and
-/// hold a circuit's memory each. One runs per core; a few more wait; the rest get 429.
+/// hold a circuit's memory each. Checks run one per core, a few more wait, the rest get
+/// 429. A job's own preparation (`generateProof`'s secrets) has slots of its own: a job the
+/// market assigned must not wait behind checks, nor be refused for them.
 pub struct InputWork {
     slots: usize,
-    running: Arc<tokio::sync::Semaphore>,
+    checks: Arc<tokio::sync::Semaphore>,
     admitted: Arc<tokio::sync::Semaphore>,
+    jobs: Arc<tokio::sync::Semaphore>,
 }
 
-/// Requests admitted per running slot (the rest wait for a slot).
+/// Checks admitted per running slot (the rest wait for a slot).
 const INPUT_WORK_ADMITTED_PER_SLOT: usize = 4;
 
 impl InputWork {
@@ -143,18 +147,18 @@ impl InputWork {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
+        let semaphore = |n| Arc::new(tokio::sync::Semaphore::new(n));
         Self {
             slots,
-            running: Arc::new(tokio::sync::Semaphore::new(slots)),
-            admitted: Arc::new(tokio::sync::Semaphore::new(
-                slots * INPUT_WORK_ADMITTED_PER_SLOT,
-            )),
+            checks: semaphore(slots),
+            admitted: semaphore(slots * INPUT_WORK_ADMITTED_PER_SLOT),
+            jobs: semaphore(slots),
         }
     }
 
-    /// Runs `work` on the blocking pool once a slot is free; `Busy` at once when too many
-    /// requests already run or wait.
-    pub async fn run<T: Send + 'static>(
+    /// Runs an input check once a slot is free; `Busy` at once when too many already run
+    /// or wait.
+    pub async fn check<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> Result<T, ServerError> + Send + 'static,
     ) -> Result<T, ServerError> {
@@ -166,17 +170,33 @@ impl InputWork {
                     self.slots * INPUT_WORK_ADMITTED_PER_SLOT
                 ))
             })?;
-        let running = Arc::clone(&self.running)
-            .acquire_owned()
-            .await
-            .map_err(|e| ServerError::Internal(e.to_string()))?;
-        tokio::task::spawn_blocking(move || {
-            let _running = running;
-            work()
-        })
-        .await
-        .map_err(|e| ServerError::Internal(e.to_string()))?
+        on_blocking_pool(&self.checks, work).await
     }
+
+    /// Runs a job's preparation once one of the jobs' slots is free.
+    pub async fn prepare_job<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, ServerError> + Send + 'static,
+    ) -> Result<T, ServerError> {
+        on_blocking_pool(&self.jobs, work).await
+    }
+}
+
+/// `work` on the blocking pool, holding one of `slots` while it runs.
+async fn on_blocking_pool<T: Send + 'static>(
+    slots: &Arc<tokio::sync::Semaphore>,
+    work: impl FnOnce() -> Result<T, ServerError> + Send + 'static,
+) -> Result<T, ServerError> {
+    let slot = Arc::clone(slots)
+        .acquire_owned()
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))?;
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        work()
+    })
+    .await
+    .map_err(|e| ServerError::Internal(e.to_string()))?
 }
 
 /// Shared state of every handler and the worker.
@@ -241,7 +261,12 @@ impl AppState {
         load_registered(&config.data_dir, &*backend, fallback.as_deref(), &circuits)?;
         let markets = build_markets(&config, &circuits)?;
         if let Some(id) = config.default_market.as_deref() {
-            if !markets.contains_key(id) {
+            // A market set at run time that no longer loads is logged above; one the
+            // appliance has never heard of is a typo in the config, refused here.
+            let stored = markets_dir(&config.data_dir)
+                .join(format!("{id}.json"))
+                .exists();
+            if !markets.contains_key(id) && !stored {
                 let mut known: Vec<&str> = markets.keys().map(String::as_str).collect();
                 known.sort_unstable();
                 return Err(ServerError::Config(format!(
@@ -537,8 +562,8 @@ async fn json_errors(response: Response) -> Response {
 pub const DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Serves until SIGTERM/SIGINT, then stops accepting, finishes the job in progress and
-/// returns once its connections are done, or after [`DRAIN`] (queued jobs stay in the
-/// store for the next start).
+/// returns once its connections are done, or after [`DRAIN`] without waiting for those
+/// still open (queued jobs stay in the store for the next start).
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> Result<(), ServerError> {
     let worker = tokio::spawn(jobs::run_worker(state.clone()));
     let (signalled, on_signal) = tokio::sync::oneshot::channel();
@@ -561,8 +586,10 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> Result
         None => match tokio::time::timeout(DRAIN, &mut server).await {
             Ok(served) => served,
             Err(_) => {
+                // The connections' own tasks end with the runtime (the binary stops it
+                // right after this returns).
                 tracing::warn!(
-                    "connections still open {} s after the last job: closing them",
+                    "connections still open {} s after the last job: not waiting for them",
                     DRAIN.as_secs()
                 );
                 server.abort();
@@ -626,8 +653,16 @@ mod tests {
         let work = Arc::new(InputWork::new(1));
         let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let (started_tx, mut started_rx) = tokio::sync::mpsc::unbounded_channel();
-        // Closed until the refusal is seen: the work admitted waits on it.
+        // Closed until the refusal is seen: the work admitted waits on it. Opened when the
+        // test ends however it ends, so that a failed assertion does not leave it spinning.
         let gate = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        struct Open(Arc<std::sync::atomic::AtomicBool>);
+        impl Drop for Open {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let _open = Open(Arc::clone(&gate));
         let mut tasks = Vec::new();
         for i in 0..INPUT_WORK_ADMITTED_PER_SLOT {
             let (work, running, most, gate, started_tx) = (
@@ -638,7 +673,7 @@ mod tests {
                 started_tx.clone(),
             );
             tasks.push(tokio::spawn(async move {
-                work.run(move || {
+                work.check(move || {
                     let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                     most.fetch_max(now, Ordering::SeqCst);
                     let _ = started_tx.send(i);
@@ -656,7 +691,7 @@ mod tests {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         assert_eq!(running.load(Ordering::SeqCst), 1);
         // Every admission is taken: the next request is refused at once.
-        let refused = work.run(|| Ok(usize::MAX)).await;
+        let refused = work.check(|| Ok(usize::MAX)).await;
         assert!(matches!(refused, Err(ServerError::Busy(_))), "{refused:?}");
         gate.store(true, Ordering::SeqCst);
         let mut done: Vec<usize> = Vec::new();
@@ -667,6 +702,6 @@ mod tests {
         assert_eq!(done, (0..INPUT_WORK_ADMITTED_PER_SLOT).collect::<Vec<_>>());
         assert_eq!(most.load(Ordering::SeqCst), 1, "one at a time on one slot");
         // Admissions are given back.
-        assert!(matches!(work.run(|| Ok(7)).await, Ok(7)));
+        assert!(matches!(work.check(|| Ok(7)).await, Ok(7)));
     }
 }

@@ -141,7 +141,10 @@ pub async fn job_status(
     match tokio::time::timeout(limit, jobs::wait(&state, record.id)).await {
         Ok(Ok(done)) => Ok(Json(view(&done))),
         Ok(Err(e)) => Err(e),
-        Err(_) => Ok(Json(view(&job(&state, &id)?))),
+        Err(_) => {
+            state.queue.forget_gone_waiters(record.id);
+            Ok(Json(view(&job(&state, &id)?)))
+        }
     }
 }
 
@@ -263,41 +266,49 @@ pub async fn register_circuit(
     .await
     .map_err(|e| ServerError::Internal(e.to_string()))??;
     // One registration stores and serves at a time, so that the files kept and the circuit
-    // served are the same registration's.
-    let _registering = state.registering.lock().await;
-    // A replacement must still serve the markets that use this id: a circuit with fewer
-    // public signals than a market names would leave that market unservable (and dropped
-    // at the next start).
-    let narrower: Vec<String> = state
-        .markets
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .values()
-        .filter(|m| m.circuit == id && m.width() > circuit.n_public())
-        .map(|m| m.id.clone())
-        .collect();
-    if !narrower.is_empty() {
-        return Err(ServerError::Conflict(format!(
-            "circuit `{id}` has {} public signals, fewer than market(s) {} name; change those \
-             markets first",
-            circuit.n_public(),
-            narrower.join(", ")
-        )));
-    }
-    let stored_id = id.clone();
-    tokio::task::spawn_blocking(move || {
-        circuits::replace_stored(&data_dir, &stored_id, &zkey, &wasm)
+    // served are the same registration's; in a task of its own, so that a client that goes
+    // away does not stop it between the two (or let the next one in while it writes).
+    let registering = state.clone();
+    let body = tokio::spawn(async move {
+        let state = registering;
+        let _registering = state.registering.lock().await;
+        // A replacement must still serve the markets that use this id: a circuit with fewer
+        // public signals than a market names would leave that market unservable (and
+        // dropped at the next start).
+        let narrower: Vec<String> = state
+            .markets
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .filter(|m| m.circuit == id && m.width() > circuit.n_public())
+            .map(|m| m.id.clone())
+            .collect();
+        if !narrower.is_empty() {
+            return Err(ServerError::Conflict(format!(
+                "circuit `{id}` has {} public signals, fewer than market(s) {} name; change \
+                 those markets first",
+                circuit.n_public(),
+                narrower.join(", ")
+            )));
+        }
+        let stored_id = id.clone();
+        tokio::task::spawn_blocking(move || {
+            circuits::replace_stored(&data_dir, &stored_id, &zkey, &wasm)
+        })
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))??;
+        let body = serde_json::json!({
+            "id": id,
+            "n_vars": circuit.key.header.n_vars,
+            "n_public": circuit.n_public(),
+            "domain_size": circuit.key.header.domain_size,
+            "on_cpu_fallback": circuit.on_fallback,
+        });
+        state.circuits.insert(circuit);
+        Ok(body)
     })
     .await
     .map_err(|e| ServerError::Internal(e.to_string()))??;
-    let body = serde_json::json!({
-        "id": id,
-        "n_vars": circuit.key.header.n_vars,
-        "n_public": circuit.n_public(),
-        "domain_size": circuit.key.header.domain_size,
-        "on_cpu_fallback": circuit.on_fallback,
-    });
-    state.circuits.insert(circuit);
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
