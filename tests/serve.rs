@@ -67,6 +67,23 @@ fn start(data_dir: &Path, config: &Path) -> Server {
     Server { child, addr }
 }
 
+/// Starts `appliance serve` on its defaults (the bundled sample), data under `dir`.
+fn start_default(dir: &Path) -> Server {
+    let config = dir.join("appliance.toml");
+    std::fs::write(&config, "").expect("config");
+    start(&dir.join("data"), &config)
+}
+
+/// Sends SIGTERM, as a supervisor stopping the appliance does.
+fn sigterm(server: &Server) {
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill")
+        .success());
+}
+
 /// One HTTP/1.1 request on a fresh connection.
 fn http(addr: &str, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
     let mut stream = TcpStream::connect(addr).expect("connect");
@@ -226,12 +243,7 @@ fn sigterm_finishes_the_job_in_progress_and_keeps_the_queue() {
         assert!(started.elapsed() < Duration::from_secs(120));
         std::thread::sleep(Duration::from_millis(10));
     }
-    let pid = server.child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill")
-        .success());
+    sigterm(&server);
     let status = server.child.wait().expect("exits");
     assert!(status.success(), "graceful stop exits 0, got {status}");
     drop(server);
@@ -255,9 +267,7 @@ fn sigterm_finishes_the_job_in_progress_and_keeps_the_queue() {
 #[test]
 fn two_hundred_concurrent_jobs_on_loopback_all_accounted_for() {
     let dir = temp("load");
-    let config = dir.join("appliance.toml");
-    std::fs::write(&config, "").expect("config");
-    let server = start(&dir.join("data"), &config);
+    let server = start_default(&dir);
     let addr = server.addr.clone();
     let handles: Vec<_> = (0..200)
         .map(|_| {
@@ -308,11 +318,8 @@ fn two_hundred_concurrent_jobs_on_loopback_all_accounted_for() {
 #[test]
 fn the_operator_cli_changes_a_running_appliance() {
     let dir = temp("operator");
-    let config = dir.join("appliance.toml");
-    std::fs::write(&config, "").expect("config");
-    let data = dir.join("data");
-    let server = start(&data, &config);
-    let key = data.join("operator.key");
+    let server = start_default(&dir);
+    let key = dir.join("data/operator.key");
     let url = format!("http://{}", server.addr);
     let operator = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_appliance"))
@@ -378,19 +385,12 @@ fn the_operator_cli_changes_a_running_appliance() {
 #[test]
 fn sigterm_does_not_wait_for_a_client_that_never_finishes_its_request() {
     let dir = temp("slow-client");
-    let config = dir.join("appliance.toml");
-    std::fs::write(&config, "").expect("config");
-    let mut server = start(&dir.join("data"), &config);
+    let mut server = start_default(&dir);
     let mut slow = TcpStream::connect(&server.addr).expect("connect");
     slow.write_all(b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Le")
         .expect("half a header");
     std::thread::sleep(Duration::from_millis(200));
-    let pid = server.child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill")
-        .success());
+    sigterm(&server);
     let started = Instant::now();
     let status = loop {
         if let Some(status) = server.child.try_wait().expect("wait") {

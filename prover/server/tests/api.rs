@@ -525,6 +525,12 @@ fn with_headers(
     request
 }
 
+/// A body whose first KiB arrives, and then nothing, ever.
+fn endless_body() -> Body {
+    let first: Result<axum::body::Bytes, std::io::Error> = Ok(vec![b'-'; 1024].into());
+    Body::from_stream(futures_util::stream::iter([first]).chain(futures_util::stream::pending()))
+}
+
 /// Headers of a request signed by `key` at `ts` (ms).
 fn signed(
     key: &EthKey,
@@ -728,13 +734,8 @@ async fn control_signatures_are_checked_before_bodies_are_read() {
     let state = state_with("control-limits", |c| c.max_body_bytes = 4096);
     let operator = EthKey::load(&state.operator_key_path()).expect("operator key");
     let now = prover_server::store::now_ms();
-    // A body that never ends: only a request refused before its body is read is answered.
-    let endless = || {
-        let first: Result<axum::body::Bytes, std::io::Error> = Ok(vec![b' '; 1024].into());
-        Body::from_stream(
-            futures_util::stream::iter([first]).chain(futures_util::stream::pending()),
-        )
-    };
+    // Only a request refused before its body is read is answered.
+    let endless = endless_body;
     let answered = |request: Request<Body>| {
         let state = state.clone();
         async move {
@@ -875,9 +876,7 @@ async fn a_stalled_control_body_is_dropped() {
         .body(body)
         .expect("req")
     };
-    let first: Result<axum::body::Bytes, std::io::Error> = Ok(vec![b'-'; 1024].into());
-    let stream = futures_util::stream::iter([first]).chain(futures_util::stream::pending());
-    let (s, b, _) = call(&state, upload(Body::from_stream(stream), now)).await;
+    let (s, b, _) = call(&state, upload(endless_body(), now)).await;
     assert_eq!(
         s,
         StatusCode::REQUEST_TIMEOUT,
