@@ -189,7 +189,7 @@ impl OperatorGuard {
             // it.
             expires: ts.saturating_add(WINDOW_MS),
         };
-        match self.seen(&request, now_ms) {
+        match self.unexpired(now_ms).contains_key(&request.digest) {
             true => Err(Refusal::Replayed),
             false => Ok(request),
         }
@@ -197,18 +197,20 @@ impl OperatorGuard {
 
     /// Remembers a checked request as used; `Replayed` if it was accepted meanwhile.
     pub fn accept(&self, request: SignedRequest, now_ms: u64) -> Result<(), Refusal> {
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        seen.retain(|_, expires| *expires >= now_ms);
-        match seen.insert(request.digest, request.expires) {
+        match self
+            .unexpired(now_ms)
+            .insert(request.digest, request.expires)
+        {
             Some(_) => Err(Refusal::Replayed),
             None => Ok(()),
         }
     }
 
-    fn seen(&self, request: &SignedRequest, now_ms: u64) -> bool {
+    /// The accepted requests, those past their window dropped.
+    fn unexpired(&self, now_ms: u64) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], u64>> {
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         seen.retain(|_, expires| *expires >= now_ms);
-        seen.contains_key(&request.digest)
+        seen
     }
 }
 

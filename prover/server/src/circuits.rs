@@ -167,13 +167,18 @@ impl Circuits {
 
 /// Circuits registered over the API live in `<data_dir>/circuits/<id>/`.
 pub fn stored_dir(data_dir: &Path, id: &str) -> std::path::PathBuf {
-    data_dir.join("circuits").join(id)
+    stored_root(data_dir).join(id)
+}
+
+/// The folder of every registered circuit (and of a registration's staging).
+pub fn stored_root(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("circuits")
 }
 
 /// Where a registration writes before it replaces `<id>/`, and where the replaced one waits
 /// to be removed. A leading dot is no valid id, so neither is ever loaded as a circuit.
 fn staging_dirs(data_dir: &Path, id: &str) -> (PathBuf, PathBuf) {
-    let root = data_dir.join("circuits");
+    let root = stored_root(data_dir);
     (
         root.join(format!(".new-{id}")),
         root.join(format!(".old-{id}")),
@@ -223,7 +228,7 @@ pub fn replace_stored(
         return Err(failed(&dir, e));
     }
     // The renames themselves are durable only once their directory is synced.
-    let root = data_dir.join("circuits");
+    let root = stored_root(data_dir);
     std::fs::File::open(&root)
         .and_then(|d| d.sync_all())
         .map_err(|e| failed(&root, e))?;
@@ -234,8 +239,7 @@ pub fn replace_stored(
 /// Finishes what a registration interrupted by a crash left in `<data_dir>/circuits/`:
 /// a replaced pair whose replacement never arrived is put back, and staging is removed.
 pub fn tidy_stored(data_dir: &Path) {
-    let root = data_dir.join("circuits");
-    let Ok(entries) = std::fs::read_dir(&root) else {
+    let Ok(entries) = std::fs::read_dir(stored_root(data_dir)) else {
         return;
     };
     for entry in entries.flatten() {

@@ -102,9 +102,7 @@ pub async fn require_operator(
     let bytes = read_body(body, limit).await?;
     // Hashing a key of gigabytes takes seconds: not on the async threads.
     let read = bytes.clone();
-    let hash = tokio::task::spawn_blocking(move || body_hash(&read))
-        .await
-        .map_err(|e| ServerError::Internal(e.to_string()))?;
+    let hash = crate::blocking(move || body_hash(&read)).await?;
     if hash != declared {
         return Err(ServerError::Unauthorized(format!(
             "the body is not the one signed: a request with a body must carry its sha256 in \

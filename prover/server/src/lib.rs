@@ -191,12 +191,20 @@ async fn on_blocking_pool<T: Send + 'static>(
         .acquire_owned()
         .await
         .map_err(|e| ServerError::Internal(e.to_string()))?;
-    tokio::task::spawn_blocking(move || {
+    blocking(move || {
         let _slot = slot;
         work()
     })
-    .await
-    .map_err(|e| ServerError::Internal(e.to_string()))?
+    .await?
+}
+
+/// `work` on the blocking pool (CPU work or file I/O kept off the async threads).
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ServerError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))
 }
 
 /// Shared state of every handler and the worker.
@@ -343,7 +351,7 @@ fn load_registered(
     circuits: &Circuits,
 ) -> Result<(), ServerError> {
     circuits::tidy_stored(data_dir);
-    let dir = data_dir.join("circuits");
+    let dir = circuits::stored_root(data_dir);
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Ok(());
     };

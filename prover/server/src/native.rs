@@ -260,11 +260,10 @@ pub async fn register_circuit(
     // Written there below, before the circuit is served.
     let source = ZkeySource::File(circuits::stored_dir(&data_dir, &id).join("circuit.zkey"));
     let (load_id, z, w) = (id.clone(), zkey.clone(), wasm.clone());
-    let circuit = tokio::task::spawn_blocking(move || {
+    let circuit = crate::blocking(move || {
         Circuit::load(&*backend, fallback.as_deref(), &load_id, &z, source, &w)
     })
-    .await
-    .map_err(|e| ServerError::Internal(e.to_string()))??;
+    .await??;
     // One registration stores and serves at a time, so that the files kept and the circuit
     // served are the same registration's; in a task of its own, so that a client that goes
     // away does not stop it between the two (or let the next one in while it writes).
@@ -292,11 +291,8 @@ pub async fn register_circuit(
             )));
         }
         let stored_id = id.clone();
-        tokio::task::spawn_blocking(move || {
-            circuits::replace_stored(&data_dir, &stored_id, &zkey, &wasm)
-        })
-        .await
-        .map_err(|e| ServerError::Internal(e.to_string()))??;
+        crate::blocking(move || circuits::replace_stored(&data_dir, &stored_id, &zkey, &wasm))
+            .await??;
         let body = serde_json::json!({
             "id": id,
             "n_vars": circuit.key.header.n_vars,
