@@ -100,6 +100,18 @@ async fn post(state: &AppState, uri: &str, body: Value) -> (StatusCode, Value) {
     (s, serde_json::from_slice(&b).unwrap_or(Value::Null))
 }
 
+/// Submits a job of the sample circuit through the native API; its id.
+async fn submit_sample_job(state: &AppState) -> u64 {
+    let (s, v) = post(
+        state,
+        "/v1/jobs",
+        json!({ "circuit": "sample", "input": { "a": "3", "b": "11", "c": "7" } }),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    v["id"].as_u64().expect("id")
+}
+
 /// The sample circuit's ask: public = abi.encode(uint[2]) of [out, c], secrets a and b.
 fn ask(out: u64, c: u64, a: u64, b: u64) -> Value {
     let public = public_to_abi(&[Fr::from(out), Fr::from(c)]);
@@ -111,6 +123,12 @@ fn ask(out: u64, c: u64, a: u64, b: u64) -> Value {
 
 fn bytes(v: &Value) -> Vec<u8> {
     serde_json::from_value(v.clone()).expect("byte array")
+}
+
+/// An answer with status `expected` and a JSON error body (`body` shown if not).
+fn assert_error(status: StatusCode, body: &[u8], expected: StatusCode) {
+    assert_eq!(status, expected, "{}", String::from_utf8_lossy(body));
+    assert_json_error(status, &serde_json::from_slice(body).unwrap_or(Value::Null));
 }
 
 fn assert_json_error(status: StatusCode, body: &Value) {
@@ -201,14 +219,7 @@ async fn kalypso_routes_prove_check_and_verify() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_jobs_run_and_serve_every_format() {
     let state = started("native");
-    let (s, v) = post(
-        &state,
-        "/v1/jobs",
-        json!({ "circuit": "sample", "input": { "a": "3", "b": "11", "c": "7" } }),
-    )
-    .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
-    let id = v["id"].as_u64().expect("id");
+    let id = submit_sample_job(&state).await;
     let mut status = Value::Null;
     for _ in 0..200 {
         status = get(&state, &format!("/v1/jobs/{id}")).await.1;
@@ -348,8 +359,7 @@ async fn bad_requests_get_json_4xx() {
     // Oversized bodies.
     let huge = format!("{{\"public\": [{}]}}", vec!["1"; 9_000_000].join(","));
     let (s, b, _) = call(&state, raw("/api/generateProof", &huge)).await;
-    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
-    assert_json_error(s, &serde_json::from_slice(&b).unwrap_or(Value::Null));
+    assert_error(s, &b, StatusCode::PAYLOAD_TOO_LARGE);
     // Encrypted secrets that do not decrypt are refused with a reason.
     let enc = json!({ "public": public_to_abi(&[Fr::from(234u64), Fr::from(7u64)]), "secrets": { "EncryptedSecrets": { "encrypted_data": [1, 2], "acl": [3] } } });
     let (s, v) = post(&state, "/api/generateProof", enc).await;
@@ -367,15 +377,13 @@ async fn bad_requests_get_json_4xx() {
             .expect("req"),
     )
     .await;
-    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
-    assert_json_error(s, &serde_json::from_slice(&b).unwrap_or(Value::Null));
+    assert_error(s, &b, StatusCode::METHOD_NOT_ALLOWED);
     let big = Request::post("/v1/jobs/wtns?circuit=sample")
         .header(header::CONTENT_TYPE, "application/octet-stream")
         .body(Body::from(vec![0u8; (16 << 20) + 1]))
         .expect("req");
     let (s, b, _) = call(&state, big).await;
-    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
-    assert_json_error(s, &serde_json::from_slice(&b).unwrap_or(Value::Null));
+    assert_error(s, &b, StatusCode::PAYLOAD_TOO_LARGE);
     // A well-formed witness of another circuit is refused at submission, not queued.
     let other = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -433,14 +441,7 @@ async fn bad_requests_get_json_4xx() {
 async fn long_polls_that_time_out_leave_no_waiters() {
     // No worker: the job stays queued.
     let state = state_with("long-polls", |_| {});
-    let (s, v) = post(
-        &state,
-        "/v1/jobs",
-        json!({ "circuit": "sample", "input": { "a": "3", "b": "11", "c": "7" } }),
-    )
-    .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
-    let id = v["id"].as_u64().expect("id");
+    let id = submit_sample_job(&state).await;
     for _ in 0..50 {
         let (s, v) = get(&state, &format!("/v1/jobs/{id}?wait_ms=1")).await;
         assert_eq!((s, v["state"].as_str()), (StatusCode::OK, Some("queued")));
@@ -752,13 +753,7 @@ async fn control_signatures_are_checked_before_bodies_are_read() {
             signed(&EthKey::generate(), method, path, now, &big),
         );
         let (s, b, _) = answered(r.body(endless()).expect("req")).await;
-        assert_eq!(
-            s,
-            StatusCode::UNAUTHORIZED,
-            "{}",
-            String::from_utf8_lossy(&b)
-        );
-        assert_json_error(s, &serde_json::from_slice(&b).unwrap_or(Value::Null));
+        assert_error(s, &b, StatusCode::UNAUTHORIZED);
     }
     assert_eq!(
         state.upload_slots.available_permits(),
@@ -778,8 +773,7 @@ async fn control_signatures_are_checked_before_bodies_are_read() {
         signed(&operator, "PUT", "/v1/markets/13", now, &big),
     );
     let (s, b, _) = call(&state, r.body(Body::from(big.clone())).expect("req")).await;
-    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
-    assert_json_error(s, &serde_json::from_slice(&b).unwrap_or(Value::Null));
+    assert_error(s, &b, StatusCode::PAYLOAD_TOO_LARGE);
     // A body other than the signed one, with the signed body's hash or without a hash
     // (which declares an empty body): 401.
     let market = json!({ "id": "13", "circuit": "sample" })
@@ -877,13 +871,7 @@ async fn a_stalled_control_body_is_dropped() {
         .expect("req")
     };
     let (s, b, _) = call(&state, upload(endless_body(), now)).await;
-    assert_eq!(
-        s,
-        StatusCode::REQUEST_TIMEOUT,
-        "{}",
-        String::from_utf8_lossy(&b)
-    );
-    assert_json_error(s, &serde_json::from_slice(&b).unwrap_or(Value::Null));
+    assert_error(s, &b, StatusCode::REQUEST_TIMEOUT);
     assert_eq!(
         state.upload_slots.available_permits(),
         prover_server::UPLOAD_SLOTS
